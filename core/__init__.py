@@ -1,0 +1,1 @@
+"""Plumbing shared by every part of the engine: settings, database, logging."""

@@ -1,0 +1,56 @@
+"""The phase table of each process: one place that names the phases, in order.
+
+Workflows, the status command, search attributes and emails all read these tables; the cycle
+file gives each phase its date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PhaseDef:
+    """One phase of a process: its Roman numeral, a stable slug and its public name."""
+
+    code: str
+    slug: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        """How people write it: "Phase III: Second physical meeting"."""
+        return f"Phase {self.code}: {self.name}"
+
+
+OCP_PHASES: tuple[PhaseDef, ...] = (
+    PhaseDef("I", "opening", "Opening of the open consultations"),
+    PhaseDef("II", "first-meeting", "First physical meeting"),
+    PhaseDef("III", "second-meeting", "Second physical meeting"),
+    PhaseDef("IV", "submissions-deadline", "Submissions deadline"),
+    PhaseDef("V", "final-review", "Final review meeting"),
+    PhaseDef("VI", "final-brief", "Final brief"),
+)
+# Phases that are held as a meeting (invitation, reminder, .ics); VI may be one too.
+OCP_MEETING_PHASES = ("II", "III", "V")
+
+PRIZE_PHASES: tuple[PhaseDef, ...] = (
+    PhaseDef("I", "submission", "Submission"),
+    PhaseDef("II", "nomination", "Nomination"),
+    PhaseDef("III", "public-voting", "Public online voting"),
+    PhaseDef("IV", "expert-selection", "Selection by the Expert Group"),
+    PhaseDef("V", "announcement", "Announcement at the WSIS Prize Ceremony"),
+)
+
+# Before the first phase and after the last, for search attributes and status.
+NOT_STARTED = "not-started"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+
+
+def phase(table: tuple[PhaseDef, ...], code: str) -> PhaseDef:
+    """The phase with Roman numeral ``code`` in ``table``."""
+    for p in table:
+        if p.code == code:
+            return p
+    raise KeyError(code)

@@ -1,0 +1,156 @@
+"""Database tables. The database owns the data; workflows only ever see ids.
+
+Times are stored as UTC (naive in the column, made aware again on the way out) so that SQLite
+and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.vocab import Language, StakeholderType
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware datetimes in, UTC-aware datetimes out, on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC (outside workflows only)."""
+    return datetime.now(UTC)
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _utc_column(**kw: Any) -> Any:
+    return sa.Column(UTCDateTime(), **kw)
+
+
+class Participant(SQLModel, table=True):
+    """A member of the WSIS community: the stakeholder registry."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_column=sa.Column(sa.String(320), unique=True, nullable=False))
+    name: str
+    organization: str = ""
+    country: str = ""
+    stakeholder_type: StakeholderType = Field(
+        default=StakeholderType.OTHER, sa_type=sa.String(40)
+    )
+    language: Language = Field(default=Language.EN, sa_type=sa.String(5))
+    unsubscribed: bool = False
+    unsubscribe_token: str = Field(default_factory=_token, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class WindowKind(StrEnum):
+    OCP_SUBMISSIONS = "ocp-submissions"
+    PROJECT_SUBMISSIONS = "project-submissions"
+    VOTING = "voting"
+
+
+class WindowState(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class Window(SQLModel, table=True):
+    """An intake window (submissions, votes) of one process.
+
+    Intake accepts a row only when ``opens_at <= now < closes_at`` and the state is not closed
+    or cancelled, checked in the same transaction that writes the row: the deadline is exact
+    even while no worker runs. The workflow's close step then freezes the result.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("process_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: str = Field(index=True)
+    kind: WindowKind = Field(sa_type=sa.String(30))
+    opens_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    closes_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    timezone: str = "Europe/Zurich"
+    state: WindowState = Field(default=WindowState.SCHEDULED, sa_type=sa.String(12))
+    closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    accepted_count: int | None = None
+
+
+class OcpSubmission(SQLModel, table=True):
+    """An Official Submission Form of the Open Consultation Process."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: str = Field(index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    full_name: str
+    email: str
+    organization: str
+    country: str
+    telephone: str | None = None
+    stakeholder_type: StakeholderType = Field(sa_type=sa.String(40))
+    proposal: str = Field(sa_type=sa.Text)
+    submitted_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class Campaign(SQLModel, table=True):
+    """One message kind to one audience, identified by its business key."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    process_id: str = Field(index=True)
+    kind: str
+    request_json: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # handed to an SMTP connection, reply not yet recorded
+    SENT = "sent"
+    FAILED = "failed"  # permanent refusal (5xx) for this address
+    SKIPPED = "skipped"  # unsubscribed since the campaign was planned
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One recipient of one campaign. The unique key is what makes a campaign exactly-once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_key", "participant_id"),
+        sa.Index("ix_outbox_campaign_state", "campaign_key", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_key: str = Field(foreign_key="campaign.key", max_length=200)
+    participant_id: int = Field(foreign_key="participant.id")
+    state: OutboxState = Field(default=OutboxState.PENDING, sa_type=sa.String(10))
+    # Set when a send attempt's outcome was lost (crash or dropped connection after DATA):
+    # the message may have been delivered once already. See README "Exactly once".
+    ambiguous: bool = False
+    attempts: int = 0
+    message_id: str | None = None
+    error: str | None = None
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
