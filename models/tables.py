@@ -90,6 +90,7 @@ class Window(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     process_id: str = Field(index=True)
+    title: str = ""  # the cycle's title, for the acknowledgements intake sends
     kind: WindowKind = Field(sa_type=sa.String(30))
     opens_at: datetime = Field(sa_column=_utc_column(nullable=False))
     closes_at: datetime = Field(sa_column=_utc_column(nullable=False))

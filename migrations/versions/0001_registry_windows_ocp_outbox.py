@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 09:00:17.815116
+Create Date: 2026-11-23
 """
 from collections.abc import Sequence
 
@@ -51,6 +51,7 @@ def upgrade() -> None:
     op.create_table('window',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('process_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('opens_at', models.tables.UTCDateTime(), nullable=False),
     sa.Column('closes_at', models.tables.UTCDateTime(), nullable=False),

@@ -1,0 +1,1 @@
+"""Temporal activities: the engine's only I/O (database writes, SMTP, reports)."""

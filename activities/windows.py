@@ -1,0 +1,129 @@
+"""Intake windows: open, move and close the database rows that intake checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from temporalio import activity
+
+from models.tables import OcpSubmission, Window, WindowKind, WindowState
+from models.wire import WindowRequest, WindowResult
+
+_w = Window.__table__  # type: ignore[attr-defined]
+
+# What a closed window counts, per kind: the frozen result recorded at the close.
+_COUNTED: dict[str, sa.Table] = {WindowKind.OCP_SUBMISSIONS.value: OcpSubmission.__table__}  # type: ignore[attr-defined]
+
+
+class WindowActivities:
+    """Window rows live in the database so that intake enforces deadlines without a worker."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn
+    def open_window(self, request: WindowRequest) -> WindowResult:
+        """Create (or re-time) the window and mark it open; idempotent."""
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            row = conn.execute(
+                sa.select(_w.c.id, _w.c.state).where(
+                    _w.c.process_id == request.process_id, _w.c.kind == request.kind
+                )
+            ).first()
+            values = {
+                "title": request.title,
+                "opens_at": request.opens_at,
+                "closes_at": request.closes_at,
+                "timezone": request.timezone,
+            }
+            if row is None:
+                conn.execute(
+                    _w.insert().values(
+                        process_id=request.process_id,
+                        kind=request.kind,
+                        state=WindowState.OPEN.value,
+                        **values,
+                    )
+                )
+            elif row.state == WindowState.SCHEDULED.value:
+                conn.execute(
+                    _w.update().where(_w.c.id == row.id).values(state=WindowState.OPEN.value, **values)
+                )
+        return self._result(request.process_id, request.kind)
+
+    @activity.defn
+    def move_window(self, request: WindowRequest) -> WindowResult:
+        """Move a window's dates (a deadline extended or brought forward) in one transaction."""
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            updated = conn.execute(
+                _w.update()
+                .where(_w.c.process_id == request.process_id, _w.c.kind == request.kind)
+                .values(opens_at=request.opens_at, closes_at=request.closes_at)
+            )
+            if not updated.rowcount:
+                conn.execute(
+                    _w.insert().values(
+                        process_id=request.process_id,
+                        kind=request.kind,
+                        state=WindowState.SCHEDULED.value,
+                        title=request.title,
+                        opens_at=request.opens_at,
+                        closes_at=request.closes_at,
+                        timezone=request.timezone,
+                    )
+                )
+        return self._result(request.process_id, request.kind)
+
+    @activity.defn
+    def close_window(self, request: WindowRequest) -> WindowResult:
+        """Close the window and freeze what it accepted; idempotent."""
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            accepted = 0
+            table = _COUNTED.get(request.kind)
+            if table is not None:
+                accepted = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(table)
+                    .where(table.c.process_id == request.process_id)
+                ).scalar_one()
+            conn.execute(
+                _w.update()
+                .where(
+                    _w.c.process_id == request.process_id,
+                    _w.c.kind == request.kind,
+                    _w.c.state != WindowState.CLOSED.value,
+                )
+                .values(
+                    state=WindowState.CLOSED.value,
+                    closed_at=datetime.now(UTC),
+                    accepted_count=accepted,
+                )
+            )
+        return self._result(request.process_id, request.kind)
+
+    @activity.defn
+    def cancel_window(self, request: WindowRequest) -> WindowResult:
+        """Cancel a window: intake refuses everything from now on."""
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            conn.execute(
+                _w.update()
+                .where(_w.c.process_id == request.process_id, _w.c.kind == request.kind)
+                .values(state=WindowState.CANCELLED.value, closed_at=datetime.now(UTC))
+            )
+        return self._result(request.process_id, request.kind)
+
+    def _result(self, process_id: str, kind: str) -> WindowResult:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_w.c.state, _w.c.accepted_count).where(
+                    _w.c.process_id == process_id, _w.c.kind == kind
+                )
+            ).first()
+        return WindowResult(
+            process_id=process_id,
+            kind=kind,
+            state=row.state if row else "missing",
+            accepted=(row.accepted_count or 0) if row else 0,
+        )

@@ -1,0 +1,1 @@
+"""The embedded stack for local runs and tests: Temporal dev server, SMTP catcher, demo."""

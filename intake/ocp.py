@@ -1,0 +1,144 @@
+"""Official submissions to the Open Consultation Process, and their acknowledgement."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, field_validator
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from core.settings import Settings
+from intake.participants import normalize_email
+from intake.windows import Refused, check_window
+from mail.outbox import DeliveryDeferred, deliver
+from models.tables import Campaign, OcpSubmission, OutboxMessage, Participant, WindowKind
+from models.vocab import Language, StakeholderType
+from models.wire import Audience, CampaignRequest, MessageKind
+
+
+class OcpForm(BaseModel):
+    """The Official Submission Form: name, e-mail, organization and country are required."""
+
+    full_name: str
+    email: str
+    organization: str
+    country: str
+    telephone: str | None = None
+    stakeholder_type: StakeholderType | None = None
+    language: Language | None = None
+    proposal: str
+
+    @field_validator("full_name", "organization", "country", "proposal")
+    @classmethod
+    def _required(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is required")
+        return v.strip()
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        return normalize_email(v)
+
+    @field_validator("stakeholder_type", mode="before")
+    @classmethod
+    def _type(cls, v: object) -> object:
+        return None if v in (None, "") else StakeholderType.parse(str(v))
+
+
+@dataclass(frozen=True)
+class OcpReceipt:
+    submission_id: int
+    participant_id: int
+    acknowledged: bool
+
+
+def ack_request(process_id: str, title: str, timezone: str, submission_id: int,
+                participant_id: int) -> CampaignRequest:
+    """The acknowledgement of one submission: a campaign of one, with its own business key."""
+    return CampaignRequest(
+        key=f"{process_id}:ack:{submission_id}",
+        process_id=process_id,
+        kind=MessageKind.OCP_SUBMISSION_ACK,
+        audience=Audience.ONE_PARTICIPANT,
+        participant_id=participant_id,
+        title=title,
+        timezone=timezone,
+    )
+
+
+def record_submission(
+    process_id: str, form: OcpForm, engine: Engine, *, now: datetime | None = None
+) -> tuple[int, CampaignRequest]:
+    """Write the submission and its acknowledgement's outbox row in one transaction."""
+    now = now or datetime.now(UTC)
+    with Session(engine.execution_options(sqlite_immediate=True)) as session:
+        window = check_window(session, process_id, WindowKind.OCP_SUBMISSIONS, now,
+                              "The official submission form")
+        participant = session.exec(select(Participant).where(Participant.email == form.email)).first()
+        if participant is None:
+            participant = Participant(
+                email=form.email,
+                name=form.full_name,
+                organization=form.organization,
+                country=form.country,
+                stakeholder_type=form.stakeholder_type or StakeholderType.OTHER,
+                language=form.language or Language.EN,
+            )
+            session.add(participant)
+            session.flush()
+        assert participant.id is not None
+        submission = OcpSubmission(
+            process_id=process_id,
+            participant_id=participant.id,
+            full_name=form.full_name,
+            email=form.email,
+            organization=form.organization,
+            country=form.country,
+            telephone=form.telephone or None,
+            stakeholder_type=form.stakeholder_type or participant.stakeholder_type,
+            proposal=form.proposal,
+            submitted_at=now,
+        )
+        session.add(submission)
+        session.flush()
+        assert submission.id is not None
+        request = ack_request(process_id, window.title, window.timezone, submission.id, participant.id)
+        session.add(Campaign(key=request.key, process_id=process_id, kind=request.kind.value,
+                             request_json=request.model_dump_json()))
+        session.flush()
+        session.add(OutboxMessage(campaign_key=request.key, participant_id=participant.id))
+        session.commit()
+        return submission.id, request
+
+
+async def submit_ocp(
+    process_id: str,
+    form: OcpForm,
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> OcpReceipt:
+    """Record an official submission and send its acknowledgement.
+
+    ``Refused`` (nothing written) outside the window. If the mail server is down the
+    acknowledgement stays in the outbox and goes out with the next delivery.
+    """
+    submission_id, request = await asyncio.to_thread(
+        record_submission, process_id, form, engine, now=now
+    )
+    assert request.participant_id is not None
+    one = settings.model_copy(update={"smtp_connections": 1})
+    try:
+        await deliver(request, one, engine=engine, connect_patience=2.0)
+        acknowledged = True
+    except DeliveryDeferred:
+        acknowledged = False
+    return OcpReceipt(submission_id, request.participant_id, acknowledged)
+
+
+__all__ = ["OcpForm", "OcpReceipt", "Refused", "record_submission", "submit_ocp"]

@@ -1,0 +1,35 @@
+"""The window check every intake write makes, inside its own transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from mail.compose import local_time
+from models.tables import Window, WindowKind, WindowState
+
+
+class Refused(Exception):
+    """Intake refused a submission or vote; the message says why, in plain words."""
+
+
+def check_window(session: Session, process_id: str, kind: WindowKind, now: datetime, what: str) -> Window:
+    """The open window of ``process_id``; ``Refused`` unless ``opens_at <= now < closes_at``."""
+    window = session.exec(
+        select(Window).where(Window.process_id == process_id, Window.kind == kind)
+    ).first()
+    if window is None or window.state == WindowState.SCHEDULED:
+        if window is not None and now < window.opens_at:
+            raise Refused(f"{what} opens {local_time(window.opens_at, window.timezone)}")
+        raise Refused(f"{what} for {process_id} is not open")
+    if window.state == WindowState.CANCELLED:
+        raise Refused(f"{what} for {process_id} was cancelled")
+    if now < window.opens_at:
+        raise Refused(f"{what} opens {local_time(window.opens_at, window.timezone)}")
+    if now >= window.closes_at or window.state == WindowState.CLOSED:
+        raise Refused(
+            f"{what} closed at the deadline, {local_time(window.closes_at, window.timezone)}; "
+            f"late submissions are not accepted"
+        )
+    return window

@@ -1,0 +1,1 @@
+"""Email: templates, message composition, the outbox and its SMTP delivery, the dev catcher."""

