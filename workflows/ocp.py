@@ -20,7 +20,8 @@ with workflow.unsafe.imports_passed_through():
         WindowRequest,
     )
     from workflows.machine import PhaseMachine, Step
-    from workflows.process import flush_outbox, send_campaign, status_of, window
+    from workflows.campaign import flush_outbox, send_campaign
+    from workflows.process import status_of, window
 
 
 def duration_label(span: timedelta) -> str:

@@ -1,4 +1,4 @@
-"""What the OCP and every prize contest share on the workflow side: activity calls, status."""
+"""What the OCP and every prize contest share on the workflow side: windows and status."""
 
 from __future__ import annotations
 
@@ -8,48 +8,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.campaign import (
-        CAMPAIGN_HEARTBEAT,
-        CAMPAIGN_RETRY,
-        CAMPAIGN_START_TO_CLOSE,
-        CampaignActivities,
-    )
     from activities.windows import WindowActivities
-    from models.wire import (
-        CampaignRequest,
-        CampaignResult,
-        ProcessStatus,
-        WindowRequest,
-        WindowResult,
-    )
+    from models.wire import ProcessStatus, WindowRequest, WindowResult
     from workflows.machine import PhaseMachine
 
 DB_ACTIVITY_TIMEOUT = timedelta(minutes=2)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-
-
-async def send_campaign(request: CampaignRequest, summary: str) -> CampaignResult:
-    """Run the campaign activity: a few history events, whatever the audience size."""
-    return await workflow.execute_activity_method(
-        CampaignActivities.send_campaign,
-        request,
-        start_to_close_timeout=CAMPAIGN_START_TO_CLOSE,
-        heartbeat_timeout=CAMPAIGN_HEARTBEAT,
-        retry_policy=CAMPAIGN_RETRY,
-        summary=summary,
-    )
-
-
-async def flush_outbox(process_id: str) -> int:
-    """Send what is still pending in any campaign of the process (acknowledgements)."""
-    return await workflow.execute_activity_method(
-        CampaignActivities.flush_outbox,
-        process_id,
-        start_to_close_timeout=CAMPAIGN_START_TO_CLOSE,
-        heartbeat_timeout=CAMPAIGN_HEARTBEAT,
-        retry_policy=CAMPAIGN_RETRY,
-        summary="Send acknowledgements still pending",
-    )
 
 
 async def window(action: str, request: WindowRequest, summary: str) -> WindowResult:
