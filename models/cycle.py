@@ -9,6 +9,7 @@ Offsets in UTC (``Z``) are always accepted. Durations are written ``"7d"``, ``"3
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from collections.abc import Callable, Iterable
@@ -407,19 +408,77 @@ def _describe(error: Any) -> str:
     return f"{loc}: {message}" if loc else message
 
 
+def _lines(exc: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for error in exc.errors():
+        described = _describe(error)
+        # One pydantic error may carry several of our problems joined by "; ".
+        loc, _, rest = described.partition(": ")
+        parts = rest.split("; ") if rest else [described]
+        lines += [f"{loc}: {p}" if rest else p for p in parts]
+    return lines
+
+
+def _in_utc(section: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo and v.utcoffset() else v
+        for k, v in section.items()
+    }
+
+
+def _repair(data: Any, exc: ValidationError) -> bool:
+    """Patch the fields ``exc`` refused with neutral values, so that a second pass can run the
+    cross-field checks (order of phases, meetings against the deadline) that pydantic skips
+    while a field of the same section is invalid. Returns whether anything was patched."""
+    changed = False
+    for error in exc.errors():
+        *path, last = error["loc"]
+        node = data
+        try:
+            for part in path:
+                node = node[part]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if not isinstance(node, dict):
+            continue
+        if error["type"] == "timezone_aware" and isinstance(node.get(last), datetime):
+            node[last] = node[last].replace(tzinfo=UTC)
+        elif last == "timezone" and error["type"] == "value_error":
+            node.update(_in_utc(node), timezone="UTC")
+        elif error["type"] == "missing" and last in ("name", "title", "venue"):
+            node[last] = "(missing)"
+        elif (
+            error["type"] == "value_error"
+            and isinstance(node.get(last), dict)
+            and "does not match" in str(error.get("ctx", {}).get("error", ""))
+            and any(isinstance(v, datetime) and v.utcoffset() for v in node[last].values())
+        ):
+            # A section refused for an offset that does not match its zone: the same instants
+            # in UTC let the sections around it be checked.
+            node[last] = _in_utc(node[last])
+        else:
+            continue
+        changed = True
+    return changed
+
+
 def parse_cycle(data: dict[str, Any], source: str = "<cycle>") -> CycleConfig:
     """Validate a parsed cycle file; raise ``ConfigError`` with every problem found."""
     try:
         return CycleConfig.model_validate(data)
     except ValidationError as exc:
-        lines: list[str] = []
-        for error in exc.errors():
-            described = _describe(error)
-            # One pydantic error may carry several of our problems joined by "; ".
-            loc, _, rest = described.partition(": ")
-            parts = rest.split("; ") if rest else [described]
-            lines += [f"{loc}: {p}" if rest else p for p in parts]
-        raise ConfigError(source, lines) from None
+        problems = _lines(exc)
+        patched = copy.deepcopy(data)
+        for _ in range(3):  # each pass can uncover checks that the previous one skipped
+            if not _repair(patched, exc):
+                break
+            try:
+                CycleConfig.model_validate(patched)
+                break
+            except ValidationError as again:
+                problems += [p for p in _lines(again) if p not in problems]
+                exc = again
+        raise ConfigError(source, problems) from None
 
 
 def load_cycle(path: str | Path) -> CycleConfig:
