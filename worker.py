@@ -22,9 +22,13 @@ from activities.windows import WindowActivities
 from core.db import get_engine, migrate
 from core.log import configure_logging, get_logger
 from core.settings import Settings, get_settings
+from intake.participants import ensure_secretariat
+from activities.prizes import PrizeActivities
+from workflows.cycle import AnnualCycleWorkflow
 from workflows.ocp import OcpWorkflow
+from workflows.prizes import PrizeContestWorkflow
 
-WORKFLOWS: Sequence[type] = (OcpWorkflow,)
+WORKFLOWS: Sequence[type] = (AnnualCycleWorkflow, OcpWorkflow, PrizeContestWorkflow,)
 
 # The engine's own modules are deterministic data and helpers: load them once, outside the
 # sandbox, instead of re-importing them for every workflow run.
@@ -50,7 +54,12 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
     """Every activity the workflows call, bound to ``settings`` and ``engine``."""
     campaign = CampaignActivities(settings, engine)
     windows = WindowActivities(engine)
+    prizes = PrizeActivities(engine)
     return [
+        prizes.check_eligibility,
+        prizes.freeze_nominations,
+        prizes.tally,
+        prizes.record_winners,
         campaign.send_campaign,
         campaign.flush_outbox,
         windows.open_window,
@@ -62,6 +71,7 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
 
 def build_worker(client: Client, settings: Settings, engine: Engine, **options: Any) -> Worker:
     """A worker on ``settings.task_queue`` with the engine's workflows and activities."""
+    ensure_secretariat(engine, settings.secretariat_email)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -8,13 +8,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from models.tables import OcpSubmission, Window, WindowKind, WindowState
+from models.tables import OcpSubmission, Project, Vote, Window, WindowKind, WindowState
 from models.wire import WindowRequest, WindowResult
 
 _w = Window.__table__  # type: ignore[attr-defined]
 
 # What a closed window counts, per kind: the frozen result recorded at the close.
-_COUNTED: dict[str, sa.Table] = {WindowKind.OCP_SUBMISSIONS.value: OcpSubmission.__table__}  # type: ignore[attr-defined]
+_COUNTED: dict[str, sa.Table] = {
+    WindowKind.OCP_SUBMISSIONS.value: OcpSubmission.__table__,  # type: ignore[attr-defined]
+    WindowKind.PROJECT_SUBMISSIONS.value: Project.__table__,  # type: ignore[attr-defined]
+    WindowKind.VOTING.value: Vote.__table__,  # type: ignore[attr-defined]
+}
 
 
 class WindowActivities:
@@ -34,6 +38,7 @@ class WindowActivities:
             ).first()
             values = {
                 "title": request.title,
+                "rules_json": request.rules_json,
                 "opens_at": request.opens_at,
                 "closes_at": request.closes_at,
                 "timezone": request.timezone,
@@ -55,12 +60,14 @@ class WindowActivities:
 
     @activity.defn
     def move_window(self, request: WindowRequest) -> WindowResult:
-        """Move a window's dates (a deadline extended or brought forward) in one transaction."""
+        """Set a window's dates, creating it *scheduled* if it does not exist yet: processes
+        schedule their windows when they start, and a moved deadline moves the row."""
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
             updated = conn.execute(
                 _w.update()
                 .where(_w.c.process_id == request.process_id, _w.c.kind == request.kind)
-                .values(opens_at=request.opens_at, closes_at=request.closes_at)
+                .values(opens_at=request.opens_at, closes_at=request.closes_at,
+                        title=request.title, rules_json=request.rules_json)
             )
             if not updated.rowcount:
                 conn.execute(
@@ -72,6 +79,7 @@ class WindowActivities:
                         opens_at=request.opens_at,
                         closes_at=request.closes_at,
                         timezone=request.timezone,
+                        rules_json=request.rules_json,
                     )
                 )
         return self._result(request.process_id, request.kind)

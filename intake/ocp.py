@@ -13,10 +13,10 @@ from sqlmodel import Session, select
 from core.settings import Settings
 from intake.participants import normalize_email
 from intake.windows import Refused, check_window
-from mail.outbox import DeliveryDeferred, deliver
-from models.tables import Campaign, OcpSubmission, OutboxMessage, Participant, WindowKind
+from intake.acks import queue_ack, send_ack
+from models.tables import OcpSubmission, Participant, WindowKind
 from models.vocab import Language, StakeholderType
-from models.wire import Audience, CampaignRequest, MessageKind
+from models.wire import CampaignRequest, MessageKind
 
 
 class OcpForm(BaseModel):
@@ -56,20 +56,6 @@ class OcpReceipt:
     acknowledged: bool
 
 
-def ack_request(process_id: str, title: str, timezone: str, submission_id: int,
-                participant_id: int) -> CampaignRequest:
-    """The acknowledgement of one submission: a campaign of one, with its own business key."""
-    return CampaignRequest(
-        key=f"{process_id}:ack:{submission_id}",
-        process_id=process_id,
-        kind=MessageKind.OCP_SUBMISSION_ACK,
-        audience=Audience.ONE_PARTICIPANT,
-        participant_id=participant_id,
-        title=title,
-        timezone=timezone,
-    )
-
-
 def record_submission(
     process_id: str, form: OcpForm, engine: Engine, *, now: datetime | None = None
 ) -> tuple[int, CampaignRequest]:
@@ -106,11 +92,8 @@ def record_submission(
         session.add(submission)
         session.flush()
         assert submission.id is not None
-        request = ack_request(process_id, window.title, window.timezone, submission.id, participant.id)
-        session.add(Campaign(key=request.key, process_id=process_id, kind=request.kind.value,
-                             request_json=request.model_dump_json()))
-        session.flush()
-        session.add(OutboxMessage(campaign_key=request.key, participant_id=participant.id))
+        request = queue_ack(session, window, MessageKind.OCP_SUBMISSION_ACK,
+                            f"ack:{submission.id}", participant.id)
         session.commit()
         return submission.id, request
 
@@ -132,12 +115,7 @@ async def submit_ocp(
         record_submission, process_id, form, engine, now=now
     )
     assert request.participant_id is not None
-    one = settings.model_copy(update={"smtp_connections": 1})
-    try:
-        await deliver(request, one, engine=engine, connect_patience=2.0)
-        acknowledged = True
-    except DeliveryDeferred:
-        acknowledged = False
+    acknowledged = await send_ack(request, engine, settings)
     return OcpReceipt(submission_id, request.participant_id, acknowledged)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from secrets import token_urlsafe
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,8 +117,6 @@ def _upsert(engine: Engine, rows: list[ParticipantRow]) -> tuple[int, int]:
     now = datetime.now(UTC)
     insert: Any = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(_p)
     values = [{**r.model_dump(mode="json"), "created_at": now, "updated_at": now} for r in rows]
-    from secrets import token_urlsafe
-
     for v in values:
         v["unsubscribe_token"] = token_urlsafe(18)
         v["unsubscribed"] = False
@@ -161,3 +160,16 @@ def import_participants(
             flush()
     flush()
     return report
+
+
+def ensure_secretariat(engine: Engine, email: str) -> None:
+    """The secretariat receives the engine's notices: make sure it is a known recipient."""
+    now = datetime.now(UTC)
+    insert: Any = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(_p)
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        conn.execute(insert.values(
+            email=email.lower(), name="WSIS Secretariat", organization="ITU", country="Switzerland",
+            stakeholder_type=StakeholderType.INTERNATIONAL_ORGANIZATION.value,
+            language=Language.EN.value, unsubscribed=False, unsubscribe_token=token_urlsafe(18),
+            created_at=now, updated_at=now,
+        ).on_conflict_do_nothing(index_elements=[_p.c.email]))

@@ -15,13 +15,16 @@ class Refused(Exception):
 
 
 def check_window(session: Session, process_id: str, kind: WindowKind, now: datetime, what: str) -> Window:
-    """The open window of ``process_id``; ``Refused`` unless ``opens_at <= now < closes_at``."""
+    """The window of ``process_id``; ``Refused`` unless ``opens_at <= now < closes_at``.
+
+    The row's dates decide, not whether the workflow has run its open step yet: a window is
+    created *scheduled* when its process starts, so it opens and closes to the second even
+    while no worker runs. Only a close or cancel by the workflow ends it early.
+    """
     window = session.exec(
         select(Window).where(Window.process_id == process_id, Window.kind == kind)
     ).first()
-    if window is None or window.state == WindowState.SCHEDULED:
-        if window is not None and now < window.opens_at:
-            raise Refused(f"{what} opens {local_time(window.opens_at, window.timezone)}")
+    if window is None:
         raise Refused(f"{what} for {process_id} is not open")
     if window.state == WindowState.CANCELLED:
         raise Refused(f"{what} for {process_id} was cancelled")

@@ -11,14 +11,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.settings import Settings
-from models.tables import OcpSubmission, Participant
+from models.tables import OcpSubmission, Participant, Project, ProjectStatus
 from models.wire import Audience, CampaignRequest
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 _ocp = OcpSubmission.__table__  # type: ignore[attr-defined]
+_proj = Project.__table__  # type: ignore[attr-defined]
 
-# Audiences of other processes register here (the prize contest adds its own).
-EXTRA_AUDIENCES: dict[Audience, Any] = {}
+
+def _owners(process_id: str, *where: Any) -> sa.Select[Any]:
+    return sa.select(_proj.c.owner_id).where(_proj.c.process_id == process_id, *where).distinct()
 
 
 def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[Any]:
@@ -38,6 +40,18 @@ def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[A
             return sa.select(_p.c.id).where(_p.c.id == request.participant_id)
         case Audience.SECRETARIAT:
             return sa.select(_p.c.id).where(_p.c.email == settings.secretariat_email)
-    if request.audience in EXTRA_AUDIENCES:
-        return EXTRA_AUDIENCES[request.audience](request)  # type: ignore[no-any-return]
+        case Audience.PROJECT_NON_SUBMITTERS:
+            owners = _owners(request.process_id)
+            return sa.select(_p.c.id).where(subscribed, _p.c.id.not_in(owners))
+        # Owners are told about their own projects whether or not they take bulk mail.
+        case Audience.NOMINATED_OWNERS:
+            return _owners(request.process_id, _proj.c.status == ProjectStatus.NOMINATED.value)
+        case Audience.NOT_NOMINATED_OWNERS:
+            nominated = _owners(request.process_id,
+                                _proj.c.status == ProjectStatus.NOMINATED.value)
+            return _owners(request.process_id).where(_proj.c.owner_id.not_in(nominated))
+        case Audience.SHORTLISTED_OWNERS:
+            return _owners(request.process_id, _proj.c.shortlisted.is_(sa.true()))
+        case Audience.WINNER_OWNERS:
+            return _owners(request.process_id, _proj.c.winner.is_(sa.true()))
     raise ValueError(f"unknown audience {request.audience}")

@@ -43,9 +43,11 @@ class Audience(StrEnum):
     EVERYONE = "everyone"
     OCP_NON_SUBMITTERS = "ocp-non-submitters"
     ONE_PARTICIPANT = "one-participant"
-    PROJECT_SUBMITTERS_PENDING = "project-non-submitters"
-    PROJECT_OWNERS = "project-owners"
+    PROJECT_NON_SUBMITTERS = "project-non-submitters"
+    NOMINATED_OWNERS = "nominated-owners"
+    NOT_NOMINATED_OWNERS = "not-nominated-owners"
     SHORTLISTED_OWNERS = "shortlisted-owners"
+    WINNER_OWNERS = "winner-owners"
     SECRETARIAT = "secretariat"
 
 
@@ -138,6 +140,7 @@ class WindowRequest(BaseModel):
     opens_at: datetime
     closes_at: datetime
     timezone: str
+    rules_json: str = "{}"
 
 
 class WindowResult(BaseModel):

@@ -149,6 +149,22 @@ class PhaseMachine:
         self.enter(CANCELLED if self.cancelled else COMPLETED)
         self._show(None, [])
 
+    async def wait_for(self, what: str, done: Callable[[], bool]) -> None:
+        """Block the plan until ``done()``, saying in the UI what it waits for."""
+        if done():
+            return
+        self.waiting_for = what
+        self.refresh()
+        await workflow.wait_condition(done)
+        self.waiting_for = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-show the current details (after a change the plan does not see)."""
+        todo = self.pending()
+        self._shown = None
+        self._show(todo[0] if todo else None, todo[1:4])
+
     def enter(self, code: str) -> None:
         """Move to phase ``code`` and say so in the search attributes."""
         self.phase = code
@@ -157,7 +173,7 @@ class PhaseMachine:
 
     def _show(self, step: Step | None, then: list[Step]) -> None:
         shown = (self.phase, step.at if step else None)
-        if shown == self._shown and self.waiting_for is None:
+        if shown == self._shown:
             return
         self._shown = shown
         workflow.upsert_search_attributes(

@@ -51,6 +51,7 @@ class OcpWorkflow:
     @workflow.run
     async def run(self, input: OcpInput) -> ProcessStatus:
         self.machine.start(input.year)
+        await window("move", self._window(), "Schedule the OCP submission window")
         await self.machine.run(self.plan)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()

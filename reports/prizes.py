@@ -1,0 +1,135 @@
+"""Prize contest figures: nominations by stakeholder type, results, and email context.
+
+Vote counts are embargoed until the ceremony: nothing here that feeds an email or the
+workflow carries them; ``results`` does, and the CLI asks for an explicit flag before the
+ceremony.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+
+from models.tables import PrizeTally, Project, ProjectStatus, Window, WindowKind
+from models.wire import CampaignRequest, MessageKind
+from reports.tables import Breakdown, breakdown
+
+_p = Project.__table__  # type: ignore[attr-defined]
+_w = Window.__table__  # type: ignore[attr-defined]
+_t = PrizeTally.__table__  # type: ignore[attr-defined]
+
+PRIZE_KINDS = {
+    MessageKind.PRIZE_CHAMPIONS,
+    MessageKind.PRIZE_WINNERS,
+    MessageKind.PRIZE_NOMINATION_OUTCOME,
+    MessageKind.SECRETARIAT_NOTICE,
+}
+
+
+def nominations(process_id: str, engine: Engine) -> Breakdown:
+    """Nominated projects by stakeholder type, with percentages to one decimal."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(_p.c.stakeholder_type, sa.func.count())
+            .where(_p.c.process_id == process_id, _p.c.status == ProjectStatus.NOMINATED.value)
+            .group_by(_p.c.stakeholder_type)
+        ).all()
+    return breakdown((str(kind), int(n)) for kind, n in rows)
+
+
+class ProjectLine(BaseModel):
+    id: int
+    title: str
+    organization: str
+    country: str
+    votes: int | None
+    shortlisted: bool
+    winner: bool
+
+
+class CategoryResult(BaseModel):
+    code: str
+    projects: list[ProjectLine]
+
+    @property
+    def winners(self) -> list[ProjectLine]:
+        return [p for p in self.projects if p.winner]
+
+    @property
+    def champions(self) -> list[ProjectLine]:
+        return [p for p in self.projects if p.shortlisted and not p.winner]
+
+
+class Results(BaseModel):
+    process_id: str
+    ballots_cast: int | None
+    ballots_counted: int | None
+    sha256: str | None
+    categories: list[CategoryResult]
+
+
+def categories_of(process_id: str, engine: Engine) -> list[str]:
+    """The contest's categories, in its order, from its windows' rules."""
+    with engine.connect() as conn:
+        for (rules,) in conn.execute(
+            sa.select(_w.c.rules_json).where(_w.c.process_id == process_id)
+        ):
+            found = json.loads(rules).get("categories")
+            if found:
+                return list(found)
+        return [c for (c,) in conn.execute(
+            sa.select(_p.c.category).where(_p.c.process_id == process_id).distinct()
+        )]
+
+
+def results(process_id: str, engine: Engine, *, only_shortlisted: bool = False) -> Results:
+    """Votes per nominated project, the shortlist, winners and Champions, per category."""
+    with engine.connect() as conn:
+        tally = conn.execute(sa.select(_t).where(_t.c.process_id == process_id)).first()
+        query = sa.select(_p).where(
+            _p.c.process_id == process_id, _p.c.status == ProjectStatus.NOMINATED.value
+        )
+        if only_shortlisted:
+            query = query.where(_p.c.shortlisted.is_(sa.true()))
+        rows = conn.execute(
+            query.order_by(_p.c.category, sa.desc(sa.func.coalesce(_p.c.votes, 0)), _p.c.id)
+        ).all()
+    by_category: dict[str, list[ProjectLine]] = {}
+    for r in rows:
+        by_category.setdefault(r.category, []).append(ProjectLine(
+            id=r.id, title=r.title, organization=r.organization, country=r.country,
+            votes=r.votes, shortlisted=r.shortlisted, winner=r.winner,
+        ))
+    order = categories_of(process_id, engine)
+    return Results(
+        process_id=process_id,
+        ballots_cast=tally.ballots_cast if tally else None,
+        ballots_counted=tally.ballots_counted if tally else None,
+        sha256=tally.sha256 if tally else None,
+        categories=[CategoryResult(code=c, projects=by_category.get(c, [])) for c in order
+                    if c in by_category],
+    )
+
+
+def prize_context(request: CampaignRequest, engine: Engine) -> dict[str, Any]:
+    """Template context of prize emails: shortlists without vote counts (embargo)."""
+    if request.kind is MessageKind.SECRETARIAT_NOTICE:
+        return {}
+    found = results(request.process_id, engine, only_shortlisted=True)
+    champions = [
+        {"code": c.code, "titles": [f"{p.title} ({p.organization}, {p.country})"
+                                    for p in c.projects]}
+        for c in found.categories
+    ]
+    winners = [
+        {"code": c.code, "titles": [f"{p.title} ({p.organization}, {p.country})"
+                                    for p in c.winners]}
+        for c in found.categories
+    ]
+    # Before the ceremony, nobody learns which Champion won.
+    show_winners = request.kind is MessageKind.PRIZE_WINNERS
+    return {"champions": champions, "winners": winners if show_winners else []}
