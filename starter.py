@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -30,13 +31,15 @@ from core.log import configure_logging
 from core.settings import get_settings
 from intake.ocp import OcpForm, submit_ocp
 from intake.participants import import_participants
+from intake.prizes import Ballot, ProjectForm, cast_votes, mark_ineligible, submit_project
 from intake.windows import Refused
 from mail.compose import local_time
 from models.cycle import ConfigError, CycleConfig, load_cycle
 from models.phases import OCP_PHASES, PRIZE_PHASES
-from models.wire import OcpInput, ProcessStatus
+from models.wire import CycleInput, ProcessStatus
+from reports.prizes import nominations, results
 from reports.status import counts_for
-from workflows.ocp import OcpWorkflow
+from workflows.cycle import AnnualCycleWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -127,35 +130,40 @@ def db_upgrade() -> None:
     typer.echo("database is up to date")
 
 
-async def _start(cycle: CycleConfig) -> str:
-    from worker import connect
-
-    settings = get_settings()
-    client = await connect(settings)
+async def start_cycle(client: Client, cycle: CycleConfig, task_queue: str) -> str:
+    """Start ``wsis-YEAR`` (the OCP and every contest as children); say if it already runs."""
     try:
         await client.start_workflow(
-            OcpWorkflow.run,
-            OcpInput(cycle_id=cycle.cycle_id, year=cycle.year, title=cycle.display_title,
-                     ocp=cycle.ocp),
-            id=cycle.ocp_id,
-            task_queue=settings.task_queue,
-            static_summary=f"{cycle.display_title}: Open Consultation Process",
+            AnnualCycleWorkflow.run,
+            CycleInput(config=cycle),
+            id=cycle.cycle_id,
+            task_queue=task_queue,
+            static_summary=f"{cycle.display_title}: the annual cycle (OCP and "
+            f"{len(cycle.contests)} contest(s))",
             search_attributes=TypedSearchAttributes([
-                WSIS_YEAR.value_set(cycle.year),
-                WSIS_PROCESS.value_set("ocp"),
-                WSIS_PHASE.value_set("not-started"),
+                SearchAttributePair(WSIS_YEAR, cycle.year),
+                SearchAttributePair(WSIS_PROCESS, "cycle"),
+                SearchAttributePair(WSIS_PHASE, "not-started"),
             ]),
         )
     except WorkflowAlreadyStartedError:
-        return f"{cycle.ocp_id} is already running; nothing was changed"
-    return f"started {cycle.ocp_id}"
+        return f"{cycle.cycle_id} is already running; nothing was changed"
+    children = [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]
+    return f"started {cycle.cycle_id}: " + ", ".join(children)
 
 
 @app.command()
 def start(file: Path) -> None:
-    """Start the cycle described in FILE (refused if that cycle is already running)."""
+    """Start the cycle described in FILE: the OCP and every contest (refused if it runs)."""
     cycle = _load(file)
-    message = asyncio.run(_start(cycle))
+
+    async def go() -> str:
+        from worker import connect
+
+        settings = get_settings()
+        return await start_cycle(await connect(settings), cycle, settings.task_queue)
+
+    message = asyncio.run(go())
     typer.echo(message)
     if "already running" in message:
         raise typer.Exit(1)
@@ -164,7 +172,13 @@ def start(file: Path) -> None:
 def process_ids(cycle: str) -> tuple[str, list[str]]:
     """``2017`` or ``wsis-2017`` -> the cycle id and the ids of its processes."""
     cycle_id = f"wsis-{cycle}" if cycle.isdigit() else cycle
-    return cycle_id, [f"{cycle_id}-ocp"]
+    return cycle_id, [cycle_id, f"{cycle_id}-ocp"]
+
+
+def contest_id(cycle: str, contest: str) -> str:
+    """``2017`` and ``prizes`` -> ``wsis-2017-prizes``; another slug -> ``...-prize-<slug>``."""
+    cycle_id, _ = process_ids(cycle)
+    return f"{cycle_id}-prizes" if contest == "prizes" else f"{cycle_id}-prize-{contest}"
 
 
 async def _status(cycle: str) -> list[str]:
@@ -178,7 +192,7 @@ async def _status(cycle: str) -> list[str]:
         if wf.id not in ids:
             ids.append(wf.id)
     for wid in ids:
-        handle = client.get_workflow_handle(wid)
+        handle = client.get_workflow_handle(wid, result_type=ProcessStatus)
         try:
             desc = await handle.describe()
         except RPCError:
@@ -187,14 +201,17 @@ async def _status(cycle: str) -> list[str]:
         sa: TypedSearchAttributes = desc.typed_search_attributes
         lines.append(f"\n{wid}  [{desc.status.name if desc.status else '?'}]")
         status: ProcessStatus | None = None
-        if desc.status == WorkflowExecutionStatus.RUNNING:
+        if desc.status == WorkflowExecutionStatus.RUNNING and wid != cycle_id:
             try:
                 status = await handle.query("status", result_type=ProcessStatus,
                                             rpc_timeout=timedelta(seconds=5))
             except RPCError:
                 lines.append("  (no worker is answering: showing search attributes only)")
-        elif desc.status == WorkflowExecutionStatus.COMPLETED:
-            status = await handle.result(result_type=ProcessStatus)
+        elif desc.status == WorkflowExecutionStatus.COMPLETED and wid != cycle_id:
+            status = await handle.result()
+        if wid == cycle_id:
+            lines.append(f"  {sa.get(WSIS_PHASE)}: the parent of the processes below")
+            continue
         if status is None:
             lines.append(f"  phase: {sa.get(WSIS_PHASE)}   next deadline: {sa.get(WSIS_NEXT_DEADLINE)}")
             continue
@@ -269,6 +286,182 @@ def submit_ocp_command(
         typer.echo(f"{where}: submission {receipt.submission_id} recorded, {ack}")
     if refused:
         raise typer.Exit(1)
+
+
+def _refusals(outcomes: list[tuple[str, str | None]]) -> None:
+    refused = [(where, why) for where, why in outcomes if why]
+    for where, why in outcomes:
+        typer.echo(f"{where}: {'refused: ' + why if why else 'accepted'}", err=bool(why))
+    if refused:
+        raise typer.Exit(1)
+
+
+def _rows(csv_file: Path) -> list[tuple[str, dict[str, str]]]:
+    with csv_file.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        return [(f"line {reader.line_num}", dict(r)) for r in reader]
+
+
+@app.command("submit-project")
+def submit_project_command(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
+    owner_email: str | None = None,
+    owner_name: str | None = None,
+    category: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    organization: str = "",
+    stakeholder_type: str | None = None,
+    country: str | None = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="A batch: one project a row")] = None,
+) -> None:
+    """Submit a project to a contest (phase I) and acknowledge it by email."""
+    migrate()
+    process_id = contest_id(cycle, contest)
+    rows = _rows(csv_file) if csv_file else [("form", {
+        "owner_email": owner_email or "", "owner_name": owner_name, "category": category or "",
+        "title": title or "", "description": description or "", "organization": organization,
+        "stakeholder_type": stakeholder_type or "", "country": country or "",
+    })]
+    outcomes: list[tuple[str, str | None]] = []
+    for where, data in rows:
+        try:
+            form = ProjectForm.model_validate(data)
+            receipt = asyncio.run(submit_project(process_id, form, get_engine(), get_settings()))
+            outcomes.append((f"{where}: project {receipt.project_id}", None))
+        except ValidationError as exc:
+            outcomes.append((where, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                              for e in exc.errors())))
+        except Refused as exc:
+            outcomes.append((where, str(exc)))
+    _refusals(outcomes)
+
+
+@app.command()
+def nominate(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
+    ineligible: Annotated[int | None, typer.Option(help="Project id to mark ineligible")] = None,
+    reason: Annotated[str, typer.Option(help="Why (told to no one but the record)")] = "",
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Columns: project_id,reason")] = None,
+) -> None:
+    """Phase II: mark a submission ineligible, with the reason (or a CSV of them)."""
+    process_id = contest_id(cycle, contest)
+    rows = _rows(csv_file) if csv_file else [("project", {"project_id": str(ineligible or ""),
+                                                          "reason": reason})]
+    outcomes: list[tuple[str, str | None]] = []
+    for where, data in rows:
+        try:
+            mark_ineligible(process_id, int(data["project_id"]), data.get("reason", ""),
+                            get_engine())
+            outcomes.append((f"{where} {data['project_id']} marked ineligible", None))
+        except (Refused, ValueError) as exc:
+            outcomes.append((where, str(exc)))
+    _refusals(outcomes)
+
+
+@app.command()
+def vote(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
+    voter: Annotated[str | None, typer.Option(help="The voter's e-mail")] = None,
+    category: str | None = None,
+    project: int | None = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Columns: voter,category,project")] = None,
+) -> None:
+    """Phase III: cast a vote (or a CSV batch); one vote per voter per category."""
+    process_id = contest_id(cycle, contest)
+    rows = _rows(csv_file) if csv_file else [("vote", {"voter": voter or "",
+                                                       "category": category or "",
+                                                       "project": str(project or 0)})]
+    ballots = [Ballot(d["voter"], d["category"], int(d["project"] or 0)) for _, d in rows]
+    try:
+        outcomes = cast_votes(process_id, ballots, get_engine())
+    except Refused as exc:
+        raise fail(str(exc)) from None
+    _refusals([(w, o) for (w, _), o in zip(rows, outcomes, strict=True)])
+
+
+@app.command("select-winner")
+def select_winner(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    category: Annotated[str, typer.Option(help="Category code, e.g. C7-e-health")],
+    project: Annotated[list[int], typer.Option(help="Winning project id (repeat for several)")],
+    contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
+    by: Annotated[str, typer.Option(help="Who decides (recorded in the history)")] = "expert-group",
+) -> None:
+    """Phase IV: record the Expert Group's winner of a category, from its shortlist."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from workflows.prizes import PrizeContestWorkflow, WinnerSelection
+
+    async def go() -> list[int]:
+        from worker import connect
+
+        handle = (await connect()).get_workflow_handle(contest_id(cycle, contest))
+        return await handle.execute_update(
+            PrizeContestWorkflow.select_winner,
+            WinnerSelection(category=category, project_ids=project, requested_by=by),
+        )
+
+    try:
+        chosen = asyncio.run(go())
+    except WorkflowUpdateFailedError as exc:
+        raise fail(f"refused: {exc.cause}") from None
+    typer.echo(f"{category}: winner {', '.join(map(str, chosen))} recorded")
+
+
+report_app = typer.Typer(no_args_is_help=True, help="Reports from the database.")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("nominations")
+def report_nominations(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on standard output")] = False,
+) -> None:
+    """Nominated projects by stakeholder type, with counts and percentages (one decimal)."""
+    found = nominations(contest_id(cycle, contest), get_engine())
+    if as_csv:
+        typer.echo("stakeholder_type,count,percent")
+        for row in found.rows:
+            typer.echo(f"{row.label},{row.count},{row.percent}")
+        typer.echo(f"Total,{found.total},100.0")
+        return
+    typer.echo(f"Nominated projects of {contest_id(cycle, contest)}: {found.total}")
+    for row in found.rows:
+        typer.echo(f"  {row.label:<28} {row.count:>6}  {row.percent:>5}%")
+
+
+@report_app.command("results")
+def report_results(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
+    before_ceremony: Annotated[bool, typer.Option(
+        "--before-ceremony", help="Show vote counts although the results are still embargoed")
+    ] = False,
+) -> None:
+    """Votes per project, shortlist, winners and Champions per category."""
+    process_id = contest_id(cycle, contest)
+    with get_engine().connect() as conn:
+        held = conn.execute(sa.text(
+            "SELECT count(*) FROM campaign WHERE key = :k AND completed_at IS NOT NULL"
+        ), {"k": f"{process_id}:winners"}).scalar_one()
+    if not held and not before_ceremony:
+        raise fail(f"the results of {process_id} are embargoed until the WSIS Prize Ceremony; "
+                   f"add --before-ceremony to see them now (the request is yours to justify)")
+    found = results(process_id, get_engine())
+    if found.sha256:
+        typer.echo(f"{process_id}: {found.ballots_counted} of {found.ballots_cast} ballots "
+                   f"counted; sha256 {found.sha256}")
+    for cat in found.categories:
+        typer.echo(f"\n{cat.code}")
+        for p in cat.projects:
+            mark = "WINNER" if p.winner else ("Champion" if p.shortlisted else "")
+            typer.echo(f"  {p.votes if p.votes is not None else '-':>6}  {mark:<8} "
+                       f"#{p.id} {p.title} ({p.organization}, {p.country})")
 
 
 if __name__ == "__main__":

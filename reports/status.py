@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from models.tables import OcpSubmission, OutboxMessage, Participant
+from models.tables import OcpSubmission, OutboxMessage, Participant, Project, Vote
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 _ocp = OcpSubmission.__table__  # type: ignore[attr-defined]
 _out = OutboxMessage.__table__  # type: ignore[attr-defined]
+_proj = Project.__table__  # type: ignore[attr-defined]
+_vote = Vote.__table__  # type: ignore[attr-defined]
 
 
 def counts_for(process_id: str, engine: Engine) -> dict[str, int]:
@@ -21,6 +23,18 @@ def counts_for(process_id: str, engine: Engine) -> dict[str, int]:
         if process_id.endswith("-ocp"):
             counts["submissions"] = conn.execute(
                 sa.select(sa.func.count()).where(_ocp.c.process_id == process_id)
+            ).scalar_one()
+        else:
+            counts["projects"] = conn.execute(
+                sa.select(sa.func.count()).where(_proj.c.process_id == process_id)
+            ).scalar_one()
+            counts["nominated"] = conn.execute(
+                sa.select(sa.func.count()).where(_proj.c.process_id == process_id,
+                                                 _proj.c.status == "nominated")
+            ).scalar_one()
+            # How many ballots, never how they split: the results are embargoed.
+            counts["votes"] = conn.execute(
+                sa.select(sa.func.count()).where(_vote.c.process_id == process_id)
             ).scalar_one()
         counts["emails sent"] = conn.execute(
             sa.select(sa.func.count()).where(

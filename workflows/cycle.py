@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
     from models.cycle import ContestConfig
@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
 
 def _attributes(year: int, process: str) -> TypedSearchAttributes:
     return TypedSearchAttributes([
-        WSIS_YEAR.value_set(year), WSIS_PROCESS.value_set(process),
-        WSIS_PHASE.value_set("not-started"),
+        SearchAttributePair(WSIS_YEAR, year), SearchAttributePair(WSIS_PROCESS, process),
+        SearchAttributePair(WSIS_PHASE, "not-started"),
     ])
 
 
