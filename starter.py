@@ -191,6 +191,7 @@ async def _status(cycle: str) -> list[str]:
     async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{cycle_id}-'"):
         if wf.id not in ids:
             ids.append(wf.id)
+    ids.sort(key=lambda w: (w != cycle_id, not w.endswith("-ocp"), w))
     for wid in ids:
         handle = client.get_workflow_handle(wid, result_type=ProcessStatus)
         try:

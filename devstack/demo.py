@@ -1,0 +1,178 @@
+"""``make demo``: the embedded stack and a demo cycle, until Ctrl-C.
+
+Starts the Temporal CLI dev server (persistent database under ``var/``, Web UI on 8233, the
+search attributes registered), an SMTP server that saves every message as a ``.eml`` file under
+``var/mail/``, the worker, and the 2024 cycle file squeezed into a few minutes (same workflows,
+same config format: the squeezed file is written to ``var/demo-cycle.toml``). Synthetic
+participants submit, vote, and the "Expert Group" selects winners along the way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import tomli_w
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from core.db import get_engine, migrate
+from core.log import configure_logging, get_logger
+from core.settings import PROJECT_ROOT, VAR_DIR, get_settings
+from devstack.catcher import MailCatcher
+from devstack.temporal import start_dev_server
+from intake.ocp import OcpForm, submit_ocp
+from intake.participants import import_participants
+from intake.prizes import Ballot, ProjectForm, cast_votes, submit_project
+from intake.windows import Refused
+from models.cycle import CycleConfig, load_cycle, rebased
+from models.wire import ProcessStatus
+from starter import start_cycle
+from worker import build_worker, connect
+from workflows.prizes import PrizeContestWorkflow, WinnerSelection
+
+log = get_logger("demo")
+SAMPLES = PROJECT_ROOT / "samples" / "participants.csv"
+DESCRIPTION = ("Our project brings affordable connectivity and digital skills training to rural "
+               "communities, with local content in local languages. ") * 10  # ~180 words
+
+
+def demo_cycle(minutes: float) -> CycleConfig:
+    """cycles/2024.toml moved to start in 15 s and run in ``minutes``; written to var/."""
+    cycle = load_cycle(PROJECT_ROOT / "cycles" / "2024.toml")
+    span = max(c.ceremony for c in cycle.contests) - cycle.ocp.opens
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=15)
+    demo = rebased(cycle, start, speedup=span / timedelta(minutes=minutes))
+    demo = demo.model_copy(update={"id": f"wsis-2024-demo-{start:%H%M%S}",
+                                   "title": f"{cycle.display_title} (demo)"})
+    path = VAR_DIR / "demo-cycle.toml"
+    path.write_text(tomli_w.dumps(demo.model_dump(mode="json", exclude_none=True)))
+    return load_cycle(path)  # the written file is a valid cycle file
+
+
+async def play_participants(client: Client, cycle: CycleConfig) -> None:
+    """Act as the community: submit during the windows, vote, select winners."""
+    import csv
+
+    engine, settings = get_engine(), get_settings()
+    people = list(csv.DictReader(SAMPLES.open(encoding="utf-8")))
+    done: set[str] = set()
+    while True:
+        for wid in [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]:
+            try:
+                status: ProcessStatus = await client.get_workflow_handle(wid).query(
+                    "status", result_type=ProcessStatus)
+            except RPCError:
+                continue
+            key = f"{wid}:{status.phase}"
+            if key in done:
+                continue
+            done.add(key)
+            print(f"  {datetime.now():%H:%M:%S}  {wid}: {status.phase_name}", flush=True)
+            try:
+                await _act(client, cycle, wid, status, people, engine, settings)
+            except Refused as exc:  # a window edge in the squeezed calendar: not fatal
+                log.warning("demo.refused", process=wid, reason=str(exc))
+        await asyncio.sleep(1)
+
+
+async def _act(client: Client, cycle: CycleConfig, wid: str, status: ProcessStatus,
+               people: list[dict[str, str]], engine: object, settings: object) -> None:
+    if wid == cycle.ocp_id and status.phase == "opening":
+        for p in people[:8]:
+            await submit_ocp(wid, OcpForm(
+                full_name=p["name"], email=p["email"], organization=p["organization"],
+                country=p["country"], stakeholder_type=p["stakeholder_type"],
+                proposal="Proposal: more remote participation and youth tracks."),
+                engine, settings)  # type: ignore[arg-type]
+    contest = next((c for c in cycle.contests if cycle.contest_id(c) == wid), None)
+    if contest is None:
+        return
+    codes = [c.code for c in contest.categories][:3]
+    if status.phase == "submission":
+        for i, p in enumerate(people[:12]):
+            await submit_project(wid, ProjectForm(
+                owner_email=p["email"], category=codes[i % len(codes)],
+                title=f"{p['organization']} digital inclusion {i}", description=DESCRIPTION,
+                organization=p["organization"], stakeholder_type=p["stakeholder_type"],
+                country=p["country"]), engine, settings)  # type: ignore[arg-type]
+    elif status.phase == "public-voting":
+        from sqlmodel import Session, select
+
+        from models.tables import Project
+
+        with Session(engine) as s:  # type: ignore[arg-type]
+            projects = s.exec(select(Project).where(Project.process_id == wid)).all()
+        ballots = [Ballot(p["email"], pr.category, pr.id)  # type: ignore[arg-type]
+                   for i, p in enumerate(people) for pr in projects
+                   if pr.id is not None and (pr.id + i) % 4 == 0]
+        seen: set[tuple[str, str]] = set()
+        unique = [b for b in ballots if (b.voter_email, b.category) not in seen
+                  and not seen.add((b.voter_email, b.category))]  # type: ignore[func-returns-value]
+        outcomes = cast_votes(wid, unique, engine)  # type: ignore[arg-type]
+        print(f"             {outcomes.count(None)} votes cast", flush=True)
+    elif status.phase == "expert-selection":
+        handle = client.get_workflow_handle(wid)
+        shortlists = await handle.query(PrizeContestWorkflow.shortlists)
+        for category, ids in shortlists.items():
+            await handle.execute_update(PrizeContestWorkflow.select_winner, WinnerSelection(
+                category=category, project_ids=ids[:1], requested_by="expert-group (demo)"))
+        print(f"             the Expert Group selected {len(shortlists)} winner(s)", flush=True)
+
+
+async def main(minutes: float) -> None:
+    configure_logging()
+    settings = get_settings()
+    VAR_DIR.mkdir(exist_ok=True)
+    migrate()
+    mail_dir = VAR_DIR / "mail"
+    host, port = settings.temporal_address.rsplit(":", 1)
+    server = start_dev_server(VAR_DIR / "temporal.db", port=int(port),
+                              log_file=VAR_DIR / "temporal.log")
+    catcher = MailCatcher(host="127.0.0.1", port=settings.smtp_port, folder=mail_dir,
+                          keep=False).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        report = import_participants(SAMPLES, get_engine())
+        client = await connect(settings)
+        cycle = demo_cycle(minutes)
+        async with build_worker(client, settings, get_engine()):
+            print(await start_cycle(client, cycle, settings.task_queue))
+            print(f"""
+  Temporal Web UI   http://localhost:8233/namespaces/default/workflows
+                    filter: WsisYear = 2024 AND WsisPhase = "public-voting"
+  Mail received     {mail_dir}/  (one .eml file per message)
+  Participants      {report.accepted} imported from {SAMPLES.relative_to(PROJECT_ROOT)}
+  Cycle file        {VAR_DIR / 'demo-cycle.toml'} (cycles/2024.toml, {minutes:g} minutes long)
+  Status            .venv/bin/python starter.py status {cycle.cycle_id}
+
+  Running until Ctrl-C. Phases as they begin:""", flush=True)
+            player = asyncio.create_task(play_participants(client, cycle))
+            done = asyncio.create_task(client.get_workflow_handle(cycle.cycle_id).result())
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait([done, waiter], return_when=asyncio.FIRST_COMPLETED)
+            if done.done():
+                print(f"\n  The demo cycle is complete: {catcher.count} messages in {mail_dir}/."
+                      "\n  The UI stays up until Ctrl-C.", flush=True)
+                await stop.wait()
+            player.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await player
+    finally:
+        catcher.stop()
+        server.terminate()
+        server.wait(timeout=30)
+        print("stopped: dev server, mail catcher, worker")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=4.0, help="length of the demo cycle")
+    asyncio.run(main(parser.parse_args().minutes))
