@@ -51,7 +51,8 @@ def start_dev_server(
     for name, kind in CLI_TYPES.items():
         args += ["--search-attribute", f"{name}={kind}"]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    # Its own session: a Ctrl-C in the terminal must not stop it before the worker has stopped.
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while not port_open("127.0.0.1", port):
         if proc.poll() is not None:
