@@ -408,7 +408,8 @@ def _describe(error: Any) -> str:
     return f"{loc}: {message}" if loc else message
 
 
-def _lines(exc: ValidationError) -> list[str]:
+def problem_lines(exc: ValidationError) -> list[str]:
+    """One line per problem in ``exc``, as ``check`` prints them."""
     lines: list[str] = []
     for error in exc.errors():
         described = _describe(error)
@@ -467,7 +468,7 @@ def parse_cycle(data: dict[str, Any], source: str = "<cycle>") -> CycleConfig:
     try:
         return CycleConfig.model_validate(data)
     except ValidationError as exc:
-        problems = _lines(exc)
+        problems = problem_lines(exc)
         patched = copy.deepcopy(data)
         for _ in range(3):  # each pass can uncover checks that the previous one skipped
             if not _repair(patched, exc):
@@ -476,7 +477,7 @@ def parse_cycle(data: dict[str, Any], source: str = "<cycle>") -> CycleConfig:
                 CycleConfig.model_validate(patched)
                 break
             except ValidationError as again:
-                problems += [p for p in _lines(again) if p not in problems]
+                problems += [p for p in problem_lines(again) if p not in problems]
                 exc = again
         raise ConfigError(source, problems) from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from models.cycle import ContestConfig, CycleConfig, Meeting, OcpConfig
 
@@ -148,3 +148,54 @@ class WindowResult(BaseModel):
     kind: str
     state: str
     accepted: int
+
+
+class Change(BaseModel):
+    """A secretariat change to a running process: who asked and why, kept in the history.
+
+    ``requested_by`` is a role or staff id ("secretariat", "jdoe"), never an e-mail address:
+    update arguments stay in the workflow history for years.
+    """
+
+    requested_by: str
+    reason: str
+
+    @field_validator("requested_by")
+    @classmethod
+    def _no_address(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("say who asks for the change")
+        if "@" in v:
+            raise ValueError("give a role or staff id, not an e-mail address (history is kept)")
+        return v.strip()
+
+
+class DeadlineChange(Change):
+    """Extend (or bring forward) a deadline: ``submissions`` or ``voting`` (its close)."""
+
+    deadline: str = "submissions"
+    new: AwareDatetime
+
+
+class MeetingChange(Change):
+    """Move a meeting or change how it is held; unset fields stay as they are."""
+
+    meeting: str
+    starts: AwareDatetime | None = None
+    ends: AwareDatetime | None = None
+    timezone: str | None = None
+    venue: str | None = None
+    remote_url: str | None = None
+    virtual_only: bool | None = None
+
+
+class CeremonyChange(Change):
+    """Move the WSIS Prize Ceremony (with the Forum)."""
+
+    at: AwareDatetime
+
+
+class Cancellation(Change):
+    """Cancel a process; participants are told unless ``notify`` is False."""
+
+    notify: bool = True

@@ -6,7 +6,10 @@ Nothing here is mocked and nothing is downloaded: the servers come from the PyPI
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import csv
+import json
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +20,7 @@ import pytest_asyncio
 from sqlalchemy.engine import Engine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -151,3 +154,25 @@ def participants(tmp_path: Path, engine: Engine) -> list[dict[str, str]]:
     report = import_participants(tmp_path / "participants.csv", engine)
     assert report.created == 30 and not report.errors
     return rows
+
+
+def history_text(history: WorkflowHistory) -> str:
+    """Everything a history says, with every payload decoded (the JSON form keeps payloads
+    base64-encoded, so searching it raw would find no name or address even if present)."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "data" and isinstance(value, str):
+                    with contextlib.suppress(ValueError):
+                        found.append(base64.b64decode(value).decode("utf-8", "replace"))
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            found.append(node)
+
+    walk(json.loads(history.to_json()))
+    return "\n".join(found)

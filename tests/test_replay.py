@@ -35,4 +35,6 @@ async def test_saved_history_replays(path: Path) -> None:
 
 
 def test_histories_are_saved() -> None:
-    assert {p.stem for p in HISTORIES} >= {"ocp_2017", "cycle_2024", "prizes_2024_compressed"}
+    assert {p.stem for p in HISTORIES} >= {
+        "ocp_2017", "cycle_2024", "prizes_2024_compressed", "prizes_2017_voting_extended",
+    }

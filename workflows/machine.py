@@ -155,7 +155,7 @@ class PhaseMachine:
             return
         self.waiting_for = what
         self.refresh()
-        await workflow.wait_condition(done)
+        await workflow.wait_condition(lambda: done() or self.cancelled is not None)
         self.waiting_for = None
         self.refresh()
 

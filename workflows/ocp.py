@@ -8,12 +8,16 @@ from functools import partial
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.phases import OCP_MEETING_PHASES, OCP_PHASES
+    from models.cycle import OcpConfig
+    from models.phases import COMPLETED, OCP_MEETING_PHASES, OCP_PHASES
     from models.tables import WindowKind
     from models.wire import (
         Audience,
         CampaignRequest,
         CampaignResult,
+        Cancellation,
+        DeadlineChange,
+        MeetingChange,
         MessageKind,
         OcpInput,
         ProcessStatus,
@@ -21,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.machine import PhaseMachine, Step
     from workflows.campaign import flush_outbox, send_campaign
-    from workflows.process import status_of, window
+    from workflows.process import refuse_past, revalidated, status_of, window
 
 
 def duration_label(span: timedelta) -> str:
@@ -47,12 +51,15 @@ class OcpWorkflow:
         )
         self.campaigns: list[CampaignResult] = []
         self.accepted = 0
+        self.changes = 0  # accepted secretariat changes: part of each notice's business key
+        self.sequences: dict[str, int] = {}  # iCalendar SEQUENCE per meeting
 
     @workflow.run
     async def run(self, input: OcpInput) -> ProcessStatus:
         self.machine.start(input.year)
         await window("move", self._window(), "Schedule the OCP submission window")
         await self.machine.run(self.plan)
+        # Updates still running (a last notice) finish before the workflow completes.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
 
@@ -60,6 +67,104 @@ class OcpWorkflow:
     def status(self) -> ProcessStatus:
         """Phase, scheduled actions still to come, and what is done."""
         return status_of(self.machine, self.ocp.timezone)
+
+    # Secretariat changes: validated before anything is written (a refused change leaves no
+    # trace in the history or the database); accepted ones carry who asked and why.
+
+    @workflow.update
+    async def change_deadline(self, change: DeadlineChange) -> ProcessStatus:
+        """Extend or bring forward the submissions deadline; tell everyone once."""
+        previous = self.ocp.submission_deadline
+        self.ocp = revalidated(self.ocp, submission_deadline=change.new)
+        self.machine.replan()  # before any await: the timer must not fire on the old date
+        self.changes += 1
+        await window("move", self._window(),
+                     f"Move the submission deadline ({change.requested_by}: {change.reason})")
+        await self._campaign(
+            self._request(f"deadline-change:{self.changes}", MessageKind.DEADLINE_CHANGED,
+                          Audience.EVERYONE, when=change.new, previous_when=previous,
+                          note=change.reason),
+            "Tell everyone the new submission deadline",
+        )
+        return self.status()
+
+    @change_deadline.validator
+    def _check_deadline(self, change: DeadlineChange) -> None:
+        self._refuse_if_ended()
+        if change.deadline != "submissions":
+            raise ValueError("the OCP has one deadline: 'submissions'")
+        if workflow.now() >= self.ocp.submission_deadline:
+            raise ValueError("the submissions deadline has passed: phase IV is over")
+        refuse_past(change.new, "the new deadline")
+        revalidated(self.ocp, submission_deadline=change.new)
+
+    @workflow.update
+    async def move_meeting(self, change: MeetingChange) -> ProcessStatus:
+        """Move a meeting or change its venue, link or format; an invited community gets an
+        updated .ics (same UID, higher SEQUENCE) so calendars update the event."""
+        self.ocp = self._moved(change)
+        self.machine.replan()
+        self.changes += 1
+        if f"invite:{change.meeting}" in self.machine.done:
+            sequence = self.sequences.get(change.meeting, 0) + 1
+            self.sequences[change.meeting] = sequence
+            meeting = self.ocp.meetings[change.meeting]
+            await self._campaign(
+                self._request(f"meeting-update:{change.meeting}:{sequence}",
+                              MessageKind.MEETING_UPDATE, Audience.EVERYONE,
+                              meeting_key=change.meeting, meeting=meeting, when=meeting.starts,
+                              sequence=sequence, note=change.reason),
+                f"Send the updated invitation to the meeting '{change.meeting}'",
+            )
+        return self.status()
+
+    @move_meeting.validator
+    def _check_meeting(self, change: MeetingChange) -> None:
+        self._refuse_if_ended()
+        meeting = self.ocp.meetings.get(change.meeting)
+        if meeting is None:
+            raise ValueError(f"unknown meeting {change.meeting!r} (meetings: "
+                             f"{', '.join(self.ocp.meetings)})")
+        if workflow.now() >= meeting.starts:
+            raise ValueError(f"the meeting {change.meeting!r} has already begun")
+        if change.starts is not None:
+            refuse_past(change.starts, "the new start")
+        self._moved(change)
+
+    def _moved(self, change: MeetingChange) -> OcpConfig:
+        meeting = self.ocp.meetings[change.meeting]
+        fields = {k: v for k, v in change.model_dump().items()
+                  if k in type(meeting).model_fields and v is not None}
+        if change.starts is not None and change.ends is None:
+            fields["ends"] = change.starts + (meeting.ends - meeting.starts)  # keep its length
+        moved = {**meeting.model_dump(), **fields}
+        meetings = {k: (moved if k == change.meeting else m.model_dump())
+                    for k, m in self.ocp.meetings.items()}
+        return revalidated(self.ocp, meetings=meetings)
+
+    @workflow.update
+    async def cancel(self, cancellation: Cancellation) -> ProcessStatus:
+        """Cancel the consultation: the form closes now, participants are told."""
+        self.machine.cancel(cancellation.reason)
+        await window("cancel", self._window(),
+                     f"Cancel the OCP ({cancellation.requested_by}: {cancellation.reason})")
+        if cancellation.notify:
+            await self._campaign(
+                self._request("cancelled", MessageKind.PROCESS_CANCELLED, Audience.EVERYONE,
+                              note=cancellation.reason),
+                "Tell everyone the consultation is cancelled",
+            )
+        return self.status()
+
+    @cancel.validator
+    def _check_cancel(self, cancellation: Cancellation) -> None:
+        self._refuse_if_ended()
+
+    def _refuse_if_ended(self) -> None:
+        if self.machine.cancelled:
+            raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
+        if self.machine.phase == COMPLETED:
+            raise ValueError(f"{self.process_id} is complete")
 
     def plan(self) -> list[Step]:
         """Every dated step of the OCP, from the current configuration."""

@@ -16,13 +16,16 @@ with workflow.unsafe.imports_passed_through():
         TallyRequest,
         WinnerRequest,
     )
-    from models.phases import PRIZE_PHASES
+    from models.phases import COMPLETED, PRIZE_PHASES
     from models.tables import WindowKind
     from models.wire import (
         Audience,
         CampaignRequest,
         CampaignResult,
+        Cancellation,
+        CeremonyChange,
         ContestInput,
+        DeadlineChange,
         MessageKind,
         ProcessStatus,
         WindowRequest,
@@ -30,7 +33,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.campaign import flush_outbox, send_campaign
     from workflows.machine import PhaseMachine, Step
     from workflows.ocp import duration_label
-    from workflows.process import DB_ACTIVITY_TIMEOUT, DB_RETRY, status_of, window
+    from workflows.process import (
+        DB_ACTIVITY_TIMEOUT,
+        DB_RETRY,
+        refuse_past,
+        revalidated,
+        status_of,
+        window,
+    )
 
 
 class WinnerSelection(BaseModel):
@@ -55,6 +65,7 @@ class PrizeContestWorkflow:
         self.shortlist: dict[str, list[int]] = {}
         self.winners: dict[str, list[int]] = {}
         self.campaigns: list[CampaignResult] = []
+        self.changes = 0  # accepted secretariat changes: part of each notice's business key
 
     @workflow.run
     async def run(self, input: ContestInput) -> ProcessStatus:
@@ -107,6 +118,81 @@ class PrizeContestWorkflow:
             )
         if len(set(selection.project_ids)) > self.contest.winners_per_category:
             raise ValueError(f"at most {self.contest.winners_per_category} winner(s) per category")
+
+    # Secretariat changes, validated before anything is written.
+
+    _DEADLINES = {"submissions": "submission_deadline", "voting": "voting_closes"}
+
+    @workflow.update
+    async def change_deadline(self, change: DeadlineChange) -> ProcessStatus:
+        """Extend or bring forward the submission deadline or the close of voting."""
+        field = self._DEADLINES[change.deadline]
+        previous = getattr(self.contest, field)
+        self.contest = revalidated(self.contest, **{field: change.new})
+        self.machine.replan()  # before any await: the timer must not fire on the old date
+        self.changes += 1
+        for kind, opens, closes in self._windows():  # the windows follow in the same step
+            await window("move", self._window(kind, opens, closes),
+                         f"Move the {kind} window ({change.requested_by}: {change.reason})")
+        await self._campaign(
+            self._request(f"deadline-change:{self.changes}", MessageKind.DEADLINE_CHANGED,
+                          Audience.EVERYONE, when=change.new, previous_when=previous,
+                          note=change.reason),
+            f"Tell everyone the new {change.deadline} deadline",
+        )
+        return self.status()
+
+    @change_deadline.validator
+    def _check_deadline(self, change: DeadlineChange) -> None:
+        self._refuse_if_ended()
+        field = self._DEADLINES.get(change.deadline)
+        if field is None:
+            raise ValueError(f"unknown deadline {change.deadline!r}: 'submissions' or 'voting'")
+        if workflow.now() >= getattr(self.contest, field):
+            raise ValueError(f"the {change.deadline} deadline has passed: that phase is over")
+        refuse_past(change.new, "the new deadline")
+        revalidated(self.contest, **{field: change.new})
+
+    @workflow.update
+    async def move_ceremony(self, change: CeremonyChange) -> ProcessStatus:
+        """Move the WSIS Prize Ceremony (the Forum moved)."""
+        self.contest = revalidated(self.contest, ceremony=change.at)
+        self.machine.replan()
+        self.changes += 1
+        return self.status()
+
+    @move_ceremony.validator
+    def _check_ceremony(self, change: CeremonyChange) -> None:
+        self._refuse_if_ended()
+        if workflow.now() >= self.contest.ceremony:
+            raise ValueError("the ceremony has taken place")
+        refuse_past(change.at, "the new ceremony date")
+        revalidated(self.contest, ceremony=change.at)
+
+    @workflow.update
+    async def cancel(self, cancellation: Cancellation) -> ProcessStatus:
+        """Cancel the contest: intake stops now, participants are told."""
+        self.machine.cancel(cancellation.reason)
+        for kind, opens, closes in self._windows():
+            await window("cancel", self._window(kind, opens, closes),
+                         f"Cancel the {kind} window ({cancellation.requested_by})")
+        if cancellation.notify:
+            await self._campaign(
+                self._request("cancelled", MessageKind.PROCESS_CANCELLED, Audience.EVERYONE,
+                              note=cancellation.reason),
+                "Tell everyone the contest is cancelled",
+            )
+        return self.status()
+
+    @cancel.validator
+    def _check_cancel(self, cancellation: Cancellation) -> None:
+        self._refuse_if_ended()
+
+    def _refuse_if_ended(self) -> None:
+        if self.machine.cancelled:
+            raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
+        if self.machine.phase == COMPLETED:
+            raise ValueError(f"{self.process_id} is complete")
 
     def plan(self) -> list[Step]:
         """Every dated step of the contest, from the current configuration."""

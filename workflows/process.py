@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.windows import WindowActivities
+    from models.cycle import problem_lines
     from models.wire import ProcessStatus, WindowRequest, WindowResult
     from workflows.machine import PhaseMachine
 
@@ -48,3 +51,22 @@ def status_of(machine: PhaseMachine, timezone: str) -> ProcessStatus:
         waiting_for=machine.waiting_for,
         cancelled=machine.cancelled,
     )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def refuse_past(when: datetime, label: str) -> None:
+    """Validators: a change may not put a date in the past."""
+    now = workflow.now()
+    if when <= now:
+        raise ValueError(f"{label} {when.isoformat()} is in the past (it is now "
+                         f"{now.isoformat(timespec='seconds')})")
+
+
+def revalidated(model: M, **changes: Any) -> M:
+    """``model`` with ``changes``, checked by the same rules as the cycle file."""
+    try:
+        return type(model).model_validate({**model.model_dump(), **changes})
+    except ValidationError as exc:
+        raise ValueError("; ".join(problem_lines(exc))) from None
