@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import logging
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,6 +55,12 @@ app.add_typer(db_app, name="db")
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(code)
+
+
+def refusal(exc: Exception) -> str:
+    """The validator's own words, without the exception type around them."""
+    cause = getattr(exc, "cause", None)
+    return str(getattr(cause, "message", None) or cause or exc)
 
 
 def iso(when: datetime) -> str:
@@ -409,8 +418,147 @@ def select_winner(
     try:
         chosen = asyncio.run(go())
     except WorkflowUpdateFailedError as exc:
-        raise fail(f"refused: {exc.cause}") from None
+        raise fail(f"refused: {refusal(exc)}") from None
     typer.echo(f"{category}: winner {', '.join(map(str, chosen))} recorded")
+
+
+def _instant(text: str, option: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset (2017-03-01T23:59:59+01:00)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option}: {text!r} is not an ISO 8601 date and time", 2) from None
+    if when.tzinfo is None:
+        raise fail(f"{option}: {text!r} has no UTC offset; add one, e.g. +01:00 or Z", 2)
+    return when
+
+
+def _process(cycle: str, process: str) -> str:
+    """``ocp``, ``prizes`` or a contest slug -> the process's workflow id."""
+    cycle_id, _ = process_ids(cycle)
+    return f"{cycle_id}-ocp" if process == "ocp" else contest_id(cycle, process)
+
+
+def _change(workflow_id: str | None, update: str, change: Any, *, cycle: str = "") -> None:
+    """Send a change to a running process (every process of ``cycle`` when ``workflow_id`` is
+    None); print each refusal (exit 1) or the new plan. One client, one event loop."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    async def go() -> list[tuple[str, ProcessStatus | str]]:
+        from worker import connect
+
+        client = await connect()
+        targets = [workflow_id] if workflow_id else await client.get_workflow_handle(
+            process_ids(cycle)[0]).query("processes", result_type=list[str])
+        done: list[tuple[str, ProcessStatus | str]] = []
+        for wid in targets:
+            try:
+                done.append((wid, await client.get_workflow_handle(wid).execute_update(
+                    update, change, result_type=ProcessStatus)))
+            except WorkflowUpdateFailedError as exc:
+                done.append((wid, f"refused: {refusal(exc)}"))
+            except RPCError as exc:
+                done.append((wid, f"{exc.message}"))
+        return done
+
+    failed = False
+    for wid, outcome in asyncio.run(go()):
+        if isinstance(outcome, str):
+            failed = True
+            typer.echo(f"{wid}: {outcome}", err=True)
+            continue
+        typer.echo(f"{wid}: accepted; now {outcome.phase_name}")
+        for step in outcome.upcoming[:6]:
+            typer.echo(f"  {iso_utc(step.at)}  {local_time(step.at, outcome.timezone)}  "
+                       f"{step.summary}")
+    if failed:
+        raise typer.Exit(1)
+
+
+By = Annotated[str, typer.Option("--by", help="Role or staff id asking (no e-mail address)")]
+Reason = Annotated[str, typer.Option(help="Why; kept in the workflow history")]
+
+
+@app.command("change-deadline")
+def change_deadline(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    to: Annotated[str, typer.Option(help="New deadline, ISO 8601 with offset")],
+    by: By,
+    reason: Reason,
+    process: Annotated[str, typer.Option(help="ocp, prizes or a contest slug")] = "ocp",
+    deadline: Annotated[str, typer.Option(help="submissions, or voting (its close)")] = "submissions",
+) -> None:
+    """Extend or bring forward a deadline; intake and reminders follow at once."""
+    from models.wire import DeadlineChange
+
+    change = _validated(DeadlineChange, deadline=deadline, new=_instant(to, "--to"),
+                        requested_by=by, reason=reason)
+    _change(_process(cycle, process), "change_deadline", change)
+
+
+@app.command("move-meeting")
+def move_meeting(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    meeting: Annotated[str, typer.Option(help="The meeting's key in the cycle file")],
+    by: By,
+    reason: Reason,
+    starts: Annotated[str | None, typer.Option(help="New start, ISO 8601 with offset")] = None,
+    ends: Annotated[str | None, typer.Option(help="New end (default: same length)")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone of the meeting")] = None,
+    venue: str | None = None,
+    remote_url: str | None = None,
+    virtual_only: Annotated[bool | None, typer.Option("--virtual-only/--in-person")] = None,
+) -> None:
+    """Move an OCP meeting or change its venue, link or format; invitees get an updated .ics."""
+    from models.wire import MeetingChange
+
+    change = _validated(
+        MeetingChange, meeting=meeting, requested_by=by, reason=reason,
+        starts=_instant(starts, "--starts") if starts else None,
+        ends=_instant(ends, "--ends") if ends else None, timezone=timezone, venue=venue,
+        remote_url=remote_url, virtual_only=virtual_only,
+    )
+    _change(_process(cycle, "ocp"), "move_meeting", change)
+
+
+@app.command("move-ceremony")
+def move_ceremony(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    to: Annotated[str, typer.Option(help="New date and time, ISO 8601 with offset")],
+    by: By,
+    reason: Reason,
+    contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
+) -> None:
+    """Move the WSIS Prize Ceremony of a contest (the Forum moved)."""
+    from models.wire import CeremonyChange
+
+    change = _validated(CeremonyChange, at=_instant(to, "--to"), requested_by=by, reason=reason)
+    _change(contest_id(cycle, contest), "move_ceremony", change)
+
+
+@app.command()
+def cancel(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    by: By,
+    reason: Reason,
+    process: Annotated[list[str] | None, typer.Option(
+        help="ocp, prizes or a contest slug (repeat); default: every process of the cycle")] = None,
+    notify: Annotated[bool, typer.Option("--notify/--quiet")] = True,
+) -> None:
+    """Cancel a cycle or some of its processes; participants are told unless --quiet."""
+    from models.wire import Cancellation
+
+    change = _validated(Cancellation, requested_by=by, reason=reason, notify=notify)
+    for wid in [_process(cycle, p) for p in process] if process else [None]:
+        _change(wid, "cancel", change, cycle=cycle)
+
+
+def _validated(model: Any, **fields: Any) -> Any:
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in exc.errors()), 2) from None
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports from the database.")
@@ -465,5 +613,23 @@ def report_results(
                        f"#{p.id} {p.title} ({p.organization}, {p.country})")
 
 
+def main() -> None:
+    """Run the CLI, then leave without interpreter teardown.
+
+    The Temporal client's Rust core keeps threads that can abort CPython's finalization of a
+    short-lived process ("PyGILState_Release ... finalizing", temporalio/sdk-python#300): after
+    the command has said all it has to say, skip the teardown.
+    """
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()
