@@ -1,6 +1,6 @@
 """The worker: runs the engine's workflows and activities. Stateless; run as many as needed.
 
-    python worker.py            # connects to WSIS_TEMPORAL_ADDRESS (default localhost:7233)
+python worker.py            # connects to WSIS_TEMPORAL_ADDRESS (default localhost:7233)
 """
 
 from __future__ import annotations
@@ -18,24 +18,40 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.campaign import CampaignActivities
+from activities.prizes import PrizeActivities
 from activities.windows import WindowActivities
 from core.db import get_engine, migrate
 from core.log import configure_logging, get_logger
 from core.settings import Settings, get_settings
 from intake.participants import ensure_secretariat
-from activities.prizes import PrizeActivities
+from workflows.announcement import AnnouncementWorkflow
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.ocp import OcpWorkflow
 from workflows.prizes import PrizeContestWorkflow
 
-WORKFLOWS: Sequence[type] = (AnnualCycleWorkflow, OcpWorkflow, PrizeContestWorkflow,)
+WORKFLOWS: Sequence[type] = (
+    AnnualCycleWorkflow,
+    OcpWorkflow,
+    PrizeContestWorkflow,
+    AnnouncementWorkflow,
+)
 
 # The engine's own modules are deterministic data and helpers: load them once, outside the
 # sandbox, instead of re-importing them for every workflow run.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "models", "activities", "mail", "reports", "core", "intake",
-        "sqlalchemy", "sqlmodel", "jinja2", "aiosmtplib", "structlog", "email_validator",
+        "models",
+        "activities",
+        "mail",
+        "reports",
+        "core",
+        "intake",
+        "sqlalchemy",
+        "sqlmodel",
+        "jinja2",
+        "aiosmtplib",
+        "structlog",
+        "email_validator",
     )
 )
 

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from core.settings import Settings
 from mail.audience import audience_select
+from mail.context import campaign_context
 from mail.outbox import (
     CampaignStopped,
     DeliveryDeferred,
@@ -21,11 +22,11 @@ from mail.outbox import (
     mark_completed,
     pending_campaigns,
 )
-from models.wire import CampaignRequest, CampaignResult, MessageKind
-from reports.ocp import ocp_analysis
+from models.wire import CampaignRequest, CampaignResult
 
 # A campaign to 300,000 runs for minutes: it heartbeats every second, and a worker that dies
-# is noticed within the heartbeat timeout so that another one resumes the campaign.
+# is noticed within the heartbeat timeout so that another one resumes the campaign. The
+# workflow side (workflows/campaign.py) may pass a shorter heartbeat timeout and retry policy.
 CAMPAIGN_START_TO_CLOSE = timedelta(hours=6)
 CAMPAIGN_HEARTBEAT = timedelta(seconds=30)
 CAMPAIGN_RETRY = RetryPolicy(
@@ -44,34 +45,46 @@ class CampaignActivities:
         self.engine = engine
 
     def _extra(self, request: CampaignRequest) -> dict[str, Any]:
-        if request.kind is MessageKind.OCP_ANALYSIS:
-            analysis = ocp_analysis(request.process_id, self.engine)
-            return {
-                "analysis": {
-                    "total": analysis.total,
-                    "by_stakeholder_type": analysis.by_stakeholder_type.rows,
-                    "by_country": analysis.by_country.rows,
-                }
-            }
-        return {}
+        # Per-kind template context (analysis figures, champions, winners) lives in one place.
+        return campaign_context(request, self.engine, self.settings)
 
     @activity.defn
     async def send_campaign(self, request: CampaignRequest) -> CampaignResult:
-        """Enqueue the campaign's audience once, then send what is pending; counts only back."""
+        """Enqueue the campaign's audience once, then send what is pending (of the request's
+        shard); counts only back.
+
+        A retried attempt (a worker died, the SMTP server was down) resumes where the last one
+        stopped: the outbox says which recipients are done, and the pending rows are read in
+        outbox order from an index, so the recipients already done cost nothing. The heartbeat
+        details (counts and the last outbox row done; no personal data) show the progress in
+        the Web UI and are logged when an attempt resumes.
+        """
+        info = activity.info()
         audience = audience_select(request, self.settings)
         created = await asyncio.to_thread(enqueue, request, audience, engine=self.engine)
         extra = await asyncio.to_thread(self._extra, request)
+        previous = info.heartbeat_details[0] if info.heartbeat_details else None
         activity.logger.info(
-            "campaign %s: %s", request.key, "enqueued" if created else "resuming"
+            "campaign %s (shard %d of %d): %s",
+            request.key,
+            request.shard + 1,
+            request.shards,
+            "enqueued" if created else f"resuming at attempt {info.attempt} after {previous}",
         )
         try:
             result = await deliver(
-                request, self.settings, engine=self.engine, extra=extra, heartbeat=activity.heartbeat
+                request,
+                self.settings,
+                engine=self.engine,
+                extra=extra,
+                heartbeat=activity.heartbeat,
+                heartbeat_every=_heartbeat_every(info.heartbeat_timeout),
+                # Temporal starts an attempt only once the previous one is over (failed, or
+                # silent for the heartbeat timeout): what it left in flight is ambiguous now.
+                recover_after=timedelta(0),
             )
-        except CampaignStopped as exc:
-            raise ApplicationError(str(exc), type="CampaignStopped", non_retryable=True) from exc
-        except DeliveryDeferred as exc:
-            raise ApplicationError(str(exc), type="DeliveryDeferred") from exc
+        except (CampaignStopped, DeliveryDeferred) as exc:
+            raise _application_error(exc) from exc
         await asyncio.to_thread(mark_completed, request.key, engine=self.engine)
         return result
 
@@ -79,16 +92,33 @@ class CampaignActivities:
     async def flush_outbox(self, process_id: str) -> int:
         """Send what is still pending in the process's campaigns (e.g. acknowledgements that
         intake could not send while the SMTP server was down). Returns how many were sent."""
+        info = activity.info()
         sent = 0
         for request in await asyncio.to_thread(pending_campaigns, process_id, self.engine):
             try:
                 result = await deliver(
-                    request, self.settings, engine=self.engine, heartbeat=activity.heartbeat
+                    request,
+                    self.settings,
+                    engine=self.engine,
+                    heartbeat=activity.heartbeat,
+                    heartbeat_every=_heartbeat_every(info.heartbeat_timeout),
                 )
-            except CampaignStopped as exc:
-                raise ApplicationError(str(exc), type="CampaignStopped", non_retryable=True) from exc
-            except DeliveryDeferred as exc:
-                raise ApplicationError(str(exc), type="DeliveryDeferred") from exc
+            except (CampaignStopped, DeliveryDeferred) as exc:
+                raise _application_error(exc) from exc
             await asyncio.to_thread(mark_completed, request.key, engine=self.engine)
             sent += result.sent
         return sent
+
+
+def _application_error(exc: CampaignStopped | DeliveryDeferred) -> ApplicationError:
+    """CampaignStopped: non-retryable (a retry cannot fix it); DeliveryDeferred: retried with
+    the activity's backoff."""
+    stopped = isinstance(exc, CampaignStopped)
+    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=stopped)
+
+
+def _heartbeat_every(timeout: timedelta | None) -> float:
+    """Seconds between heartbeats: every second, or a third of a shorter heartbeat timeout."""
+    if timeout is None or timeout <= timedelta(0):
+        return 1.0
+    return min(1.0, timeout.total_seconds() / 3)

@@ -2,13 +2,31 @@
 
 ``make demo`` saves each one as a readable ``.eml`` file under ``var/mail/``; the tests count
 messages at this receiving end. Faults can be injected for the delivery tests: refuse some
-addresses permanently (5xx) or once (4xx).
+addresses permanently (5xx) or once (4xx), or take the whole server down for a while
+(``down()``/``up()``).
+
+Run on its own, in another process (the email benchmark does)::
+
+    python -m devstack.catcher --port 8025 --count-only      # aiosmtpd, counting only
+    python -m devstack.catcher --port 8025 --sink            # a minimal counting SMTP sink
+
+Either prints ``ready <port>`` and then answers lines on standard input: ``count`` (messages
+received), ``stats`` (JSON: messages, distinct recipients, duplicates), ``reset``, ``quit``.
+The sink speaks just enough SMTP for a client (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) at a
+fraction of aiosmtpd's cost per message, so that a benchmark measures the sender, not the
+catcher.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import email
+import json
+import logging
+import sys
 import threading
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from email import policy
@@ -18,6 +36,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+SHUTDOWN_REPLY = "421 4.3.2 Service shutting down, try again later"
+
 
 @dataclass
 class Received:
@@ -26,7 +46,7 @@ class Received:
 
     @property
     def message(self) -> EmailMessage:
-        return email.message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+        return email.message_from_bytes(self.data, policy=policy.default)
 
     @property
     def campaign(self) -> str:
@@ -45,8 +65,26 @@ class _Handler:
     def __init__(self, catcher: MailCatcher) -> None:
         self.catcher = catcher
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: Any) -> str:
+    def _shutting_down(self, server: Any) -> str:
+        # Reply, then close this connection: a transaction in DATA completes first (its 250 is
+        # written before the close), so the client knows the outcome of every message.
+        asyncio.get_running_loop().call_soon(server.transport.close)
+        return SHUTDOWN_REPLY
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.catcher.is_down:
+            return self._shutting_down(server)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if self.catcher.is_down:
+            return self._shutting_down(server)
         faults = self.catcher.faults
         key = address.lower()
         with self.catcher.lock:
@@ -64,25 +102,50 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-class MailCatcher:
-    """An aiosmtpd server on ``host:port``; ``folder`` set: every message saved as ``.eml``."""
+class _Controller(Controller):
+    """aiosmtpd's controller, remembering its sessions so that ``down()`` can reach them."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8025, folder: Path | None = None,
-                 keep: bool = True) -> None:
+    def __init__(self, catcher: MailCatcher, **kwargs: Any) -> None:
+        super().__init__(_Handler(catcher), **kwargs)
+        self.sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def factory(self) -> Any:
+        smtp = super().factory()  # type: ignore[no-untyped-call]
+        self.sessions.add(smtp)
+        return smtp
+
+
+class MailCatcher:
+    """An aiosmtpd server on ``host:port``; ``folder`` set: every message saved as ``.eml``.
+
+    ``keep=False`` keeps no message, only the counts (``count`` and ``tally``, the number of
+    messages per recipient address).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8025,
+        folder: Path | None = None,
+        keep: bool = True,
+    ) -> None:
         self.host = host
         self.port = port
         self.folder = folder
         self.keep = keep
         self.received: list[Received] = []
         self.count = 0
+        self.tally: Counter[str] = Counter()
         self.faults = Faults()
         self.lock = threading.Lock()
-        self._controller: Controller | None = None
+        self.is_down = False
+        self._controller: _Controller | None = None
 
     def store(self, item: Received) -> None:
         with self.lock:
             self.count += 1
             seq = self.count
+            self.tally.update(r.lower() for r in item.recipients)
             if self.keep:
                 self.received.append(item)
         if self.folder is not None:
@@ -90,8 +153,11 @@ class MailCatcher:
             (self.folder / f"{seq:07d}.eml").write_bytes(item.data)
 
     def start(self) -> MailCatcher:
-        self._controller = Controller(
-            _Handler(self), hostname=self.host, port=self.port, ready_timeout=10,
+        self._controller = _Controller(
+            self,
+            hostname=self.host,
+            port=self.port,
+            ready_timeout=10,
             data_size_limit=10_000_000,
         )
         self._controller.start()
@@ -101,6 +167,38 @@ class MailCatcher:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def down(self) -> None:
+        """The server goes away: no new connection is accepted (connection refused) and every
+        open session is answered 421 and closed at its next command."""
+        controller = self._controller
+        assert controller is not None and controller.server is not None
+        self.is_down = True
+        done = threading.Event()
+
+        def close() -> None:
+            assert controller.server is not None
+            controller.server.close()
+            done.set()
+
+        controller.loop.call_soon_threadsafe(close)
+        done.wait(5)
+
+    def up(self) -> None:
+        """Back after ``down()``: listening on the same port again."""
+        controller = self._controller
+        assert controller is not None
+
+        async def listen() -> Any:
+            return await controller._create_server()
+
+        controller.server = asyncio.run_coroutine_threadsafe(listen(), controller.loop).result(5)
+        self.is_down = False
+
+    def duplicates(self) -> int:
+        """Messages beyond the first for each recipient address."""
+        with self.lock:
+            return sum(n - 1 for n in self.tally.values() if n > 1)
 
     def per_recipient(self, campaign: str | None = None) -> Counter[tuple[str, str]]:
         """How many messages each (campaign, recipient) pair received."""
@@ -119,3 +217,163 @@ class MailCatcher:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+# -- A minimal counting sink, for benchmarks -----------------------------------------------------
+
+_EHLO = "250-{host}\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 HELP\r\n"
+
+
+class _SinkCounts:
+    def __init__(self) -> None:
+        self.messages = 0
+        self.tally: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        self.messages = 0
+        self.tally.clear()
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "messages": self.messages,
+            "recipients": len(self.tally),
+            "duplicates": sum(n - 1 for n in self.tally.values() if n > 1),
+        }
+
+
+class _SinkProtocol(asyncio.Protocol):
+    """SMTP, just enough of it: replies to each command line, counts each message."""
+
+    def __init__(self, counts: _SinkCounts, host: str) -> None:
+        self.counts = counts
+        self.host = host
+        self.buffer = b""
+        self.in_data = False
+        self.rcpts: list[str] = []
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(f"220 {self.host} WSIS sink ESMTP\r\n".encode())
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        replies: list[bytes] = []
+        while True:
+            if self.in_data:
+                if self.buffer.startswith(b".\r\n"):
+                    end, skip = 0, 3
+                else:
+                    end = self.buffer.find(b"\r\n.\r\n")
+                    skip = 5
+                if end < 0:
+                    break
+                self.buffer = self.buffer[end + skip :]
+                self.in_data = False
+                self.counts.messages += 1
+                self.counts.tally.update(self.rcpts)
+                self.rcpts = []
+                replies.append(b"250 OK queued\r\n")
+                continue
+            end = self.buffer.find(b"\r\n")
+            if end < 0:
+                break
+            line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                replies.append(_EHLO.format(host=self.host).encode())
+            elif verb == b"RCPT":
+                address = line[8:].split(b">", 1)[0].lstrip(b" <")
+                self.rcpts.append(address.decode("utf-8", "replace").lower())
+                replies.append(b"250 OK\r\n")
+            elif verb == b"DATA":
+                self.in_data = True
+                replies.append(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+            elif verb == b"RSET":
+                self.rcpts = []
+                replies.append(b"250 OK\r\n")
+            elif verb == b"QUIT":
+                replies.append(b"221 Bye\r\n")
+                self.transport.write(b"".join(replies))
+                self.transport.close()
+                return
+            elif verb in (b"HELO", b"MAIL", b"NOOP"):
+                if verb == b"MAIL":
+                    self.rcpts = []
+                replies.append(b"250 OK\r\n")
+            else:
+                replies.append(b"500 Command not recognized\r\n")
+        if replies:
+            self.transport.write(b"".join(replies))
+
+
+async def _serve_sink(host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    counts = _SinkCounts()
+    server = await loop.create_server(lambda: _SinkProtocol(counts, host), host, port)
+    print(f"ready {port}", flush=True)
+    async with server:
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not _answer(line, counts.stats, counts.reset):
+                return
+
+
+def _answer(line: str, stats: Any, reset: Any) -> bool:
+    """One control command from standard input; False to stop."""
+    command = line.strip()
+    if not line or command == "quit":  # end of input, or asked to
+        return False
+    if command == "count":
+        print(stats()["messages"], flush=True)
+    elif command == "stats":
+        print(json.dumps(stats()), flush=True)
+    elif command == "reset":
+        reset()
+        print("ok", flush=True)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--folder", type=Path, help="save every message here as .eml")
+    parser.add_argument("--count-only", action="store_true", help="keep no message in memory")
+    parser.add_argument(
+        "--sink", action="store_true", help="a minimal counting SMTP sink instead of aiosmtpd"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.sink:
+        asyncio.run(_serve_sink(args.host, args.port))
+        return
+    catcher = MailCatcher(args.host, args.port, args.folder, keep=not args.count_only).start()
+
+    def stats() -> dict[str, int]:
+        with catcher.lock:
+            tally = catcher.tally
+            return {
+                "messages": catcher.count,
+                "recipients": len(tally),
+                "duplicates": sum(n - 1 for n in tally.values() if n > 1),
+            }
+
+    def reset() -> None:
+        with catcher.lock:
+            catcher.count = 0
+            catcher.tally.clear()
+            catcher.received.clear()
+
+    print(f"ready {args.port}", flush=True)
+    try:
+        while _answer(sys.stdin.readline(), stats, reset):
+            pass
+    finally:
+        catcher.stop()
+
+
+if __name__ == "__main__":
+    main()
