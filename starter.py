@@ -103,15 +103,21 @@ def check(file: Path) -> None:
     for p in OCP_PHASES:
         typer.echo(_line(p.label, starts[p.code], o.timezone))
     for key, m in sorted(o.meetings.items(), key=lambda km: km[1].starts):
-        typer.echo(_line(f"  meeting '{key}' (phase {m.phase}) [{m.timezone}]", m.starts, m.timezone))
+        typer.echo(
+            _line(f"  meeting '{key}' (phase {m.phase}) [{m.timezone}]", m.starts, m.timezone)
+        )
     for contest in cycle.contests:
-        typer.echo(f"\n{contest.name} {cycle.contest_id(contest)}  [local ({contest.timezone}), UTC]"
-                   f"  {len(contest.categories)} categories, shortlist {contest.shortlist_size}")
+        typer.echo(
+            f"\n{contest.name} {cycle.contest_id(contest)}  [local ({contest.timezone}), UTC]"
+            f"  {len(contest.categories)} categories, shortlist {contest.shortlist_size}"
+        )
         cs = contest.phase_starts()
         for p in PRIZE_PHASES:
             typer.echo(_line(p.label, cs[p.code], contest.timezone))
         typer.echo(_line("  Champions announced", contest.champions_announced, contest.timezone))
-    typer.echo(f"\nForum: {iso(cycle.forum.starts)} to {iso(cycle.forum.ends)}, {cycle.forum.venue}")
+    typer.echo(
+        f"\nForum: {iso(cycle.forum.starts)} to {iso(cycle.forum.ends)}, {cycle.forum.venue}"
+    )
 
 
 @participants_app.command("import")
@@ -149,11 +155,13 @@ async def start_cycle(client: Client, cycle: CycleConfig, task_queue: str) -> st
             task_queue=task_queue,
             static_summary=f"{cycle.display_title}: the annual cycle (OCP and "
             f"{len(cycle.contests)} contest(s))",
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(WSIS_YEAR, cycle.year),
-                SearchAttributePair(WSIS_PROCESS, "cycle"),
-                SearchAttributePair(WSIS_PHASE, "not-started"),
-            ]),
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(WSIS_YEAR, cycle.year),
+                    SearchAttributePair(WSIS_PROCESS, "cycle"),
+                    SearchAttributePair(WSIS_PHASE, "not-started"),
+                ]
+            ),
         )
     except WorkflowAlreadyStartedError:
         return f"{cycle.cycle_id} is already running; nothing was changed"
@@ -213,8 +221,9 @@ async def _status(cycle: str) -> list[str]:
         status: ProcessStatus | None = None
         if desc.status == WorkflowExecutionStatus.RUNNING and wid != cycle_id:
             try:
-                status = await handle.query("status", result_type=ProcessStatus,
-                                            rpc_timeout=timedelta(seconds=5))
+                status = await handle.query(
+                    "status", result_type=ProcessStatus, rpc_timeout=timedelta(seconds=5)
+                )
             except RPCError:
                 lines.append("  (no worker is answering: showing search attributes only)")
         elif desc.status == WorkflowExecutionStatus.COMPLETED and wid != cycle_id:
@@ -223,7 +232,9 @@ async def _status(cycle: str) -> list[str]:
             lines.append(f"  {sa.get(WSIS_PHASE)}: the parent of the processes below")
             continue
         if status is None:
-            lines.append(f"  phase: {sa.get(WSIS_PHASE)}   next deadline: {sa.get(WSIS_NEXT_DEADLINE)}")
+            lines.append(
+                f"  phase: {sa.get(WSIS_PHASE)}   next deadline: {sa.get(WSIS_NEXT_DEADLINE)}"
+            )
             continue
         lines.append(f"  phase: {status.phase_name}")
         if status.cancelled:
@@ -273,10 +284,20 @@ def submit_ocp_command(
             for record in reader:
                 rows.append((f"line {reader.line_num}", dict(record)))
     else:
-        rows.append(("form", {"full_name": name or "", "email": email or "",
-                              "organization": organization or "", "country": country or "",
-                              "telephone": telephone, "stakeholder_type": stakeholder_type,
-                              "proposal": proposal or ""}))
+        rows.append(
+            (
+                "form",
+                {
+                    "full_name": name or "",
+                    "email": email or "",
+                    "organization": organization or "",
+                    "country": country or "",
+                    "telephone": telephone,
+                    "stakeholder_type": stakeholder_type,
+                    "proposal": proposal or "",
+                },
+            )
+        )
     refused = 0
     for where, data in rows:
         data = {("full_name" if k == "name" else k): v for k, v in data.items()}
@@ -292,7 +313,9 @@ def submit_ocp_command(
             refused += 1
             typer.echo(f"{where}: refused: {exc}", err=True)
             continue
-        ack = "acknowledged" if receipt.acknowledged else "acknowledgement queued (mail server down)"
+        ack = (
+            "acknowledged" if receipt.acknowledged else "acknowledgement queued (mail server down)"
+        )
         typer.echo(f"{where}: submission {receipt.submission_id} recorded, {ack}")
     if refused:
         raise typer.Exit(1)
@@ -324,16 +347,32 @@ def submit_project_command(
     organization: str = "",
     stakeholder_type: str | None = None,
     country: str | None = None,
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="A batch: one project a row")] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="A batch: one project a row")
+    ] = None,
 ) -> None:
     """Submit a project to a contest (phase I) and acknowledge it by email."""
     migrate()
     process_id = contest_id(cycle, contest)
-    rows = _rows(csv_file) if csv_file else [("form", {
-        "owner_email": owner_email or "", "owner_name": owner_name, "category": category or "",
-        "title": title or "", "description": description or "", "organization": organization,
-        "stakeholder_type": stakeholder_type or "", "country": country or "",
-    })]
+    rows = (
+        _rows(csv_file)
+        if csv_file
+        else [
+            (
+                "form",
+                {
+                    "owner_email": owner_email or "",
+                    "owner_name": owner_name,
+                    "category": category or "",
+                    "title": title or "",
+                    "description": description or "",
+                    "organization": organization,
+                    "stakeholder_type": stakeholder_type or "",
+                    "country": country or "",
+                },
+            )
+        ]
+    )
     outcomes: list[tuple[str, str | None]] = []
     for where, data in rows:
         try:
@@ -341,8 +380,12 @@ def submit_project_command(
             receipt = asyncio.run(submit_project(process_id, form, get_engine(), get_settings()))
             outcomes.append((f"{where}: project {receipt.project_id}", None))
         except ValidationError as exc:
-            outcomes.append((where, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                              for e in exc.errors())))
+            outcomes.append(
+                (
+                    where,
+                    "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+                )
+            )
         except Refused as exc:
             outcomes.append((where, str(exc)))
     _refusals(outcomes)
@@ -354,17 +397,23 @@ def nominate(
     contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
     ineligible: Annotated[int | None, typer.Option(help="Project id to mark ineligible")] = None,
     reason: Annotated[str, typer.Option(help="Why (told to no one but the record)")] = "",
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="Columns: project_id,reason")] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Columns: project_id,reason")
+    ] = None,
 ) -> None:
     """Phase II: mark a submission ineligible, with the reason (or a CSV of them)."""
     process_id = contest_id(cycle, contest)
-    rows = _rows(csv_file) if csv_file else [("project", {"project_id": str(ineligible or ""),
-                                                          "reason": reason})]
+    rows = (
+        _rows(csv_file)
+        if csv_file
+        else [("project", {"project_id": str(ineligible or ""), "reason": reason})]
+    )
     outcomes: list[tuple[str, str | None]] = []
     for where, data in rows:
         try:
-            mark_ineligible(process_id, int(data["project_id"]), data.get("reason", ""),
-                            get_engine())
+            mark_ineligible(
+                process_id, int(data["project_id"]), data.get("reason", ""), get_engine()
+            )
             outcomes.append((f"{where} {data['project_id']} marked ineligible", None))
         except (Refused, ValueError) as exc:
             outcomes.append((where, str(exc)))
@@ -378,13 +427,22 @@ def vote(
     voter: Annotated[str | None, typer.Option(help="The voter's e-mail")] = None,
     category: str | None = None,
     project: int | None = None,
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="Columns: voter,category,project")] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Columns: voter,category,project")
+    ] = None,
 ) -> None:
     """Phase III: cast a vote (or a CSV batch); one vote per voter per category."""
     process_id = contest_id(cycle, contest)
-    rows = _rows(csv_file) if csv_file else [("vote", {"voter": voter or "",
-                                                       "category": category or "",
-                                                       "project": str(project or 0)})]
+    rows = (
+        _rows(csv_file)
+        if csv_file
+        else [
+            (
+                "vote",
+                {"voter": voter or "", "category": category or "", "project": str(project or 0)},
+            )
+        ]
+    )
     ballots = [Ballot(d["voter"], d["category"], int(d["project"] or 0)) for _, d in rows]
     try:
         outcomes = cast_votes(process_id, ballots, get_engine())
@@ -448,13 +506,24 @@ def _change(workflow_id: str | None, update: str, change: Any, *, cycle: str = "
         from worker import connect
 
         client = await connect()
-        targets = [workflow_id] if workflow_id else await client.get_workflow_handle(
-            process_ids(cycle)[0]).query("processes", result_type=list[str])
+        targets = (
+            [workflow_id]
+            if workflow_id
+            else await client.get_workflow_handle(process_ids(cycle)[0]).query(
+                "processes", result_type=list[str]
+            )
+        )
         done: list[tuple[str, ProcessStatus | str]] = []
         for wid in targets:
             try:
-                done.append((wid, await client.get_workflow_handle(wid).execute_update(
-                    update, change, result_type=ProcessStatus)))
+                done.append(
+                    (
+                        wid,
+                        await client.get_workflow_handle(wid).execute_update(
+                            update, change, result_type=ProcessStatus
+                        ),
+                    )
+                )
             except WorkflowUpdateFailedError as exc:
                 done.append((wid, f"refused: {refusal(exc)}"))
             except RPCError as exc:
@@ -469,8 +538,9 @@ def _change(workflow_id: str | None, update: str, change: Any, *, cycle: str = "
             continue
         typer.echo(f"{wid}: accepted; now {outcome.phase_name}")
         for step in outcome.upcoming[:6]:
-            typer.echo(f"  {iso_utc(step.at)}  {local_time(step.at, outcome.timezone)}  "
-                       f"{step.summary}")
+            typer.echo(
+                f"  {iso_utc(step.at)}  {local_time(step.at, outcome.timezone)}  {step.summary}"
+            )
     if failed:
         raise typer.Exit(1)
 
@@ -486,13 +556,16 @@ def change_deadline(
     by: By,
     reason: Reason,
     process: Annotated[str, typer.Option(help="ocp, prizes or a contest slug")] = "ocp",
-    deadline: Annotated[str, typer.Option(help="submissions, or voting (its close)")] = "submissions",
+    deadline: Annotated[
+        str, typer.Option(help="submissions, or voting (its close)")
+    ] = "submissions",
 ) -> None:
     """Extend or bring forward a deadline; intake and reminders follow at once."""
     from models.wire import DeadlineChange
 
-    change = _validated(DeadlineChange, deadline=deadline, new=_instant(to, "--to"),
-                        requested_by=by, reason=reason)
+    change = _validated(
+        DeadlineChange, deadline=deadline, new=_instant(to, "--to"), requested_by=by, reason=reason
+    )
     _change(_process(cycle, process), "change_deadline", change)
 
 
@@ -513,10 +586,16 @@ def move_meeting(
     from models.wire import MeetingChange
 
     change = _validated(
-        MeetingChange, meeting=meeting, requested_by=by, reason=reason,
+        MeetingChange,
+        meeting=meeting,
+        requested_by=by,
+        reason=reason,
         starts=_instant(starts, "--starts") if starts else None,
-        ends=_instant(ends, "--ends") if ends else None, timezone=timezone, venue=venue,
-        remote_url=remote_url, virtual_only=virtual_only,
+        ends=_instant(ends, "--ends") if ends else None,
+        timezone=timezone,
+        venue=venue,
+        remote_url=remote_url,
+        virtual_only=virtual_only,
     )
     _change(_process(cycle, "ocp"), "move_meeting", change)
 
@@ -541,8 +620,12 @@ def cancel(
     cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
     by: By,
     reason: Reason,
-    process: Annotated[list[str] | None, typer.Option(
-        help="ocp, prizes or a contest slug (repeat); default: every process of the cycle")] = None,
+    process: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="ocp, prizes or a contest slug (repeat); default: every process of the cycle"
+        ),
+    ] = None,
     notify: Annotated[bool, typer.Option("--notify/--quiet")] = True,
 ) -> None:
     """Cancel a cycle or some of its processes; participants are told unless --quiet."""
@@ -557,8 +640,9 @@ def _validated(model: Any, **fields: Any) -> Any:
     try:
         return model(**fields)
     except ValidationError as exc:
-        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                             for e in exc.errors()), 2) from None
+        raise fail(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2
+        ) from None
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports from the database.")
@@ -588,29 +672,39 @@ def report_nominations(
 def report_results(
     cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
     contest: Annotated[str, typer.Option(help="Contest slug")] = "prizes",
-    before_ceremony: Annotated[bool, typer.Option(
-        "--before-ceremony", help="Show vote counts although the results are still embargoed")
+    before_ceremony: Annotated[
+        bool,
+        typer.Option(
+            "--before-ceremony", help="Show vote counts although the results are still embargoed"
+        ),
     ] = False,
 ) -> None:
     """Votes per project, shortlist, winners and Champions per category."""
     process_id = contest_id(cycle, contest)
     with get_engine().connect() as conn:
-        held = conn.execute(sa.text(
-            "SELECT count(*) FROM campaign WHERE key = :k AND completed_at IS NOT NULL"
-        ), {"k": f"{process_id}:winners"}).scalar_one()
+        held = conn.execute(
+            sa.text("SELECT count(*) FROM campaign WHERE key = :k AND completed_at IS NOT NULL"),
+            {"k": f"{process_id}:winners"},
+        ).scalar_one()
     if not held and not before_ceremony:
-        raise fail(f"the results of {process_id} are embargoed until the WSIS Prize Ceremony; "
-                   f"add --before-ceremony to see them now (the request is yours to justify)")
+        raise fail(
+            f"the results of {process_id} are embargoed until the WSIS Prize Ceremony; "
+            f"add --before-ceremony to see them now (the request is yours to justify)"
+        )
     found = results(process_id, get_engine())
     if found.sha256:
-        typer.echo(f"{process_id}: {found.ballots_counted} of {found.ballots_cast} ballots "
-                   f"counted; sha256 {found.sha256}")
+        typer.echo(
+            f"{process_id}: {found.ballots_counted} of {found.ballots_cast} ballots "
+            f"counted; sha256 {found.sha256}"
+        )
     for cat in found.categories:
         typer.echo(f"\n{cat.code}")
         for p in cat.projects:
             mark = "WINNER" if p.winner else ("Champion" if p.shortlisted else "")
-            typer.echo(f"  {p.votes if p.votes is not None else '-':>6}  {mark:<8} "
-                       f"#{p.id} {p.title} ({p.organization}, {p.country})")
+            typer.echo(
+                f"  {p.votes if p.votes is not None else '-':>6}  {mark:<8} "
+                f"#{p.id} {p.title} ({p.organization}, {p.country})"
+            )
 
 
 def main() -> None:

@@ -84,29 +84,37 @@ class PrizeActivities:
         with _immediate(self.engine) as conn, conn.begin():
             rows = conn.execute(
                 sa.select(_p.c.id, _p.c.category, _p.c.title_key)
-                .where(_p.c.process_id == process_id,
-                       _p.c.status == ProjectStatus.SUBMITTED.value)
+                .where(_p.c.process_id == process_id, _p.c.status == ProjectStatus.SUBMITTED.value)
                 .order_by(_p.c.submitted_at, _p.c.id)
             ).all()
-            past = dict(conn.execute(
-                sa.select(_p.c.title_key, _p.c.process_id)
-                .where(_p.c.process_id != process_id, _p.c.winner.is_(sa.true()))
-            ).all())
+            past: dict[str, str] = dict(
+                conn.execute(
+                    sa.select(_p.c.title_key, _p.c.process_id).where(
+                        _p.c.process_id != process_id, _p.c.winner.is_(sa.true())
+                    )
+                ).all()
+            )
             first: dict[tuple[str, str], int] = {}
             for pid, category, key in rows:
                 if key in past:
-                    status, reason = ProjectStatus.INELIGIBLE, f"won in an earlier cycle ({past[key]})"
+                    status, reason = (
+                        ProjectStatus.INELIGIBLE,
+                        f"won in an earlier cycle ({past[key]})",
+                    )
                     earlier += 1
                 elif (category, key) in first:
-                    status, reason = (ProjectStatus.INELIGIBLE,
-                                      f"duplicate of project {first[(category, key)]}")
+                    status, reason = (
+                        ProjectStatus.INELIGIBLE,
+                        f"duplicate of project {first[(category, key)]}",
+                    )
                     duplicates += 1
                 else:
                     first[(category, key)] = pid
                     status, reason = ProjectStatus.ELIGIBLE, None
                     eligible += 1
-                conn.execute(_p.update().where(_p.c.id == pid)
-                             .values(status=status.value, reason=reason))
+                conn.execute(
+                    _p.update().where(_p.c.id == pid).values(status=status.value, reason=reason)
+                )
         return EligibilityResult(eligible=eligible, duplicates=duplicates, earlier_winners=earlier)
 
     @activity.defn
@@ -115,18 +123,21 @@ class PrizeActivities:
         with _immediate(self.engine) as conn, conn.begin():
             conn.execute(
                 _p.update()
-                .where(_p.c.process_id == process_id,
-                       _p.c.status.in_([ProjectStatus.ELIGIBLE.value,
-                                        ProjectStatus.SUBMITTED.value]))
+                .where(
+                    _p.c.process_id == process_id,
+                    _p.c.status.in_([ProjectStatus.ELIGIBLE.value, ProjectStatus.SUBMITTED.value]),
+                )
                 .values(status=ProjectStatus.NOMINATED.value)
             )
-            counts = dict(conn.execute(
-                sa.select(_p.c.status, sa.func.count())
-                .where(_p.c.process_id == process_id).group_by(_p.c.status)
-            ).all())
+            counts: dict[str, int] = dict(
+                conn.execute(
+                    sa.select(_p.c.status, sa.func.count())
+                    .where(_p.c.process_id == process_id)
+                    .group_by(_p.c.status)
+                ).all()
+            )
         nominated = counts.get(ProjectStatus.NOMINATED.value, 0)
-        return NominationResult(nominated=nominated,
-                                not_nominated=sum(counts.values()) - nominated)
+        return NominationResult(nominated=nominated, not_nominated=sum(counts.values()) - nominated)
 
     @activity.defn
     def tally(self, request: TallyRequest) -> Shortlist:
@@ -134,12 +145,14 @@ class PrizeActivities:
         pid = request.process_id
         with _immediate(self.engine) as conn, conn.begin():
             ballots = conn.execute(
-                sa.select(_v.c.voter_id, _v.c.category, _v.c.project_id)
-                .where(_v.c.process_id == pid)
+                sa.select(_v.c.voter_id, _v.c.category, _v.c.project_id).where(
+                    _v.c.process_id == pid
+                )
             ).all()
             nominated = conn.execute(
-                sa.select(_p.c.id, _p.c.category)
-                .where(_p.c.process_id == pid, _p.c.status == ProjectStatus.NOMINATED.value)
+                sa.select(_p.c.id, _p.c.category).where(
+                    _p.c.process_id == pid, _p.c.status == ProjectStatus.NOMINATED.value
+                )
             ).all()
             counted = list(ballots)
             if request.ballot_rule is BallotRule.ALL_CATEGORIES:
@@ -155,23 +168,36 @@ class PrizeActivities:
             by_category: dict[str, list[tuple[int, int]]] = defaultdict(list)
             for project_id, category in nominated:
                 by_category[category].append((project_id, votes[project_id]))
-            shortlists = {c: shortlist_of(by_category.get(c, []), request.shortlist_size)
-                          for c in request.categories}
+            shortlists = {
+                c: shortlist_of(by_category.get(c, []), request.shortlist_size)
+                for c in request.categories
+            }
             chosen = {p for ids in shortlists.values() for p in ids}
             for project_id, _ in nominated:
-                conn.execute(_p.update().where(_p.c.id == project_id).values(
-                    votes=votes[project_id], shortlisted=project_id in chosen))
+                conn.execute(
+                    _p.update()
+                    .where(_p.c.id == project_id)
+                    .values(votes=votes[project_id], shortlisted=project_id in chosen)
+                )
             conn.execute(_t.delete().where(_t.c.process_id == pid))
-            conn.execute(_t.insert().values(
-                process_id=pid, ballots_cast=len(ballots), ballots_counted=len(counted),
-                sha256=digest, ballot_rule=request.ballot_rule.value, tallied_at=datetime.now(UTC),
-            ))
+            conn.execute(
+                _t.insert().values(
+                    process_id=pid,
+                    ballots_cast=len(ballots),
+                    ballots_counted=len(counted),
+                    sha256=digest,
+                    ballot_rule=request.ballot_rule.value,
+                    tallied_at=datetime.now(UTC),
+                )
+            )
         return Shortlist(categories=shortlists)
 
     @activity.defn
     def record_winners(self, request: WinnerRequest) -> None:
         """The Expert Group's choice for one category (replaces an earlier choice)."""
         with _immediate(self.engine) as conn, conn.begin():
-            conn.execute(_p.update().where(_p.c.process_id == request.process_id,
-                                           _p.c.category == request.category)
-                         .values(winner=_p.c.id.in_(request.project_ids)))
+            conn.execute(
+                _p.update()
+                .where(_p.c.process_id == request.process_id, _p.c.category == request.category)
+                .values(winner=_p.c.id.in_(request.project_ids))
+            )

@@ -54,7 +54,9 @@ class WindowActivities:
                 )
             elif row.state == WindowState.SCHEDULED.value:
                 conn.execute(
-                    _w.update().where(_w.c.id == row.id).values(state=WindowState.OPEN.value, **values)
+                    _w.update()
+                    .where(_w.c.id == row.id)
+                    .values(state=WindowState.OPEN.value, **values)
                 )
         return self._result(request.process_id, request.kind)
 
@@ -66,8 +68,12 @@ class WindowActivities:
             updated = conn.execute(
                 _w.update()
                 .where(_w.c.process_id == request.process_id, _w.c.kind == request.kind)
-                .values(opens_at=request.opens_at, closes_at=request.closes_at,
-                        title=request.title, rules_json=request.rules_json)
+                .values(
+                    opens_at=request.opens_at,
+                    closes_at=request.closes_at,
+                    title=request.title,
+                    rules_json=request.rules_json,
+                )
             )
             if not updated.rowcount:
                 conn.execute(

@@ -83,6 +83,8 @@ def migrate(url: str | None = None) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # configparser reads "%" as interpolation: a percent-encoded password must be escaped.
-    config.set_main_option("sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%"))
+    config.set_main_option(
+        "sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%")
+    )
     config.attributes["engine"] = get_engine(url)
     command.upgrade(config, "head")

@@ -14,15 +14,15 @@ import asyncio
 import contextlib
 import signal
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import tomli_w
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from core.db import get_engine, migrate
 from core.log import configure_logging, get_logger
-from core.settings import PROJECT_ROOT, VAR_DIR, get_settings
+from core.settings import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from devstack.catcher import MailCatcher
 from devstack.temporal import start_dev_server
 from intake.ocp import OcpForm, submit_ocp
@@ -37,8 +37,10 @@ from workflows.prizes import PrizeContestWorkflow, WinnerSelection
 
 log = get_logger("demo")
 SAMPLES = PROJECT_ROOT / "samples" / "participants.csv"
-DESCRIPTION = ("Our project brings affordable connectivity and digital skills training to rural "
-               "communities, with local content in local languages. ") * 10  # ~180 words
+DESCRIPTION = (
+    "Our project brings affordable connectivity and digital skills training to rural "
+    "communities, with local content in local languages. "
+) * 10  # ~180 words
 
 
 def demo_cycle(minutes: float) -> CycleConfig:
@@ -47,8 +49,9 @@ def demo_cycle(minutes: float) -> CycleConfig:
     span = max(c.ceremony for c in cycle.contests) - cycle.ocp.opens
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=15)
     demo = rebased(cycle, start, speedup=span / timedelta(minutes=minutes))
-    demo = demo.model_copy(update={"id": f"wsis-2024-demo-{start:%H%M%S}",
-                                   "title": f"{cycle.display_title} (demo)"})
+    demo = demo.model_copy(
+        update={"id": f"wsis-2024-demo-{start:%H%M%S}", "title": f"{cycle.display_title} (demo)"}
+    )
     path = VAR_DIR / "demo-cycle.toml"
     path.write_text(tomli_w.dumps(demo.model_dump(mode="json", exclude_none=True)))
     return load_cycle(path)  # the written file is a valid cycle file
@@ -65,14 +68,15 @@ async def play_participants(client: Client, cycle: CycleConfig) -> None:
         for wid in [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]:
             try:
                 status: ProcessStatus = await client.get_workflow_handle(wid).query(
-                    "status", result_type=ProcessStatus)
+                    "status", result_type=ProcessStatus
+                )
             except RPCError:
                 continue
             key = f"{wid}:{status.phase}"
             if key in done:
                 continue
             done.add(key)
-            print(f"  {datetime.now():%H:%M:%S}  {wid}: {status.phase_name}", flush=True)
+            print(f"  {datetime.now(UTC):%H:%M:%S}Z  {wid}: {status.phase_name}", flush=True)
             try:
                 await _act(client, cycle, wid, status, people, engine, settings)
             except Refused as exc:  # a window edge in the squeezed calendar: not fatal
@@ -80,47 +84,76 @@ async def play_participants(client: Client, cycle: CycleConfig) -> None:
         await asyncio.sleep(1)
 
 
-async def _act(client: Client, cycle: CycleConfig, wid: str, status: ProcessStatus,
-               people: list[dict[str, str]], engine: object, settings: object) -> None:
+async def _act(
+    client: Client,
+    cycle: CycleConfig,
+    wid: str,
+    status: ProcessStatus,
+    people: list[dict[str, str]],
+    engine: Engine,
+    settings: Settings,
+) -> None:
     if wid == cycle.ocp_id and status.phase == "opening":
         for p in people[:8]:
-            await submit_ocp(wid, OcpForm(
-                full_name=p["name"], email=p["email"], organization=p["organization"],
-                country=p["country"], stakeholder_type=p["stakeholder_type"],
-                proposal="Proposal: more remote participation and youth tracks."),
-                engine, settings)  # type: ignore[arg-type]
+            await submit_ocp(
+                wid,
+                OcpForm(
+                    full_name=p["name"],
+                    email=p["email"],
+                    organization=p["organization"],
+                    country=p["country"],
+                    stakeholder_type=p["stakeholder_type"],
+                    proposal="Proposal: more remote participation and youth tracks.",
+                ),
+                engine,
+                settings,
+            )
     contest = next((c for c in cycle.contests if cycle.contest_id(c) == wid), None)
     if contest is None:
         return
     codes = [c.code for c in contest.categories][:3]
     if status.phase == "submission":
         for i, p in enumerate(people[:12]):
-            await submit_project(wid, ProjectForm(
-                owner_email=p["email"], category=codes[i % len(codes)],
-                title=f"{p['organization']} digital inclusion {i}", description=DESCRIPTION,
-                organization=p["organization"], stakeholder_type=p["stakeholder_type"],
-                country=p["country"]), engine, settings)  # type: ignore[arg-type]
+            await submit_project(
+                wid,
+                ProjectForm(
+                    owner_email=p["email"],
+                    category=codes[i % len(codes)],
+                    title=f"{p['organization']} digital inclusion {i}",
+                    description=DESCRIPTION,
+                    organization=p["organization"],
+                    stakeholder_type=p["stakeholder_type"],
+                    country=p["country"],
+                ),
+                engine,
+                settings,
+            )
     elif status.phase == "public-voting":
         from sqlmodel import Session, select
 
         from models.tables import Project
 
-        with Session(engine) as s:  # type: ignore[arg-type]
+        with Session(engine) as s:
             projects = s.exec(select(Project).where(Project.process_id == wid)).all()
-        ballots = [Ballot(p["email"], pr.category, pr.id)  # type: ignore[arg-type]
-                   for i, p in enumerate(people) for pr in projects
-                   if pr.id is not None and (pr.id + i) % 4 == 0]
-        seen: set[tuple[str, str]] = set()
-        unique = [b for b in ballots if (b.voter_email, b.category) not in seen
-                  and not seen.add((b.voter_email, b.category))]  # type: ignore[func-returns-value]
-        outcomes = cast_votes(wid, unique, engine)  # type: ignore[arg-type]
+        ballots = [
+            Ballot(p["email"], pr.category, pr.id)
+            for i, p in enumerate(people)
+            for pr in projects
+            if pr.id is not None and (pr.id + i) % 4 == 0
+        ]
+        unique = list({(b.voter_email, b.category): b for b in reversed(ballots)}.values())
+        outcomes = cast_votes(wid, unique, engine)
         print(f"             {outcomes.count(None)} votes cast", flush=True)
     elif status.phase == "expert-selection":
         handle = client.get_workflow_handle(wid)
         shortlists = await handle.query(PrizeContestWorkflow.shortlists)
         for category, ids in shortlists.items():
-            await handle.execute_update(PrizeContestWorkflow.select_winner, WinnerSelection(
-                category=category, project_ids=ids[:1], requested_by="expert-group (demo)"))
+            await handle.execute_update(
+                PrizeContestWorkflow.select_winner,
+                WinnerSelection(
+                    category=category, project_ids=ids[:1], requested_by="expert-group (demo)"
+                ),
+            )
         print(f"             the Expert Group selected {len(shortlists)} winner(s)", flush=True)
 
 
@@ -130,11 +163,13 @@ async def main(minutes: float) -> None:
     VAR_DIR.mkdir(exist_ok=True)
     migrate()
     mail_dir = VAR_DIR / "mail"
-    host, port = settings.temporal_address.rsplit(":", 1)
-    server = start_dev_server(VAR_DIR / "temporal.db", port=int(port),
-                              log_file=VAR_DIR / "temporal.log")
-    catcher = MailCatcher(host="127.0.0.1", port=settings.smtp_port, folder=mail_dir,
-                          keep=False).start()
+    port = settings.temporal_address.rsplit(":", 1)[1]
+    server = start_dev_server(
+        VAR_DIR / "temporal.db", port=int(port), log_file=VAR_DIR / "temporal.log"
+    )
+    catcher = MailCatcher(
+        host="127.0.0.1", port=settings.smtp_port, folder=mail_dir, keep=False
+    ).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -145,22 +180,28 @@ async def main(minutes: float) -> None:
         cycle = demo_cycle(minutes)
         async with build_worker(client, settings, get_engine()):
             print(await start_cycle(client, cycle, settings.task_queue))
-            print(f"""
+            print(
+                f"""
   Temporal Web UI   http://localhost:8233/namespaces/default/workflows
                     filter: WsisYear = 2024 AND WsisPhase = "public-voting"
   Mail received     {mail_dir}/  (one .eml file per message)
   Participants      {report.accepted} imported from {SAMPLES.relative_to(PROJECT_ROOT)}
-  Cycle file        {VAR_DIR / 'demo-cycle.toml'} (cycles/2024.toml, {minutes:g} minutes long)
+  Cycle file        {VAR_DIR / "demo-cycle.toml"} (cycles/2024.toml, {minutes:g} minutes long)
   Status            .venv/bin/python starter.py status {cycle.cycle_id}
 
-  Running until Ctrl-C. Phases as they begin:""", flush=True)
+  Running until Ctrl-C. Phases as they begin:""",
+                flush=True,
+            )
             player = asyncio.create_task(play_participants(client, cycle))
             done = asyncio.create_task(client.get_workflow_handle(cycle.cycle_id).result())
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([done, waiter], return_when=asyncio.FIRST_COMPLETED)
             if done.done():
-                print(f"\n  The demo cycle is complete: {catcher.count} messages in {mail_dir}/."
-                      "\n  The UI stays up until Ctrl-C.", flush=True)
+                print(
+                    f"\n  The demo cycle is complete: {catcher.count} messages in {mail_dir}/."
+                    "\n  The UI stays up until Ctrl-C.",
+                    flush=True,
+                )
                 await stop.wait()
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -41,12 +41,19 @@ def start_dev_server(
         )
     db_file.parent.mkdir(parents=True, exist_ok=True)
     args = [
-        binary("temporal"), "server", "start-dev",
-        "--db-filename", str(db_file),
-        "--port", str(port),
-        "--ui-port", str(ui_port),
-        "--ip", "127.0.0.1",
-        "--log-level", "warn",
+        binary("temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db_file),
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--ip",
+        "127.0.0.1",
+        "--log-level",
+        "warn",
     ]
     for name, kind in CLI_TYPES.items():
         args += ["--search-attribute", f"{name}={kind}"]
@@ -56,8 +63,10 @@ def start_dev_server(
     deadline = time.monotonic() + 60
     while not port_open("127.0.0.1", port):
         if proc.poll() is not None:
-            raise RuntimeError(f"the Temporal dev server exited with status {proc.returncode}"
-                               + (f"; see {log_file}" if log_file else ""))
+            raise RuntimeError(
+                f"the Temporal dev server exited with status {proc.returncode}"
+                + (f"; see {log_file}" if log_file else "")
+            )
         if time.monotonic() > deadline:
             proc.terminate()
             raise RuntimeError("the Temporal dev server did not start within 60 s")

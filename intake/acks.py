@@ -11,8 +11,9 @@ from models.tables import Campaign, OutboxMessage, Window
 from models.wire import Audience, CampaignRequest, MessageKind
 
 
-def queue_ack(session: Session, window: Window, kind: MessageKind, ref: str,
-              participant_id: int) -> CampaignRequest:
+def queue_ack(
+    session: Session, window: Window, kind: MessageKind, ref: str, participant_id: int
+) -> CampaignRequest:
     """Add the acknowledgement of ``ref`` (e.g. ``ack:12``) to the outbox, in ``session``."""
     request = CampaignRequest(
         key=f"{window.process_id}:{ref}",
@@ -23,8 +24,14 @@ def queue_ack(session: Session, window: Window, kind: MessageKind, ref: str,
         title=window.title,
         timezone=window.timezone,
     )
-    session.add(Campaign(key=request.key, process_id=window.process_id, kind=kind.value,
-                         request_json=request.model_dump_json()))
+    session.add(
+        Campaign(
+            key=request.key,
+            process_id=window.process_id,
+            kind=kind.value,
+            request_json=request.model_dump_json(),
+        )
+    )
     session.flush()
     session.add(OutboxMessage(campaign_key=request.key, participant_id=participant_id))
     return request

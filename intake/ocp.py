@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.settings import Settings
+from intake.acks import queue_ack, send_ack
 from intake.participants import normalize_email
 from intake.windows import Refused, check_window
-from intake.acks import queue_ack, send_ack
 from models.tables import OcpSubmission, Participant, WindowKind
 from models.vocab import Language, StakeholderType
 from models.wire import CampaignRequest, MessageKind
@@ -62,9 +62,12 @@ def record_submission(
     """Write the submission and its acknowledgement's outbox row in one transaction."""
     now = now or datetime.now(UTC)
     with Session(engine.execution_options(sqlite_immediate=True)) as session:
-        window = check_window(session, process_id, WindowKind.OCP_SUBMISSIONS, now,
-                              "The official submission form")
-        participant = session.exec(select(Participant).where(Participant.email == form.email)).first()
+        window = check_window(
+            session, process_id, WindowKind.OCP_SUBMISSIONS, now, "The official submission form"
+        )
+        participant = session.exec(
+            select(Participant).where(Participant.email == form.email)
+        ).first()
         if participant is None:
             participant = Participant(
                 email=form.email,
@@ -92,8 +95,9 @@ def record_submission(
         session.add(submission)
         session.flush()
         assert submission.id is not None
-        request = queue_ack(session, window, MessageKind.OCP_SUBMISSION_ACK,
-                            f"ack:{submission.id}", participant.id)
+        request = queue_ack(
+            session, window, MessageKind.OCP_SUBMISSION_ACK, f"ack:{submission.id}", participant.id
+        )
         session.commit()
         return submission.id, request
 

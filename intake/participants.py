@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
-from secrets import token_urlsafe
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import sqlalchemy as sa
@@ -123,12 +123,23 @@ def _upsert(engine: Engine, rows: list[ParticipantRow]) -> tuple[int, int]:
     stmt = insert.values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[_p.c.email],
-        set_={c: stmt.excluded[c] for c in ("name", "organization", "country",
-                                             "stakeholder_type", "language", "updated_at")},
+        set_={
+            c: stmt.excluded[c]
+            for c in (
+                "name",
+                "organization",
+                "country",
+                "stakeholder_type",
+                "language",
+                "updated_at",
+            )
+        },
     )
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         emails = [r.email for r in rows]
-        existing = conn.execute(sa.select(sa.func.count()).where(_p.c.email.in_(emails))).scalar_one()
+        existing = conn.execute(
+            sa.select(sa.func.count()).where(_p.c.email.in_(emails))
+        ).scalar_one()
         conn.execute(stmt)
     return len(rows) - existing, existing
 
@@ -167,9 +178,17 @@ def ensure_secretariat(engine: Engine, email: str) -> None:
     now = datetime.now(UTC)
     insert: Any = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(_p)
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        conn.execute(insert.values(
-            email=email.lower(), name="WSIS Secretariat", organization="ITU", country="Switzerland",
-            stakeholder_type=StakeholderType.INTERNATIONAL_ORGANIZATION.value,
-            language=Language.EN.value, unsubscribed=False, unsubscribe_token=token_urlsafe(18),
-            created_at=now, updated_at=now,
-        ).on_conflict_do_nothing(index_elements=[_p.c.email]))
+        conn.execute(
+            insert.values(
+                email=email.lower(),
+                name="WSIS Secretariat",
+                organization="ITU",
+                country="Switzerland",
+                stakeholder_type=StakeholderType.INTERNATIONAL_ORGANIZATION.value,
+                language=Language.EN.value,
+                unsubscribed=False,
+                unsubscribe_token=token_urlsafe(18),
+                created_at=now,
+                updated_at=now,
+            ).on_conflict_do_nothing(index_elements=[_p.c.email])
+        )

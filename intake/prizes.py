@@ -67,50 +67,75 @@ class ProjectReceipt:
     acknowledged: bool
 
 
-def record_project(process_id: str, form: ProjectForm, engine: Engine, *,
-                   now: datetime | None = None) -> tuple[int, object]:
+def record_project(
+    process_id: str, form: ProjectForm, engine: Engine, *, now: datetime | None = None
+) -> tuple[int, object]:
     """Check the window and the contest's rules, then write the project and its ack."""
     now = now or datetime.now(UTC)
     with Session(engine.execution_options(sqlite_immediate=True)) as session:
-        window = check_window(session, process_id, WindowKind.PROJECT_SUBMISSIONS, now,
-                              "Submission of projects")
+        window = check_window(
+            session, process_id, WindowKind.PROJECT_SUBMISSIONS, now, "Submission of projects"
+        )
         rules = json.loads(window.rules_json)
         categories = rules.get("categories", [])
         if categories and form.category not in categories:
-            raise Refused(f"unknown category {form.category!r}; this contest has: "
-                          f"{', '.join(categories)}")
+            raise Refused(
+                f"unknown category {form.category!r}; this contest has: {', '.join(categories)}"
+            )
         low, high = rules.get("description_words", [1, 10_000])
         words = word_count(form.description)
         if not low <= words <= high:
             raise Refused(f"the description has {words} words; it must have {low} to {high}")
-        owner = session.exec(select(Participant).where(Participant.email == form.owner_email)).first()
+        owner = session.exec(
+            select(Participant).where(Participant.email == form.owner_email)
+        ).first()
         if owner is None:
             if not form.owner_name:
-                raise Refused(f"{form.owner_email} is not a registered participant; "
-                              f"give the owner's name to register them")
-            owner = Participant(email=form.owner_email, name=form.owner_name,
-                                organization=form.organization, country=form.country,
-                                stakeholder_type=form.stakeholder_type, language=Language.EN)
+                raise Refused(
+                    f"{form.owner_email} is not a registered participant; "
+                    f"give the owner's name to register them"
+                )
+            owner = Participant(
+                email=form.owner_email,
+                name=form.owner_name,
+                organization=form.organization,
+                country=form.country,
+                stakeholder_type=form.stakeholder_type,
+                language=Language.EN,
+            )
             session.add(owner)
             session.flush()
         assert owner.id is not None
         project = Project(
-            process_id=process_id, category=form.category, title=" ".join(form.title.split()),
-            title_key=title_key(form.title), description=form.description,
-            owner_id=owner.id, organization=form.organization,
-            stakeholder_type=form.stakeholder_type, country=form.country, submitted_at=now,
+            process_id=process_id,
+            category=form.category,
+            title=" ".join(form.title.split()),
+            title_key=title_key(form.title),
+            description=form.description,
+            owner_id=owner.id,
+            organization=form.organization,
+            stakeholder_type=form.stakeholder_type,
+            country=form.country,
+            submitted_at=now,
         )
         session.add(project)
         session.flush()
         assert project.id is not None
-        request = queue_ack(session, window, MessageKind.PRIZE_SUBMISSION_ACK,
-                            f"ack:{project.id}", owner.id)
+        request = queue_ack(
+            session, window, MessageKind.PRIZE_SUBMISSION_ACK, f"ack:{project.id}", owner.id
+        )
         session.commit()
         return project.id, request
 
 
-async def submit_project(process_id: str, form: ProjectForm, engine: Engine, settings: Settings,
-                         *, now: datetime | None = None) -> ProjectReceipt:
+async def submit_project(
+    process_id: str,
+    form: ProjectForm,
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> ProjectReceipt:
     """Record a project (``Refused`` with the reason otherwise) and acknowledge it."""
     import asyncio
 
@@ -119,8 +144,9 @@ async def submit_project(process_id: str, form: ProjectForm, engine: Engine, set
     return ProjectReceipt(project_id, acknowledged)
 
 
-def mark_ineligible(process_id: str, project_id: int, reason: str, engine: Engine, *,
-                    now: datetime | None = None) -> None:
+def mark_ineligible(
+    process_id: str, project_id: int, reason: str, engine: Engine, *, now: datetime | None = None
+) -> None:
     """The secretariat's decision during phase II: the project will not be nominated."""
     if not reason.strip():
         raise Refused("give the reason the project is ineligible")
@@ -148,8 +174,9 @@ class Ballot:
 _vote = Vote.__table__  # type: ignore[attr-defined]
 
 
-def cast_votes(process_id: str, ballots: Sequence[Ballot], engine: Engine, *,
-               now: datetime | None = None) -> list[str | None]:
+def cast_votes(
+    process_id: str, ballots: Sequence[Ballot], engine: Engine, *, now: datetime | None = None
+) -> list[str | None]:
     """Record ``ballots``; for each, None if counted or the reason it was refused.
 
     The whole batch is refused (``Refused``) outside the voting window. One vote per voter and
@@ -160,14 +187,17 @@ def cast_votes(process_id: str, ballots: Sequence[Ballot], engine: Engine, *,
     with Session(engine.execution_options(sqlite_immediate=True)) as session:
         check_window(session, process_id, WindowKind.VOTING, now, "Public online voting")
         emails = {b.voter_email.strip().lower() for b in ballots}
-        voters = dict(session.exec(
-            select(Participant.email, Participant.id).where(
-                sa.func.lower(Participant.email).in_(emails)  # type: ignore[arg-type]
-            )
-        ).all())
+        voters = dict(
+            session.exec(
+                select(Participant.email, Participant.id).where(
+                    sa.func.lower(Participant.email).in_(emails)
+                )
+            ).all()
+        )
         ids = {b.project_id for b in ballots}
         projects = {
-            p.id: p for p in session.exec(
+            p.id: p
+            for p in session.exec(
                 select(Project).where(Project.id.in_(ids))  # type: ignore[union-attr]
             ).all()
         }
@@ -176,8 +206,10 @@ def cast_votes(process_id: str, ballots: Sequence[Ballot], engine: Engine, *,
             voter = voters.get(ballot.voter_email.strip().lower())
             project = projects.get(ballot.project_id)
             if voter is None:
-                outcomes.append(f"{ballot.voter_email} is not a verified member of the WSIS "
-                                f"community; register before voting")
+                outcomes.append(
+                    f"{ballot.voter_email} is not a verified member of the WSIS "
+                    f"community; register before voting"
+                )
             elif project is None or project.process_id != process_id:
                 outcomes.append(f"project {ballot.project_id} is not in this contest")
             # Eligible projects are the nominated ones from the moment voting opens (the
@@ -185,17 +217,27 @@ def cast_votes(process_id: str, ballots: Sequence[Ballot], engine: Engine, *,
             elif project.status not in (ProjectStatus.NOMINATED, ProjectStatus.ELIGIBLE):
                 outcomes.append(f"project {ballot.project_id} is not a nominated project")
             elif project.category != ballot.category:
-                outcomes.append(f"project {ballot.project_id} is not nominated in category "
-                                f"{ballot.category} (it is in {project.category})")
+                outcomes.append(
+                    f"project {ballot.project_id} is not nominated in category "
+                    f"{ballot.category} (it is in {project.category})"
+                )
             else:
                 inserted = session.execute(
                     dialect.insert(_vote)
-                    .values(process_id=process_id, category=ballot.category,
-                            project_id=project.id, voter_id=voter, cast_at=now)
+                    .values(
+                        process_id=process_id,
+                        category=ballot.category,
+                        project_id=project.id,
+                        voter_id=voter,
+                        cast_at=now,
+                    )
                     .on_conflict_do_nothing()
                 )
-                outcomes.append(None if inserted.rowcount else
-                                f"{ballot.voter_email} has already voted in category "
-                                f"{ballot.category}: one vote per category")
+                outcomes.append(
+                    None
+                    if inserted.rowcount  # type: ignore[attr-defined]
+                    else f"{ballot.voter_email} has already voted in category "
+                    f"{ballot.category}: one vote per category"
+                )
         session.commit()
     return outcomes

@@ -14,7 +14,9 @@ class Refused(Exception):
     """Intake refused a submission or vote; the message says why, in plain words."""
 
 
-def check_window(session: Session, process_id: str, kind: WindowKind, now: datetime, what: str) -> Window:
+def check_window(
+    session: Session, process_id: str, kind: WindowKind, now: datetime, what: str
+) -> Window:
     """The window of ``process_id``; ``Refused`` unless ``opens_at <= now < closes_at``.
 
     The row's dates decide, not whether the workflow has run its open step yet: a window is

@@ -47,8 +47,7 @@ def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[A
         case Audience.NOMINATED_OWNERS:
             return _owners(request.process_id, _proj.c.status == ProjectStatus.NOMINATED.value)
         case Audience.NOT_NOMINATED_OWNERS:
-            nominated = _owners(request.process_id,
-                                _proj.c.status == ProjectStatus.NOMINATED.value)
+            nominated = _owners(request.process_id, _proj.c.status == ProjectStatus.NOMINATED.value)
             return _owners(request.process_id).where(_proj.c.owner_id.not_in(nominated))
         case Audience.SHORTLISTED_OWNERS:
             return _owners(request.process_id, _proj.c.shortlisted.is_(sa.true()))

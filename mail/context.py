@@ -15,7 +15,9 @@ from reports.ocp import ocp_analysis
 from reports.prizes import PRIZE_KINDS, prize_context
 
 
-def campaign_context(request: CampaignRequest, engine: Engine, settings: Settings) -> dict[str, Any]:
+def campaign_context(
+    request: CampaignRequest, engine: Engine, settings: Settings
+) -> dict[str, Any]:
     """Extra template variables for ``request``'s kind."""
     if request.kind is MessageKind.OCP_ANALYSIS:
         analysis = ocp_analysis(request.process_id, engine)

@@ -9,7 +9,9 @@ import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from core.db import create_db_engine
 
 config = context.config
-engine = config.attributes.get("engine") or create_db_engine(config.get_main_option("sqlalchemy.url") or "")
+engine = config.attributes.get("engine") or create_db_engine(
+    config.get_main_option("sqlalchemy.url") or ""
+)
 
 with engine.connect() as connection:
     context.configure(

@@ -10,6 +10,7 @@ Offsets in UTC (``Z``) are always accepted. Durations are written ``"7d"``, ``"3
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import tomllib
 from collections.abc import Callable, Iterable
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import (
     AwareDatetime,
@@ -98,9 +99,11 @@ def _ensure(problems: list[str]) -> None:
 def _in_order(steps: Iterable[tuple[str, datetime]], *, strict: bool = True) -> list[str]:
     problems: list[str] = []
     items = list(steps)
-    for (a_name, a), (b_name, b) in zip(items, items[1:], strict=False):
+    for (a_name, a), (b_name, b) in itertools.pairwise(items):
         if b < a or (strict and b == a):
-            problems.append(f"{b_name} ({b.isoformat()}) must come after {a_name} ({a.isoformat()})")
+            problems.append(
+                f"{b_name} ({b.isoformat()}) must come after {a_name} ({a.isoformat()})"
+            )
     return problems
 
 
@@ -160,7 +163,8 @@ class OcpConfig(_Model):
     def meeting_for(self, code: str) -> tuple[str, Meeting] | None:
         """The first meeting (by start) of phase ``code``, with its key."""
         found = sorted(
-            ((k, m) for k, m in self.meetings.items() if m.phase == code), key=lambda km: km[1].starts
+            ((k, m) for k, m in self.meetings.items() if m.phase == code),
+            key=lambda km: km[1].starts,
         )
         return found[0] if found else None
 
@@ -190,10 +194,14 @@ class OcpConfig(_Model):
         starts = self.phase_starts()
         for code in OCP_MEETING_PHASES:
             if code not in starts:
-                problems.append(f"phase {code} needs a meeting (a [ocp.meetings.*] with phase = {code!r})")
+                problems.append(
+                    f"phase {code} needs a meeting (a [ocp.meetings.*] with phase = {code!r})"
+                )
         if "VI" not in starts:
             problems.append("phase VI needs a date: final_brief, or a meeting with phase = 'VI'")
-        dated = [(f"phase {p.code} ({p.name})", starts[p.code]) for p in OCP_PHASES if p.code in starts]
+        dated = [
+            (f"phase {p.code} ({p.name})", starts[p.code]) for p in OCP_PHASES if p.code in starts
+        ]
         problems += _in_order(dated)
         order = [p.code for p in OCP_PHASES]
         for key, m in self.meetings.items():
@@ -325,7 +333,9 @@ class ContestConfig(_Model):
             problems.append("winners_per_category cannot exceed shortlist_size")
         low, high = self.description_words
         if not 0 < low <= high:
-            problems.append("description_words must be [minimum, maximum] with 0 < minimum <= maximum")
+            problems.append(
+                "description_words must be [minimum, maximum] with 0 < minimum <= maximum"
+            )
         _ensure(problems)
         return self
 

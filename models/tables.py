@@ -55,9 +55,7 @@ class Participant(SQLModel, table=True):
     name: str
     organization: str = ""
     country: str = ""
-    stakeholder_type: StakeholderType = Field(
-        default=StakeholderType.OTHER, sa_type=sa.String(40)
-    )
+    stakeholder_type: StakeholderType = Field(default=StakeholderType.OTHER, sa_type=sa.String(40))
     language: Language = Field(default=Language.EN, sa_type=sa.String(5))
     unsubscribed: bool = False
     unsubscribe_token: str = Field(default_factory=_token, unique=True)

@@ -20,9 +20,12 @@ class StakeholderType(StrEnum):
     def parse(cls, text: str) -> StakeholderType:
         """Accept the canonical name in any case, or a common alias ("business")."""
         key = " ".join(text.strip().replace("_", " ").replace("-", " ").split()).casefold()
-        aliases = {"business": cls.PRIVATE_SECTOR, "private": cls.PRIVATE_SECTOR,
-                   "international organisation": cls.INTERNATIONAL_ORGANIZATION,
-                   "technical": cls.TECHNICAL_COMMUNITY}
+        aliases = {
+            "business": cls.PRIVATE_SECTOR,
+            "private": cls.PRIVATE_SECTOR,
+            "international organisation": cls.INTERNATIONAL_ORGANIZATION,
+            "technical": cls.TECHNICAL_COMMUNITY,
+        }
         for member in cls:
             if member.value.casefold() == key:
                 return member

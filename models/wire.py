@@ -60,13 +60,17 @@ class CampaignRequest(BaseModel):
     audience: Audience
     title: str = Field(description="The cycle's title, e.g. 'WSIS Forum 2017'")
     timezone: str = Field(description="Zone in which dates are shown to participants")
-    when: datetime | None = Field(default=None, description="The deadline or date the email is about")
+    when: datetime | None = Field(
+        default=None, description="The deadline or date the email is about"
+    )
     previous_when: datetime | None = None
     meeting_key: str | None = None
     meeting: Meeting | None = None
     sequence: int = Field(default=0, description="iCalendar SEQUENCE of the meeting")
     participant_id: int | None = Field(default=None, description="For ONE_PARTICIPANT")
-    note: str | None = Field(default=None, description="Free text from the secretariat (no personal data)")
+    note: str | None = Field(
+        default=None, description="Free text from the secretariat (no personal data)"
+    )
     shard: int = 0
     shards: int = 1
 

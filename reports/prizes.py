@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from models.tables import PrizeTally, Project, ProjectStatus, Window, WindowKind
+from models.tables import PrizeTally, Project, ProjectStatus, Window
 from models.wire import CampaignRequest, MessageKind
 from reports.tables import Breakdown, breakdown
 
@@ -81,9 +81,12 @@ def categories_of(process_id: str, engine: Engine) -> list[str]:
             found = json.loads(rules).get("categories")
             if found:
                 return list(found)
-        return [c for (c,) in conn.execute(
-            sa.select(_p.c.category).where(_p.c.process_id == process_id).distinct()
-        )]
+        return [
+            c
+            for (c,) in conn.execute(
+                sa.select(_p.c.category).where(_p.c.process_id == process_id).distinct()
+            )
+        ]
 
 
 def results(process_id: str, engine: Engine, *, only_shortlisted: bool = False) -> Results:
@@ -100,18 +103,28 @@ def results(process_id: str, engine: Engine, *, only_shortlisted: bool = False) 
         ).all()
     by_category: dict[str, list[ProjectLine]] = {}
     for r in rows:
-        by_category.setdefault(r.category, []).append(ProjectLine(
-            id=r.id, title=r.title, organization=r.organization, country=r.country,
-            votes=r.votes, shortlisted=r.shortlisted, winner=r.winner,
-        ))
+        by_category.setdefault(r.category, []).append(
+            ProjectLine(
+                id=r.id,
+                title=r.title,
+                organization=r.organization,
+                country=r.country,
+                votes=r.votes,
+                shortlisted=r.shortlisted,
+                winner=r.winner,
+            )
+        )
     order = categories_of(process_id, engine)
     return Results(
         process_id=process_id,
         ballots_cast=tally.ballots_cast if tally else None,
         ballots_counted=tally.ballots_counted if tally else None,
         sha256=tally.sha256 if tally else None,
-        categories=[CategoryResult(code=c, projects=by_category.get(c, [])) for c in order
-                    if c in by_category],
+        categories=[
+            CategoryResult(code=c, projects=by_category.get(c, []))
+            for c in order
+            if c in by_category
+        ],
     )
 
 
@@ -121,13 +134,17 @@ def prize_context(request: CampaignRequest, engine: Engine) -> dict[str, Any]:
         return {}
     found = results(request.process_id, engine, only_shortlisted=True)
     champions = [
-        {"code": c.code, "titles": [f"{p.title} ({p.organization}, {p.country})"
-                                    for p in c.projects]}
+        {
+            "code": c.code,
+            "titles": [f"{p.title} ({p.organization}, {p.country})" for p in c.projects],
+        }
         for c in found.categories
     ]
     winners = [
-        {"code": c.code, "titles": [f"{p.title} ({p.organization}, {p.country})"
-                                    for p in c.winners]}
+        {
+            "code": c.code,
+            "titles": [f"{p.title} ({p.organization}, {p.country})" for p in c.winners],
+        }
         for c in found.categories
     ]
     # Before the ceremony, nobody learns which Champion won.

@@ -29,8 +29,9 @@ def counts_for(process_id: str, engine: Engine) -> dict[str, int]:
                 sa.select(sa.func.count()).where(_proj.c.process_id == process_id)
             ).scalar_one()
             counts["nominated"] = conn.execute(
-                sa.select(sa.func.count()).where(_proj.c.process_id == process_id,
-                                                 _proj.c.status == "nominated")
+                sa.select(sa.func.count()).where(
+                    _proj.c.process_id == process_id, _proj.c.status == "nominated"
+                )
             ).scalar_one()
             # How many ballots, never how they split: the results are embargoed.
             counts["votes"] = conn.execute(

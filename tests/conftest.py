@@ -137,10 +137,16 @@ def write_people(path: Path, count: int) -> list[dict[str, str]]:
     rows = []
     for i in range(count):
         name, org, country, kind, lang = PEOPLE[i % len(PEOPLE)]
-        rows.append({
-            "name": f"{name} {i}", "email": f"participant{i}@example.org",
-            "organization": org, "country": country, "stakeholder_type": kind, "language": lang,
-        })
+        rows.append(
+            {
+                "name": f"{name} {i}",
+                "email": f"participant{i}@example.org",
+                "organization": org,
+                "country": country,
+                "stakeholder_type": kind,
+                "language": lang,
+            }
+        )
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -53,8 +53,9 @@ GENEVA = ZoneInfo("Europe/Zurich")
 async def cycle_2017(env: WorkflowEnvironment) -> CycleConfig:
     """The 2017 cycle on the server's clock, in Geneva local time (real zone offsets)."""
     now = await env.get_current_time()
-    moved = rebased(load_cycle(ROOT / "cycles" / "2017.toml"),
-                    (now + timedelta(hours=1)).replace(microsecond=0))
+    moved = rebased(
+        load_cycle(ROOT / "cycles" / "2017.toml"), (now + timedelta(hours=1)).replace(microsecond=0)
+    )
     return map_times(moved, lambda t: t.astimezone(GENEVA), lambda d: d)
 
 
@@ -73,9 +74,11 @@ async def consistent(handle: WorkflowHandle[Any, Any], phase: str) -> ProcessSta
     return status
 
 
-async def refused(handle: WorkflowHandle[Any, Any], update: Any, arg: Any, engine: Engine,
-                  message: str) -> None:
+async def refused(
+    handle: WorkflowHandle[Any, Any], update: Any, arg: Any, engine: Engine, message: str
+) -> None:
     """The update is refused with ``message``; history and database stay as they were."""
+
     def windows() -> list[Any]:
         with engine.connect() as conn:
             return list(conn.execute(sa.select(Window.__table__)).all())  # type: ignore[attr-defined]
@@ -88,16 +91,22 @@ async def refused(handle: WorkflowHandle[Any, Any], update: Any, arg: Any, engin
     after = await handle.fetch_history()
     # The real server drops the speculative workflow task of a rejected update; the Java
     # time-skipping server records a plain task round instead. Either way nothing else:
-    added = {EventType.Name(e.event_type) for e in after.events[len(before.events):]}
-    assert added <= {"EVENT_TYPE_WORKFLOW_TASK_SCHEDULED", "EVENT_TYPE_WORKFLOW_TASK_STARTED",
-                     "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"}, added
-    new_events = WorkflowHistory(after.workflow_id, after.events[len(before.events):])
+    added = {EventType.Name(e.event_type) for e in after.events[len(before.events) :]}
+    assert added <= {
+        "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+        "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+        "EVENT_TYPE_WORKFLOW_TASK_COMPLETED",
+    }, added
+    new_events = WorkflowHistory(after.workflow_id, after.events[len(before.events) :])
     assert "requested_by" not in history_text(new_events)
     assert windows() == before_db
 
 
 async def test_extend_voting_mid_phase(
-    skipping_env: WorkflowEnvironment, settings: Settings, engine: Engine, mail: MailCatcher,
+    skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    mail: MailCatcher,
     participants: list[dict[str, str]],
 ) -> None:
     client = skipping_env.client
@@ -106,17 +115,31 @@ async def test_extend_voting_mid_phase(
     async with build_worker(client, settings, engine, max_cached_workflows=0):
         handle = await client.start_workflow(
             PrizeContestWorkflow.run,
-            ContestInput(cycle_id="wsis-2017", year=2017, title="WSIS Prizes 2017",
-                         contest=contest), id=pid, task_queue=settings.task_queue)
+            ContestInput(
+                cycle_id="wsis-2017", year=2017, title="WSIS Prizes 2017", contest=contest
+            ),
+            id=pid,
+            task_queue=settings.task_queue,
+        )
         await at(skipping_env, contest.submission_opens + timedelta(hours=1))
         await consistent(handle, "submission")
         projects = []
         for i in range(3):
             owner = participants[i]
-            project_id, _ = await asyncio.to_thread(record_project, pid, ProjectForm(
-                owner_email=owner["email"], category="C1", title=f"Project {i}",
-                description=" ".join(["w"] * 160), stakeholder_type=owner["stakeholder_type"],
-                country=owner["country"]), engine, now=contest.submission_opens + timedelta(hours=1))
+            project_id, _ = await asyncio.to_thread(
+                record_project,
+                pid,
+                ProjectForm(
+                    owner_email=owner["email"],
+                    category="C1",
+                    title=f"Project {i}",
+                    description=" ".join(["w"] * 160),
+                    stakeholder_type=owner["stakeholder_type"],
+                    country=owner["country"],
+                ),
+                engine,
+                now=contest.submission_opens + timedelta(hours=1),
+            )
             projects.append(project_id)
         await at(skipping_env, contest.submission_deadline + timedelta(hours=1))
         await consistent(handle, "nomination")
@@ -127,28 +150,47 @@ async def test_extend_voting_mid_phase(
         new = old + timedelta(days=3)
         by = {"requested_by": "secretariat", "reason": "more time for the community to vote"}
         # Refused: in the past, out of order (after the Champions' date), unknown deadline.
-        await refused(handle, PrizeContestWorkflow.change_deadline,
-                      DeadlineChange(deadline="voting", new=contest.voting_opens, **by), engine,
-                      "is in the past")
-        await refused(handle, PrizeContestWorkflow.change_deadline,
-                      DeadlineChange(deadline="voting", new=contest.ceremony, **by), engine,
-                      "champions_announced")
-        await refused(handle, PrizeContestWorkflow.change_deadline,
-                      DeadlineChange(deadline="submissions", new=new, **by), engine,
-                      "the submissions deadline has passed")
-        await refused(handle, PrizeContestWorkflow.change_deadline,
-                      DeadlineChange(deadline="nomination", new=new, **by), engine,
-                      "unknown deadline")
+        await refused(
+            handle,
+            PrizeContestWorkflow.change_deadline,
+            DeadlineChange(deadline="voting", new=contest.voting_opens, **by),
+            engine,
+            "is in the past",
+        )
+        await refused(
+            handle,
+            PrizeContestWorkflow.change_deadline,
+            DeadlineChange(deadline="voting", new=contest.ceremony, **by),
+            engine,
+            "champions_announced",
+        )
+        await refused(
+            handle,
+            PrizeContestWorkflow.change_deadline,
+            DeadlineChange(deadline="submissions", new=new, **by),
+            engine,
+            "the submissions deadline has passed",
+        )
+        await refused(
+            handle,
+            PrizeContestWorkflow.change_deadline,
+            DeadlineChange(deadline="nomination", new=new, **by),
+            engine,
+            "unknown deadline",
+        )
         with pytest.raises(ValidationError, match="not an e-mail address"):
-            DeadlineChange(deadline="voting", new=new, requested_by="jane@itu.int",
-                           reason="x")
+            DeadlineChange(deadline="voting", new=new, requested_by="jane@itu.int", reason="x")
 
-        status = await handle.execute_update(PrizeContestWorkflow.change_deadline,
-                                             DeadlineChange(deadline="voting", new=new, **by))
-        assert [s for s in status.upcoming if s.key == "phase:IV"][0].at == new
+        status = await handle.execute_update(
+            PrizeContestWorkflow.change_deadline, DeadlineChange(deadline="voting", new=new, **by)
+        )
+        assert next(s for s in status.upcoming if s.key == "phase:IV").at == new
         with engine.connect() as conn:
-            closes = conn.execute(sa.select(Window.closes_at).where(  # type: ignore[call-overload]
-                Window.process_id == pid, Window.kind == "voting")).scalar_one()
+            closes = conn.execute(
+                sa.select(Window.closes_at).where(  # type: ignore[call-overload]
+                    Window.process_id == pid, Window.kind == "voting"
+                )
+            ).scalar_one()
         assert closes == new
         await consistent(handle, "public-voting")
 
@@ -156,11 +198,16 @@ async def test_extend_voting_mid_phase(
         await at(skipping_env, old + timedelta(hours=1))
         assert (await handle.query(PrizeContestWorkflow.status)).phase == "public-voting"
         voter = participants[5]["email"]
-        assert cast_votes(pid, [Ballot(voter, "C1", projects[1])], engine,
-                          now=old + timedelta(hours=1)) == [None]
+        assert cast_votes(
+            pid, [Ballot(voter, "C1", projects[1])], engine, now=old + timedelta(hours=1)
+        ) == [None]
         with pytest.raises(Refused, match="closed at the deadline"):
-            cast_votes(pid, [Ballot(participants[6]["email"], "C1", projects[1])], engine,
-                       now=new + timedelta(seconds=1))
+            cast_votes(
+                pid,
+                [Ballot(participants[6]["email"], "C1", projects[1])],
+                engine,
+                now=new + timedelta(seconds=1),
+            )
 
         # Voting closes at the new time; the shortlist counts the late vote.
         await at(skipping_env, new + timedelta(hours=1))
@@ -168,8 +215,10 @@ async def test_extend_voting_mid_phase(
         assert abs(status.entered["expert-selection"] - new) < timedelta(seconds=2)
         shortlist = await handle.query(PrizeContestWorkflow.shortlists)
         assert shortlist == {"C1": [projects[1]]}
-        await handle.execute_update(PrizeContestWorkflow.select_winner, WinnerSelection(
-            category="C1", project_ids=[projects[1]], requested_by="expert-group"))
+        await handle.execute_update(
+            PrizeContestWorkflow.select_winner,
+            WinnerSelection(category="C1", project_ids=[projects[1]], requested_by="expert-group"),
+        )
         await handle.result()
         history = await handle.fetch_history()
 
@@ -188,7 +237,10 @@ async def test_extend_voting_mid_phase(
 
 
 async def test_move_meeting_and_cancel(
-    skipping_env: WorkflowEnvironment, settings: Settings, engine: Engine, mail: MailCatcher,
+    skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    mail: MailCatcher,
     participants: list[dict[str, str]],
 ) -> None:
     client = skipping_env.client
@@ -198,25 +250,44 @@ async def test_move_meeting_and_cancel(
     second = ocp.meetings["second"]
     async with build_worker(client, settings, engine, max_cached_workflows=0):
         handle = await client.start_workflow(
-            OcpWorkflow.run, OcpInput(cycle_id="wsis-2017", year=2017, title="WSIS Forum 2017",
-                                      ocp=ocp), id=pid, task_queue=settings.task_queue)
+            OcpWorkflow.run,
+            OcpInput(cycle_id="wsis-2017", year=2017, title="WSIS Forum 2017", ocp=ocp),
+            id=pid,
+            task_queue=settings.task_queue,
+        )
         # The invitation to the second meeting has gone out (14 days ahead).
         await at(skipping_env, second.starts - timedelta(days=13))
         await consistent(handle, "first-meeting")
         by = {"requested_by": "secretariat", "reason": "Room L is being renovated"}
-        await refused(handle, OcpWorkflow.move_meeting,
-                      MeetingChange(meeting="third", venue="Room A", **by), engine,
-                      "unknown meeting 'third'")
-        await refused(handle, OcpWorkflow.move_meeting,
-                      MeetingChange(meeting="first", venue="Room A", **by), engine,
-                      "has already begun")
-        await refused(handle, OcpWorkflow.move_meeting,
-                      MeetingChange(meeting="second", starts=ocp.submission_deadline, **by),
-                      engine, "ends after the submissions deadline")
+        await refused(
+            handle,
+            OcpWorkflow.move_meeting,
+            MeetingChange(meeting="third", venue="Room A", **by),
+            engine,
+            "unknown meeting 'third'",
+        )
+        await refused(
+            handle,
+            OcpWorkflow.move_meeting,
+            MeetingChange(meeting="first", venue="Room A", **by),
+            engine,
+            "has already begun",
+        )
+        await refused(
+            handle,
+            OcpWorkflow.move_meeting,
+            MeetingChange(meeting="second", starts=ocp.submission_deadline, **by),
+            engine,
+            "ends after the submissions deadline",
+        )
 
         new_start = second.starts + timedelta(days=2, hours=3)
-        status = await handle.execute_update(OcpWorkflow.move_meeting, MeetingChange(
-            meeting="second", starts=new_start, venue="ITU Headquarters, Room A, Geneva", **by))
+        status = await handle.execute_update(
+            OcpWorkflow.move_meeting,
+            MeetingChange(
+                meeting="second", starts=new_start, venue="ITU Headquarters, Room A, Geneva", **by
+            ),
+        )
         reminder = next(s for s in status.upcoming if s.key == "meeting-reminder:second")
         assert reminder.at == new_start - timedelta(days=1)  # the reminder follows the move
         phase_iii = next(s for s in status.upcoming if s.key == "phase:III")
@@ -231,23 +302,35 @@ async def test_move_meeting_and_cancel(
         assert abs(status.entered["second-meeting"] - new_start) < timedelta(seconds=2)
 
         # Cancelled with a reason: the form closes now, everyone is told, the run ends.
-        record_submission(pid, OcpForm(full_name="A", email="a@example.org", organization="O",
-                                       country="C", proposal="p"), engine,
-                          now=new_start + timedelta(hours=1))
-        await handle.execute_update(OcpWorkflow.cancel, Cancellation(
-            requested_by="secretariat", reason="the Forum is postponed"))
+        record_submission(
+            pid,
+            OcpForm(
+                full_name="A", email="a@example.org", organization="O", country="C", proposal="p"
+            ),
+            engine,
+            now=new_start + timedelta(hours=1),
+        )
+        await handle.execute_update(
+            OcpWorkflow.cancel,
+            Cancellation(requested_by="secretariat", reason="the Forum is postponed"),
+        )
         final = await handle.result()
     assert final.phase == "cancelled" and final.cancelled == "the Forum is postponed"
     with pytest.raises(Refused, match="cancelled"):
-        record_submission(pid, OcpForm(full_name="B", email="b@example.org", organization="O",
-                                       country="C", proposal="p"), engine,
-                          now=new_start + timedelta(hours=2))
+        record_submission(
+            pid,
+            OcpForm(
+                full_name="B", email="b@example.org", organization="O", country="C", proposal="p"
+            ),
+            engine,
+            now=new_start + timedelta(hours=2),
+        )
 
     # The updated invitation: same UID as the first one, SEQUENCE 1, the new time and room.
     def ics(campaign: str) -> Any:
         msg = next(m.message for m in mail.received if m.campaign == campaign)
         part = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
-        return Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")[0]
+        return Calendar.from_ical(str(part.get_content())).walk("VEVENT")[0]
 
     first, update = ics(f"{pid}:invite:second"), ics(f"{pid}:meeting-update:second:1")
     assert str(first["UID"]) == str(update["UID"]) == meeting_uid(pid, "second")
@@ -255,12 +338,15 @@ async def test_move_meeting_and_cancel(
     assert update.decoded("DTSTART") == new_start
     assert "Room A" in str(update["LOCATION"])
     everyone = len(participants) + 1  # and the secretariat
-    for campaign, audience in ((f"{pid}:meeting-update:second:1", everyone),
-                               (f"{pid}:meeting-reminder:second", everyone),
-                               (f"{pid}:cancelled", everyone + 1)):  # + the new submitter
+    for campaign, audience in (
+        (f"{pid}:meeting-update:second:1", everyone),
+        (f"{pid}:meeting-reminder:second", everyone),
+        (f"{pid}:cancelled", everyone + 1),
+    ):  # + the new submitter
         per = mail.per_recipient(campaign)
         assert len(per) == audience and set(per.values()) == {1}, campaign
-    reminder_mail = next(m.message for m in mail.received
-                         if m.campaign == f"{pid}:meeting-reminder:second")
+    reminder_mail = next(
+        m.message for m in mail.received if m.campaign == f"{pid}:meeting-reminder:second"
+    )
     text = reminder_mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Room A" in text and new_start.astimezone(GENEVA).strftime("%d %B %Y") in text

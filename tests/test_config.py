@@ -64,14 +64,16 @@ categories = ["C1", "C2", "C1"]
 def test_shipped_cycles_are_valid(name: str) -> None:
     cycle = load_cycle(ROOT / "cycles" / name)
     assert cycle.ocp_id == f"wsis-{cycle.year}-ocp"
-    assert [cycle.contest_id(c) for c in cycle.contests][0] == f"wsis-{cycle.year}-prizes"
+    assert cycle.contest_id(cycle.contests[0]) == f"wsis-{cycle.year}-prizes"
 
 
 def test_2024_meetings_keep_their_local_time() -> None:
     cycle = load_cycle(ROOT / "cycles" / "2024.toml")
     kyoto = cycle.ocp.meetings["first"]
     assert (kyoto.timezone, kyoto.starts.hour, kyoto.starts.utcoffset().total_seconds()) == (  # type: ignore[union-attr]
-        "Asia/Tokyo", 11, 9 * 3600
+        "Asia/Tokyo",
+        11,
+        9 * 3600,
     )
     geneva = cycle.ocp.meetings["second"]
     assert (geneva.starts.hour, geneva.starts.utcoffset().total_seconds()) == (14, 3600)  # type: ignore[union-attr]
@@ -93,8 +95,11 @@ def test_bad_cycle_reports_every_problem(tmp_path: Path) -> None:
     for pattern in expected:
         assert re.search(pattern, text), f"{pattern!r} not in:\n{text}"
     # The offset check and the order checks of the OCP run once its fields are valid:
-    path.write_text(BAD.replace("2016-09-01T09:00:00 ", "2016-09-01T09:00:00+02:00 ")
-                    .replace("Europe/Geneva-Old", "Europe/Zurich"))
+    path.write_text(
+        BAD.replace("2016-09-01T09:00:00 ", "2016-09-01T09:00:00+02:00 ").replace(
+            "Europe/Geneva-Old", "Europe/Zurich"
+        )
+    )
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
     text = "\n".join(err.value.problems)
@@ -108,21 +113,36 @@ def test_bad_cycle_reports_every_problem(tmp_path: Path) -> None:
 
 
 def test_check_command_prints_phases_or_exits_2(tmp_path: Path) -> None:
-    ok = subprocess.run([sys.executable, "starter.py", "check", "cycles/2017.toml"],
-                        cwd=ROOT, capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "starter.py", "check", "cycles/2017.toml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "Phase IV: Submissions deadline" in ok.stdout
     assert "2017-02-20T23:59:59+01:00" in ok.stdout and "2017-02-20T22:59:59Z" in ok.stdout
 
     bad = tmp_path / "bad.toml"
     bad.write_text(BAD)
-    run = subprocess.run([sys.executable, "starter.py", "check", str(bad)],
-                         cwd=ROOT, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "starter.py", "check", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 2
     assert "nothing was started" in run.stderr
     lines = [line for line in run.stderr.splitlines() if line.startswith("  ")]
     assert len(lines) >= 5
     missing = tmp_path / "missing.toml"
-    run = subprocess.run([sys.executable, "starter.py", "check", str(missing)],
-                         cwd=ROOT, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "starter.py", "check", str(missing)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 2 and "file not found" in run.stderr

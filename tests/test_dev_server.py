@@ -33,14 +33,18 @@ pytestmark = pytest.mark.devserver
 
 
 async def test_compressed_2024_cycle_on_the_dev_server(
-    dev_env: WorkflowEnvironment, settings: Settings, engine: Engine, mail: MailCatcher,
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    mail: MailCatcher,
     participants: list[dict[str, str]],
 ) -> None:
     client = dev_env.client
     year_cycle = load_cycle(ROOT / "cycles" / "2024.toml")
     span = year_cycle.contests[0].ceremony - year_cycle.ocp.opens
-    cycle = rebased(year_cycle, datetime.now(UTC) + timedelta(seconds=2),
-                    speedup=span / timedelta(seconds=40))
+    cycle = rebased(
+        year_cycle, datetime.now(UTC) + timedelta(seconds=2), speedup=span / timedelta(seconds=40)
+    )
     cycle = cycle.model_copy(update={"id": "wsis-2024-devserver"})
     children = [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]
 
@@ -64,9 +68,13 @@ async def test_compressed_2024_cycle_on_the_dev_server(
     assert (await parent.describe()).typed_search_attributes.get(WSIS_PROCESS) == "cycle"
 
     # The operator's one query: which processes of 2024 are complete?
-    listed = [w.id async for w in client.list_workflows(
-        f"WsisYear = 2024 AND WsisPhase = 'completed' AND WorkflowId STARTS_WITH "
-        f"'{cycle.cycle_id}'")]
+    listed = [
+        w.id
+        async for w in client.list_workflows(
+            f"WsisYear = 2024 AND WsisPhase = 'completed' AND WorkflowId STARTS_WITH "
+            f"'{cycle.cycle_id}'"
+        )
+    ]
     assert sorted(listed) == sorted([cycle.cycle_id, *children])
 
     # Every process announced itself to everyone, once.
@@ -82,26 +90,44 @@ async def test_compressed_2024_cycle_on_the_dev_server(
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "starter.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "starter.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_secretariat_cli_on_a_running_cycle(
-    dev_env: WorkflowEnvironment, settings: Settings, engine: Engine, mail: MailCatcher,
-    participants: list[dict[str, str]], tmp_path: Path,
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    mail: MailCatcher,
+    participants: list[dict[str, str]],
+    tmp_path: Path,
 ) -> None:
     """The secretariat's commands, as a person types them, against a running cycle."""
     client = dev_env.client
-    cycle = rebased(load_cycle(ROOT / "cycles" / "2017.toml"),
-                    datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3),
-                    speedup=86400 / 60)  # a day a minute: phase I lasts for a while
+    cycle = rebased(
+        load_cycle(ROOT / "cycles" / "2017.toml"),
+        datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3),
+        speedup=86400 / 60,
+    )  # a day a minute: phase I lasts for a while
     cycle = cycle.model_copy(update={"id": "wsis-2017-cli"})
     path = tmp_path / "cycle.toml"
     path.write_text(tomli_w.dumps(cycle.model_dump(mode="json", exclude_none=True)))
-    env = {**os.environ, "WSIS_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-           "WSIS_DATABASE_URL": settings.database_url, "WSIS_TASK_QUEUE": settings.task_queue,
-           "WSIS_SMTP_HOST": settings.smtp_host, "WSIS_SMTP_PORT": str(settings.smtp_port),
-           "WSIS_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "WSIS_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "WSIS_DATABASE_URL": settings.database_url,
+        "WSIS_TASK_QUEUE": settings.task_queue,
+        "WSIS_SMTP_HOST": settings.smtp_host,
+        "WSIS_SMTP_PORT": str(settings.smtp_port),
+        "WSIS_LOG_FORMAT": "json",
+    }
     async with build_worker(client, settings, engine):
         run = await asyncio.to_thread(_cli, "start", str(path), env=env)
         assert run.returncode == 0, run.stderr
@@ -120,28 +146,67 @@ async def test_secretariat_cli_on_a_running_cycle(
         assert "Close the submission form at the deadline" in status.stdout
 
         submit = await asyncio.to_thread(
-            _cli, "submit-ocp", "wsis-2017-cli", "--name", "Amina Diallo 0", "--email",
-            participants[0]["email"], "--organization", "Ministry of ICT", "--country",
-            "Senegal", "--proposal", "More remote participation", env=env)
+            _cli,
+            "submit-ocp",
+            "wsis-2017-cli",
+            "--name",
+            "Amina Diallo 0",
+            "--email",
+            participants[0]["email"],
+            "--organization",
+            "Ministry of ICT",
+            "--country",
+            "Senegal",
+            "--proposal",
+            "More remote participation",
+            env=env,
+        )
         assert submit.returncode == 0, submit.stderr
         assert "recorded, acknowledged" in submit.stdout
 
         past = await asyncio.to_thread(
-            _cli, "change-deadline", "wsis-2017-cli", "--to", "2020-01-01T00:00:00+01:00",
-            "--by", "secretariat", "--reason", "typo", env=env)
+            _cli,
+            "change-deadline",
+            "wsis-2017-cli",
+            "--to",
+            "2020-01-01T00:00:00+01:00",
+            "--by",
+            "secretariat",
+            "--reason",
+            "typo",
+            env=env,
+        )
         assert past.returncode == 1 and "refused: the new deadline" in past.stderr
         new = cycle.ocp.submission_deadline + timedelta(minutes=2)
         moved = await asyncio.to_thread(
-            _cli, "change-deadline", "wsis-2017-cli", "--to", new.isoformat(), "--by",
-            "secretariat", "--reason", "the Forum moved", env=env)
+            _cli,
+            "change-deadline",
+            "wsis-2017-cli",
+            "--to",
+            new.isoformat(),
+            "--by",
+            "secretariat",
+            "--reason",
+            "the Forum moved",
+            env=env,
+        )
         assert moved.returncode == 0, moved.stderr
         assert "accepted" in moved.stdout
 
         cancelled = await asyncio.to_thread(
-            _cli, "cancel", "wsis-2017-cli", "--by", "secretariat", "--reason",
-            "rehearsal over", "--quiet", env=env)
+            _cli,
+            "cancel",
+            "wsis-2017-cli",
+            "--by",
+            "secretariat",
+            "--reason",
+            "rehearsal over",
+            "--quiet",
+            env=env,
+        )
         assert cancelled.returncode == 0, cancelled.stderr
         result = await client.get_workflow_handle_for(
-            AnnualCycleWorkflow.run, "wsis-2017-cli").result()
+            AnnualCycleWorkflow.run, "wsis-2017-cli"
+        ).result()
     assert [r.phase for r in result] == ["cancelled", "cancelled"]
     assert len(mail.per_recipient("wsis-2017-cli-ocp:deadline-change:1")) == len(participants) + 1

@@ -38,8 +38,12 @@ HISTORIES = ROOT / "tests" / "histories"
 
 def form(person: dict[str, str], text: str = "Proposal on thematic aspects") -> OcpForm:
     return OcpForm(
-        full_name=person["name"], email=person["email"], organization=person["organization"],
-        country=person["country"], stakeholder_type=person["stakeholder_type"], proposal=text,
+        full_name=person["name"],
+        email=person["email"],
+        organization=person["organization"],
+        country=person["country"],
+        stakeholder_type=person["stakeholder_type"],
+        proposal=text,
     )
 
 
@@ -69,15 +73,24 @@ async def test_ocp_2017_end_to_end(
         )
         # Before phase I the form is not open.
         with pytest.raises(Refused, match="not open"):
-            await submit_ocp(process_id, form(participants[0]), engine, settings,
-                             now=ocp.opens - timedelta(minutes=1))
+            await submit_ocp(
+                process_id,
+                form(participants[0]),
+                engine,
+                settings,
+                now=ocp.opens - timedelta(minutes=1),
+            )
 
         # Into phase I: the window opens and the announcement goes to everyone.
         await skipping_env.sleep(ocp.opens - now + timedelta(minutes=5))
         status = await handle.query(OcpWorkflow.status)
         assert status.phase == "opening"
         sa = (await handle.describe()).typed_search_attributes
-        assert (sa.get(WSIS_PHASE), sa.get(WSIS_PROCESS), sa.get(WSIS_YEAR)) == ("opening", "ocp", 2017)
+        assert (sa.get(WSIS_PHASE), sa.get(WSIS_PROCESS), sa.get(WSIS_YEAR)) == (
+            "opening",
+            "ocp",
+            2017,
+        )
         assert sa.get(WSIS_NEXT_DEADLINE) == status.upcoming[0].at
         # (After completion the next deadline is unset; the time-skipping server keeps an unset
         # datetime as null, which the SDK cannot decode, so the end state is checked on the
@@ -86,18 +99,29 @@ async def test_ocp_2017_end_to_end(
         # Ten participants submit during the window (their own time of submission).
         submitters = participants[:10]
         for i, person in enumerate(submitters):
-            receipt = await submit_ocp(process_id, form(person), engine, settings,
-                                       now=ocp.opens + timedelta(days=10 + i))
+            receipt = await submit_ocp(
+                process_id, form(person), engine, settings, now=ocp.opens + timedelta(days=10 + i)
+            )
             assert receipt.acknowledged
         # Skip to after the 1-day reminder, then try exactly at the edge of the deadline:
         # one second before is in, one second after is out.
         current = await skipping_env.get_current_time()
         await skipping_env.sleep(deadline - timedelta(hours=20) - current)
-        await submit_ocp(process_id, form(participants[10], "last second"), engine, settings,
-                         now=deadline - timedelta(seconds=1))
+        await submit_ocp(
+            process_id,
+            form(participants[10], "last second"),
+            engine,
+            settings,
+            now=deadline - timedelta(seconds=1),
+        )
         with pytest.raises(Refused) as late:
-            await submit_ocp(process_id, form(participants[11], "too late"), engine, settings,
-                             now=deadline + timedelta(seconds=1))
+            await submit_ocp(
+                process_id,
+                form(participants[11], "too late"),
+                engine,
+                settings,
+                now=deadline + timedelta(seconds=1),
+            )
         assert "closed at the deadline" in str(late.value)
         assert "Monday 20 February 2017" not in str(late.value)  # moved calendar, real dates
         assert "late submissions are not accepted" in str(late.value)
@@ -122,9 +146,17 @@ async def test_ocp_2017_end_to_end(
     by_campaign: dict[str, set[str]] = {}
     for campaign, rcpt in per:
         by_campaign.setdefault(campaign.removeprefix(f"{process_id}:"), set()).add(rcpt)
-    for key in ("opening", "invite:first", "meeting-reminder:first", "invite:second",
-                "meeting-reminder:second", "invite:final-review",
-                "meeting-reminder:final-review", "analysis", "final-brief"):
+    for key in (
+        "opening",
+        "invite:first",
+        "meeting-reminder:first",
+        "invite:second",
+        "meeting-reminder:second",
+        "invite:final-review",
+        "meeting-reminder:final-review",
+        "analysis",
+        "final-brief",
+    ):
         assert by_campaign.pop(key) == everyone, key
     # The deadline reminders went to those who had not submitted when they were sent: the ten
     # early submitters had; the last-second one had not yet.
@@ -137,14 +169,18 @@ async def test_ocp_2017_end_to_end(
     # Invitations carry an .ics with the meeting's stable UID and local time.
     invites = [m.message for m in mail.received if m.campaign == f"{process_id}:invite:second"]
     assert len(invites) == len(everyone)
-    attachment = next(part for part in invites[0].walk()
-                      if part.get_content_type() == "text/calendar")
-    event = Calendar.from_ical(attachment.get_payload(decode=True)).walk("VEVENT")[0]
+    attachment = next(
+        part for part in invites[0].walk() if part.get_content_type() == "text/calendar"
+    )
+    event = Calendar.from_ical(str(attachment.get_content())).walk("VEVENT")[0]
     assert str(event["UID"]) == meeting_uid(process_id, "second")
     assert event.decoded("DTSTART") == ocp.meetings["second"].starts
     # A participant with a French preference got the French announcement.
-    french = next(m.message for m in mail.received
-                  if m.campaign == f"{process_id}:opening" and "participant0@" in m.recipients[0])
+    french = next(
+        m.message
+        for m in mail.received
+        if m.campaign == f"{process_id}:opening" and "participant0@" in m.recipients[0]
+    )
     assert "consultation ouverte" in str(french["Subject"])
 
     # The analysis counts match the submissions, and the email says so.
@@ -166,9 +202,9 @@ async def test_ocp_2017_end_to_end(
         assert person["name"] not in text
 
     # The history replays against the current code; keep it for future replays.
-    await Replayer(workflows=list(WORKFLOWS), workflow_runner=SANDBOX,
-                   data_converter=client.data_converter).replay_workflow(history)
+    await Replayer(
+        workflows=list(WORKFLOWS), workflow_runner=SANDBOX, data_converter=client.data_converter
+    ).replay_workflow(history)
     if os.environ.get("WSIS_RECORD_HISTORIES"):
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / "ocp_2017.json").write_text(history.to_json())
-

@@ -22,10 +22,13 @@ with workflow.unsafe.imports_passed_through():
 
 
 def _attributes(year: int, process: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes([
-        SearchAttributePair(WSIS_YEAR, year), SearchAttributePair(WSIS_PROCESS, process),
-        SearchAttributePair(WSIS_PHASE, "not-started"),
-    ])
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(WSIS_YEAR, year),
+            SearchAttributePair(WSIS_PROCESS, process),
+            SearchAttributePair(WSIS_PHASE, "not-started"),
+        ]
+    )
 
 
 @workflow.defn
@@ -41,15 +44,22 @@ class AnnualCycleWorkflow:
     @workflow.run
     async def run(self, input: CycleInput) -> list[ProcessStatus]:
         cycle = input.config
-        workflow.upsert_search_attributes([
-            WSIS_YEAR.value_set(cycle.year), WSIS_PROCESS.value_set("cycle"),
-            WSIS_PHASE.value_set("running"),
-        ])
+        workflow.upsert_search_attributes(
+            [
+                WSIS_YEAR.value_set(cycle.year),
+                WSIS_PROCESS.value_set("cycle"),
+                WSIS_PHASE.value_set("running"),
+            ]
+        )
         handles: list[Any] = [
             await workflow.start_child_workflow(
                 OcpWorkflow.run,
-                OcpInput(cycle_id=cycle.cycle_id, year=cycle.year, title=cycle.display_title,
-                         ocp=cycle.ocp),
+                OcpInput(
+                    cycle_id=cycle.cycle_id,
+                    year=cycle.year,
+                    title=cycle.display_title,
+                    ocp=cycle.ocp,
+                ),
                 id=cycle.ocp_id,
                 static_summary=f"{cycle.display_title}: Open Consultation Process",
                 search_attributes=_attributes(cycle.year, "ocp"),
@@ -59,7 +69,9 @@ class AnnualCycleWorkflow:
             handles.append(await self._start_contest(contest))
         self.children = [h.id for h in handles]
         self._details()
-        results: list[ProcessStatus] = list(await asyncio.gather(*(self._watch(h) for h in handles)))
+        results: list[ProcessStatus] = list(
+            await asyncio.gather(*(self._watch(h) for h in handles))
+        )
         workflow.upsert_search_attributes([WSIS_PHASE.value_set(COMPLETED)])
         self._details()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -69,8 +81,9 @@ class AnnualCycleWorkflow:
         cycle = self.config
         return await workflow.start_child_workflow(
             PrizeContestWorkflow.run,
-            ContestInput(cycle_id=cycle.cycle_id, year=cycle.year, title=cycle.display_title,
-                         contest=contest),
+            ContestInput(
+                cycle_id=cycle.cycle_id, year=cycle.year, title=cycle.display_title, contest=contest
+            ),
             id=cycle.contest_id(contest),
             static_summary=f"{contest.name}: five-phase contest",
             search_attributes=_attributes(cycle.year, contest.process_suffix),
@@ -83,8 +96,10 @@ class AnnualCycleWorkflow:
         return result
 
     def _details(self) -> None:
-        lines = [f"**{self.config.display_title}**: the OCP and {len(self.config.contests)} "
-                 f"contest(s), run as child workflows."]
+        lines = [
+            f"**{self.config.display_title}**: the OCP and {len(self.config.contests)} "
+            f"contest(s), run as child workflows."
+        ]
         for child in self.children:
             state = self.finished.get(child, "running")
             lines.append(f"- {child}: {state}")

@@ -12,7 +12,6 @@ attributes and the workflow's current details, in plain words.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -130,12 +129,12 @@ class PhaseMachine:
             if delay > timedelta(0):
                 try:
                     await workflow.wait_condition(
-                        lambda: self._revision != seen,
+                        lambda seen=seen: self._revision != seen,  # type: ignore[misc]
                         timeout=delay,
                         timeout_summary=f"until {utc_text(step.at)}: {step.summary}",
                     )
                     continue  # something changed: re-plan
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             if self.cancelled:
                 break

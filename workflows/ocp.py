@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
         ProcessStatus,
         WindowRequest,
     )
-    from workflows.machine import PhaseMachine, Step
     from workflows.campaign import flush_outbox, send_campaign
+    from workflows.machine import PhaseMachine, Step
     from workflows.process import refuse_past, revalidated, status_of, window
 
 
@@ -78,12 +78,20 @@ class OcpWorkflow:
         self.ocp = revalidated(self.ocp, submission_deadline=change.new)
         self.machine.replan()  # before any await: the timer must not fire on the old date
         self.changes += 1
-        await window("move", self._window(),
-                     f"Move the submission deadline ({change.requested_by}: {change.reason})")
+        await window(
+            "move",
+            self._window(),
+            f"Move the submission deadline ({change.requested_by}: {change.reason})",
+        )
         await self._campaign(
-            self._request(f"deadline-change:{self.changes}", MessageKind.DEADLINE_CHANGED,
-                          Audience.EVERYONE, when=change.new, previous_when=previous,
-                          note=change.reason),
+            self._request(
+                f"deadline-change:{self.changes}",
+                MessageKind.DEADLINE_CHANGED,
+                Audience.EVERYONE,
+                when=change.new,
+                previous_when=previous,
+                note=change.reason,
+            ),
             "Tell everyone the new submission deadline",
         )
         return self.status()
@@ -110,10 +118,16 @@ class OcpWorkflow:
             self.sequences[change.meeting] = sequence
             meeting = self.ocp.meetings[change.meeting]
             await self._campaign(
-                self._request(f"meeting-update:{change.meeting}:{sequence}",
-                              MessageKind.MEETING_UPDATE, Audience.EVERYONE,
-                              meeting_key=change.meeting, meeting=meeting, when=meeting.starts,
-                              sequence=sequence, note=change.reason),
+                self._request(
+                    f"meeting-update:{change.meeting}:{sequence}",
+                    MessageKind.MEETING_UPDATE,
+                    Audience.EVERYONE,
+                    meeting_key=change.meeting,
+                    meeting=meeting,
+                    when=meeting.starts,
+                    sequence=sequence,
+                    note=change.reason,
+                ),
                 f"Send the updated invitation to the meeting '{change.meeting}'",
             )
         return self.status()
@@ -123,8 +137,9 @@ class OcpWorkflow:
         self._refuse_if_ended()
         meeting = self.ocp.meetings.get(change.meeting)
         if meeting is None:
-            raise ValueError(f"unknown meeting {change.meeting!r} (meetings: "
-                             f"{', '.join(self.ocp.meetings)})")
+            raise ValueError(
+                f"unknown meeting {change.meeting!r} (meetings: {', '.join(self.ocp.meetings)})"
+            )
         if workflow.now() >= meeting.starts:
             raise ValueError(f"the meeting {change.meeting!r} has already begun")
         if change.starts is not None:
@@ -133,25 +148,37 @@ class OcpWorkflow:
 
     def _moved(self, change: MeetingChange) -> OcpConfig:
         meeting = self.ocp.meetings[change.meeting]
-        fields = {k: v for k, v in change.model_dump().items()
-                  if k in type(meeting).model_fields and v is not None}
+        fields = {
+            k: v
+            for k, v in change.model_dump().items()
+            if k in type(meeting).model_fields and v is not None
+        }
         if change.starts is not None and change.ends is None:
             fields["ends"] = change.starts + (meeting.ends - meeting.starts)  # keep its length
         moved = {**meeting.model_dump(), **fields}
-        meetings = {k: (moved if k == change.meeting else m.model_dump())
-                    for k, m in self.ocp.meetings.items()}
+        meetings = {
+            k: (moved if k == change.meeting else m.model_dump())
+            for k, m in self.ocp.meetings.items()
+        }
         return revalidated(self.ocp, meetings=meetings)
 
     @workflow.update
     async def cancel(self, cancellation: Cancellation) -> ProcessStatus:
         """Cancel the consultation: the form closes now, participants are told."""
         self.machine.cancel(cancellation.reason)
-        await window("cancel", self._window(),
-                     f"Cancel the OCP ({cancellation.requested_by}: {cancellation.reason})")
+        await window(
+            "cancel",
+            self._window(),
+            f"Cancel the OCP ({cancellation.requested_by}: {cancellation.reason})",
+        )
         if cancellation.notify:
             await self._campaign(
-                self._request("cancelled", MessageKind.PROCESS_CANCELLED, Audience.EVERYONE,
-                              note=cancellation.reason),
+                self._request(
+                    "cancelled",
+                    MessageKind.PROCESS_CANCELLED,
+                    Audience.EVERYONE,
+                    note=cancellation.reason,
+                ),
                 "Tell everyone the consultation is cancelled",
             )
         return self.status()
@@ -202,8 +229,13 @@ class OcpWorkflow:
             )
         for code in OCP_MEETING_PHASES:
             steps.append(
-                Step(f"phase:{code}", starts[code], f"Enter {self.machine.phase_label(code)}",
-                     self._analysis if code == "V" else self._nothing, phase=code)
+                Step(
+                    f"phase:{code}",
+                    starts[code],
+                    f"Enter {self.machine.phase_label(code)}",
+                    self._analysis if code == "V" else self._nothing,
+                    phase=code,
+                )
             )
         for span in sorted(o.reminders.deadline, reverse=True):
             label = duration_label(span)
@@ -217,16 +249,28 @@ class OcpWorkflow:
                 )
             )
         steps.append(
-            Step("phase:IV", deadline, "Close the submission form at the deadline", self._close,
-                 phase="IV")
+            Step(
+                "phase:IV",
+                deadline,
+                "Close the submission form at the deadline",
+                self._close,
+                phase="IV",
+            )
         )
         steps.append(
-            Step("phase:VI", starts["VI"], "Send the final brief to everyone", self._final_brief,
-                 phase="VI")
+            Step(
+                "phase:VI",
+                starts["VI"],
+                "Send the final brief to everyone",
+                self._final_brief,
+                phase="VI",
+            )
         )
         return steps
 
-    def _request(self, step: str, kind: MessageKind, audience: Audience, **kw: object) -> CampaignRequest:
+    def _request(
+        self, step: str, kind: MessageKind, audience: Audience, **kw: object
+    ) -> CampaignRequest:
         return CampaignRequest(
             key=f"{self.process_id}:{step}",
             process_id=self.process_id,
@@ -234,7 +278,7 @@ class OcpWorkflow:
             audience=audience,
             title=self.input.title,
             timezone=self.ocp.timezone,
-            **kw,  # type: ignore[arg-type]
+            **kw,
         )
 
     def _window(self) -> WindowRequest:
@@ -256,8 +300,12 @@ class OcpWorkflow:
     async def _open(self) -> None:
         await window("open", self._window(), "Open the OCP submission window")
         await self._campaign(
-            self._request("opening", MessageKind.OCP_OPENING, Audience.EVERYONE,
-                          when=self.ocp.submission_deadline),
+            self._request(
+                "opening",
+                MessageKind.OCP_OPENING,
+                Audience.EVERYONE,
+                when=self.ocp.submission_deadline,
+            ),
             "Announce the opening of the consultation to everyone",
         )
 
@@ -265,15 +313,26 @@ class OcpWorkflow:
         meeting = self.ocp.meetings[key]
         step = "invite" if kind is MessageKind.MEETING_INVITATION else "meeting-reminder"
         await self._campaign(
-            self._request(f"{step}:{key}", kind, Audience.EVERYONE, meeting_key=key,
-                          meeting=meeting, when=meeting.starts),
-            f"{'Invite everyone to' if step == 'invite' else 'Remind everyone of'} the meeting '{key}'",
+            self._request(
+                f"{step}:{key}",
+                kind,
+                Audience.EVERYONE,
+                meeting_key=key,
+                meeting=meeting,
+                when=meeting.starts,
+            ),
+            f"{'Invite everyone to' if step == 'invite' else 'Remind everyone of'} "
+            f"the meeting '{key}'",
         )
 
     async def _deadline_reminder(self, label: str) -> None:
         await self._campaign(
-            self._request(f"deadline-reminder:{label}", MessageKind.OCP_DEADLINE_REMINDER,
-                          Audience.OCP_NON_SUBMITTERS, when=self.ocp.submission_deadline),
+            self._request(
+                f"deadline-reminder:{label}",
+                MessageKind.OCP_DEADLINE_REMINDER,
+                Audience.OCP_NON_SUBMITTERS,
+                when=self.ocp.submission_deadline,
+            ),
             f"Remind those who have not submitted, {label} before the deadline",
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -60,8 +61,12 @@ class PrizeContestWorkflow:
         self.input = input
         self.contest = input.contest
         self.process_id = f"{input.cycle_id}-{self.contest.process_suffix}"
-        self.machine = PhaseMachine(process_id=self.process_id, process=self.contest.process_suffix,
-                                    title=self.contest.name, table=PRIZE_PHASES)
+        self.machine = PhaseMachine(
+            process_id=self.process_id,
+            process=self.contest.process_suffix,
+            title=self.contest.name,
+            table=PRIZE_PHASES,
+        )
         self.shortlist: dict[str, list[int]] = {}
         self.winners: dict[str, list[int]] = {}
         self.campaigns: list[CampaignResult] = []
@@ -92,9 +97,13 @@ class PrizeContestWorkflow:
         """Record the winner(s) of a category, chosen from its shortlist."""
         await workflow.execute_activity_method(
             PrizeActivities.record_winners,
-            WinnerRequest(process_id=self.process_id, category=selection.category,
-                          project_ids=selection.project_ids),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY,
+            WinnerRequest(
+                process_id=self.process_id,
+                category=selection.category,
+                project_ids=selection.project_ids,
+            ),
+            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+            retry_policy=DB_RETRY,
             summary=f"Record the winner of {selection.category} ({selection.requested_by})",
         )
         self.winners[selection.category] = list(selection.project_ids)
@@ -132,12 +141,20 @@ class PrizeContestWorkflow:
         self.machine.replan()  # before any await: the timer must not fire on the old date
         self.changes += 1
         for kind, opens, closes in self._windows():  # the windows follow in the same step
-            await window("move", self._window(kind, opens, closes),
-                         f"Move the {kind} window ({change.requested_by}: {change.reason})")
+            await window(
+                "move",
+                self._window(kind, opens, closes),
+                f"Move the {kind} window ({change.requested_by}: {change.reason})",
+            )
         await self._campaign(
-            self._request(f"deadline-change:{self.changes}", MessageKind.DEADLINE_CHANGED,
-                          Audience.EVERYONE, when=change.new, previous_when=previous,
-                          note=change.reason),
+            self._request(
+                f"deadline-change:{self.changes}",
+                MessageKind.DEADLINE_CHANGED,
+                Audience.EVERYONE,
+                when=change.new,
+                previous_when=previous,
+                note=change.reason,
+            ),
             f"Tell everyone the new {change.deadline} deadline",
         )
         return self.status()
@@ -174,12 +191,19 @@ class PrizeContestWorkflow:
         """Cancel the contest: intake stops now, participants are told."""
         self.machine.cancel(cancellation.reason)
         for kind, opens, closes in self._windows():
-            await window("cancel", self._window(kind, opens, closes),
-                         f"Cancel the {kind} window ({cancellation.requested_by})")
+            await window(
+                "cancel",
+                self._window(kind, opens, closes),
+                f"Cancel the {kind} window ({cancellation.requested_by})",
+            )
         if cancellation.notify:
             await self._campaign(
-                self._request("cancelled", MessageKind.PROCESS_CANCELLED, Audience.EVERYONE,
-                              note=cancellation.reason),
+                self._request(
+                    "cancelled",
+                    MessageKind.PROCESS_CANCELLED,
+                    Audience.EVERYONE,
+                    note=cancellation.reason,
+                ),
                 "Tell everyone the contest is cancelled",
             )
         return self.status()
@@ -198,43 +222,81 @@ class PrizeContestWorkflow:
         """Every dated step of the contest, from the current configuration."""
         c = self.contest
         steps = [
-            Step("phase:I", c.submission_opens,
-                 "Open the submission of projects and announce the contest", self._open, phase="I"),
+            Step(
+                "phase:I",
+                c.submission_opens,
+                "Open the submission of projects and announce the contest",
+                self._open,
+                phase="I",
+            ),
         ]
         for span in sorted(c.reminders, reverse=True):
             label = duration_label(span)
-            steps.append(Step(
-                f"submission-reminder:{label}", c.submission_deadline - span,
-                f"Remind the community of the submission deadline ({label} before)",
-                partial(self._reminder, label), expires_at=c.submission_deadline,
-            ))
+            steps.append(
+                Step(
+                    f"submission-reminder:{label}",
+                    c.submission_deadline - span,
+                    f"Remind the community of the submission deadline ({label} before)",
+                    partial(self._reminder, label),
+                    expires_at=c.submission_deadline,
+                )
+            )
         steps += [
-            Step("phase:II", c.submission_deadline,
-                 "Close submissions at the deadline and run the eligibility checks",
-                 self._nomination, phase="II"),
+            Step(
+                "phase:II",
+                c.submission_deadline,
+                "Close submissions at the deadline and run the eligibility checks",
+                self._nomination,
+                phase="II",
+            ),
             # Same instant: the phase begins first; its window opened to the second anyway.
-            Step("phase:III", c.voting_opens, "Open public online voting and tell the community",
-                 self._voting, phase="III"),
-            Step("nominations", c.voting_opens,
-                 "Freeze the nominated projects and tell every owner the outcome",
-                 self._freeze),
-            Step("phase:IV", c.voting_closes,
-                 "Close voting, tally the valid votes and freeze the shortlists",
-                 self._tally, phase="IV"),
-            Step("champions", c.champions_announced,
-                 "Announce the WSIS Prizes Champions; wait for every winner to be selected",
-                 self._champions),
-            Step("phase:V", c.ceremony, "Announce the winners at the WSIS Prize Ceremony",
-                 self._ceremony, phase="V"),
+            Step(
+                "phase:III",
+                c.voting_opens,
+                "Open public online voting and tell the community",
+                self._voting,
+                phase="III",
+            ),
+            Step(
+                "nominations",
+                c.voting_opens,
+                "Freeze the nominated projects and tell every owner the outcome",
+                self._freeze,
+            ),
+            Step(
+                "phase:IV",
+                c.voting_closes,
+                "Close voting, tally the valid votes and freeze the shortlists",
+                self._tally,
+                phase="IV",
+            ),
+            Step(
+                "champions",
+                c.champions_announced,
+                "Announce the WSIS Prizes Champions; wait for every winner to be selected",
+                self._champions,
+            ),
+            Step(
+                "phase:V",
+                c.ceremony,
+                "Announce the winners at the WSIS Prize Ceremony",
+                self._ceremony,
+                phase="V",
+            ),
         ]
         return steps
 
-    def _request(self, step: str, kind: MessageKind, audience: Audience,
-                 **kw: object) -> CampaignRequest:
+    def _request(
+        self, step: str, kind: MessageKind, audience: Audience, **kw: object
+    ) -> CampaignRequest:
         return CampaignRequest(
-            key=f"{self.process_id}:{step}", process_id=self.process_id, kind=kind,
-            audience=audience, title=self.contest.name, timezone=self.contest.timezone,
-            **kw,  # type: ignore[arg-type]
+            key=f"{self.process_id}:{step}",
+            process_id=self.process_id,
+            kind=kind,
+            audience=audience,
+            title=self.contest.name,
+            timezone=self.contest.timezone,
+            **kw,
         )
 
     async def _campaign(self, request: CampaignRequest, summary: str) -> None:
@@ -249,84 +311,134 @@ class PrizeContestWorkflow:
             (WindowKind.VOTING, c.voting_opens, c.voting_closes),
         ]
 
-    def _window(self, kind: WindowKind, opens: object, closes: object) -> WindowRequest:
+    def _window(self, kind: WindowKind, opens: datetime, closes: datetime) -> WindowRequest:
         c = self.contest
         rules: dict[str, object] = {"categories": [cat.code for cat in c.categories]}
         if kind is WindowKind.PROJECT_SUBMISSIONS:
             rules["description_words"] = list(c.description_words)
-        return WindowRequest(process_id=self.process_id, kind=kind.value, title=c.name,
-                             opens_at=opens, closes_at=closes, timezone=c.timezone,  # type: ignore[arg-type]
-                             rules_json=json.dumps(rules))
+        return WindowRequest(
+            process_id=self.process_id,
+            kind=kind.value,
+            title=c.name,
+            opens_at=opens,
+            closes_at=closes,
+            timezone=c.timezone,
+            rules_json=json.dumps(rules),
+        )
 
     async def _db(self, method: Any, arg: Any, summary: str) -> Any:
         return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY,
+            method,
+            arg,
+            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+            retry_policy=DB_RETRY,
             summary=summary,
         )
 
     async def _open(self) -> None:
         c = self.contest
-        await window("open", self._window(WindowKind.PROJECT_SUBMISSIONS, c.submission_opens,
-                                          c.submission_deadline), "Open the submission of projects")
+        await window(
+            "open",
+            self._window(WindowKind.PROJECT_SUBMISSIONS, c.submission_opens, c.submission_deadline),
+            "Open the submission of projects",
+        )
         await self._campaign(
-            self._request("opening", MessageKind.PRIZE_OPENING, Audience.EVERYONE,
-                          when=c.submission_deadline),
+            self._request(
+                "opening", MessageKind.PRIZE_OPENING, Audience.EVERYONE, when=c.submission_deadline
+            ),
             f"Announce {c.name} to everyone",
         )
 
     async def _reminder(self, label: str) -> None:
         await self._campaign(
-            self._request(f"submission-reminder:{label}", MessageKind.PRIZE_SUBMISSION_REMINDER,
-                          Audience.PROJECT_NON_SUBMITTERS, when=self.contest.submission_deadline),
+            self._request(
+                f"submission-reminder:{label}",
+                MessageKind.PRIZE_SUBMISSION_REMINDER,
+                Audience.PROJECT_NON_SUBMITTERS,
+                when=self.contest.submission_deadline,
+            ),
             f"Remind the community of the submission deadline ({label} before)",
         )
 
     async def _nomination(self) -> None:
         c = self.contest
-        await window("close", self._window(WindowKind.PROJECT_SUBMISSIONS, c.submission_opens,
-                                           c.submission_deadline), "Close the submission of projects")
+        await window(
+            "close",
+            self._window(WindowKind.PROJECT_SUBMISSIONS, c.submission_opens, c.submission_deadline),
+            "Close the submission of projects",
+        )
         await flush_outbox(self.process_id)
-        await self._db(PrizeActivities.check_eligibility, self.process_id,
-                       "Run the automatic eligibility checks")
-        await window("open", self._window(WindowKind.NOMINATION, c.submission_deadline,
-                                          c.voting_opens),
-                     "Open the nomination phase (the secretariat may mark projects ineligible)")
+        await self._db(
+            PrizeActivities.check_eligibility,
+            self.process_id,
+            "Run the automatic eligibility checks",
+        )
+        await window(
+            "open",
+            self._window(WindowKind.NOMINATION, c.submission_deadline, c.voting_opens),
+            "Open the nomination phase (the secretariat may mark projects ineligible)",
+        )
 
     async def _freeze(self) -> None:
         c = self.contest
-        await window("close", self._window(WindowKind.NOMINATION, c.submission_deadline,
-                                           c.voting_opens), "Close the nomination phase")
-        await self._db(PrizeActivities.freeze_nominations, self.process_id,
-                       "Freeze the list of nominated projects")
+        await window(
+            "close",
+            self._window(WindowKind.NOMINATION, c.submission_deadline, c.voting_opens),
+            "Close the nomination phase",
+        )
+        await self._db(
+            PrizeActivities.freeze_nominations,
+            self.process_id,
+            "Freeze the list of nominated projects",
+        )
         await self._campaign(
-            self._request("nominated", MessageKind.PRIZE_NOMINATION_OUTCOME,
-                          Audience.NOMINATED_OWNERS, when=c.voting_opens),
+            self._request(
+                "nominated",
+                MessageKind.PRIZE_NOMINATION_OUTCOME,
+                Audience.NOMINATED_OWNERS,
+                when=c.voting_opens,
+            ),
             "Tell the owners of nominated projects",
         )
         await self._campaign(
-            self._request("not-nominated", MessageKind.PRIZE_NOMINATION_OUTCOME,
-                          Audience.NOT_NOMINATED_OWNERS),
+            self._request(
+                "not-nominated", MessageKind.PRIZE_NOMINATION_OUTCOME, Audience.NOT_NOMINATED_OWNERS
+            ),
             "Tell the owners of projects that were not nominated",
         )
 
     async def _voting(self) -> None:
         c = self.contest
-        await window("open", self._window(WindowKind.VOTING, c.voting_opens, c.voting_closes),
-                     "Open the public online voting")
+        await window(
+            "open",
+            self._window(WindowKind.VOTING, c.voting_opens, c.voting_closes),
+            "Open the public online voting",
+        )
         await self._campaign(
-            self._request("voting-open", MessageKind.PRIZE_VOTING_OPEN, Audience.EVERYONE,
-                          when=c.voting_closes),
+            self._request(
+                "voting-open",
+                MessageKind.PRIZE_VOTING_OPEN,
+                Audience.EVERYONE,
+                when=c.voting_closes,
+            ),
             "Tell the community that voting is open",
         )
 
     async def _tally(self) -> None:
         c = self.contest
-        await window("close", self._window(WindowKind.VOTING, c.voting_opens, c.voting_closes),
-                     "Close the public online voting")
+        await window(
+            "close",
+            self._window(WindowKind.VOTING, c.voting_opens, c.voting_closes),
+            "Close the public online voting",
+        )
         shortlist = await self._db(
             PrizeActivities.tally,
-            TallyRequest(process_id=self.process_id, categories=[x.code for x in c.categories],
-                         shortlist_size=c.shortlist_size, ballot_rule=c.ballot_rule),
+            TallyRequest(
+                process_id=self.process_id,
+                categories=[x.code for x in c.categories],
+                shortlist_size=c.shortlist_size,
+                ballot_rule=c.ballot_rule,
+            ),
             "Tally the valid votes and freeze the shortlists",
         )
         assert isinstance(shortlist, Shortlist)
@@ -334,8 +446,11 @@ class PrizeContestWorkflow:
 
     def _missing_winners(self) -> list[str]:
         need = self.contest.winners_per_category
-        return [c for c, ids in self.shortlist.items()
-                if len(self.winners.get(c, [])) < min(need, len(ids))]
+        return [
+            c
+            for c, ids in self.shortlist.items()
+            if len(self.winners.get(c, [])) < min(need, len(ids))
+        ]
 
     async def _champions(self) -> None:
         await self._campaign(
@@ -343,18 +458,22 @@ class PrizeContestWorkflow:
             "Announce the WSIS Prizes Champions to everyone",
         )
         await self._campaign(
-            self._request("champions-owners", MessageKind.PRIZE_CHAMPIONS,
-                          Audience.SHORTLISTED_OWNERS),
+            self._request(
+                "champions-owners", MessageKind.PRIZE_CHAMPIONS, Audience.SHORTLISTED_OWNERS
+            ),
             "Tell the owners of the Champion projects",
         )
         missing = self._missing_winners()
         if missing:
             await self._campaign(
-                self._request("waiting-for-winners", MessageKind.SECRETARIAT_NOTICE,
-                              Audience.SECRETARIAT,
-                              note=f"The Expert Group has not selected the winner of: "
-                                   f"{', '.join(missing)}. The contest waits for the selection "
-                                   f"(starter.py select-winner)."),
+                self._request(
+                    "waiting-for-winners",
+                    MessageKind.SECRETARIAT_NOTICE,
+                    Audience.SECRETARIAT,
+                    note=f"The Expert Group has not selected the winner of: "
+                    f"{', '.join(missing)}. The contest waits for the selection "
+                    f"(starter.py select-winner).",
+                ),
                 "Tell the secretariat which categories still need a winner",
             )
             await self.machine.wait_for(

@@ -60,8 +60,10 @@ def refuse_past(when: datetime, label: str) -> None:
     """Validators: a change may not put a date in the past."""
     now = workflow.now()
     if when <= now:
-        raise ValueError(f"{label} {when.isoformat()} is in the past (it is now "
-                         f"{now.isoformat(timespec='seconds')})")
+        raise ValueError(
+            f"{label} {when.isoformat()} is in the past (it is now "
+            f"{now.isoformat(timespec='seconds')})"
+        )
 
 
 def revalidated(model: M, **changes: Any) -> M:
