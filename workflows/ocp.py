@@ -9,7 +9,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.cycle import OcpConfig
-    from models.phases import COMPLETED, OCP_MEETING_PHASES, OCP_PHASES
+    from models.phases import OCP_MEETING_PHASES, OCP_PHASES
     from models.tables import WindowKind
     from models.wire import (
         Audience,
@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.campaign import flush_outbox, send_campaign
     from workflows.machine import PhaseMachine, Step
-    from workflows.process import refuse_past, revalidated, status_of, window
+    from workflows.process import refuse_if_ended, refuse_past, revalidated, status_of, window
 
 
 def duration_label(span: timedelta) -> str:
@@ -98,7 +98,7 @@ class OcpWorkflow:
 
     @change_deadline.validator
     def _check_deadline(self, change: DeadlineChange) -> None:
-        self._refuse_if_ended()
+        refuse_if_ended(self.machine)
         if change.deadline != "submissions":
             raise ValueError("the OCP has one deadline: 'submissions'")
         if workflow.now() >= self.ocp.submission_deadline:
@@ -134,7 +134,7 @@ class OcpWorkflow:
 
     @move_meeting.validator
     def _check_meeting(self, change: MeetingChange) -> None:
-        self._refuse_if_ended()
+        refuse_if_ended(self.machine)
         meeting = self.ocp.meetings.get(change.meeting)
         if meeting is None:
             raise ValueError(
@@ -185,13 +185,7 @@ class OcpWorkflow:
 
     @cancel.validator
     def _check_cancel(self, cancellation: Cancellation) -> None:
-        self._refuse_if_ended()
-
-    def _refuse_if_ended(self) -> None:
-        if self.machine.cancelled:
-            raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
-        if self.machine.phase == COMPLETED:
-            raise ValueError(f"{self.process_id} is complete")
+        refuse_if_ended(self.machine)
 
     def plan(self) -> list[Step]:
         """Every dated step of the OCP, from the current configuration."""

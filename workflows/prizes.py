@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
         TallyRequest,
         WinnerRequest,
     )
-    from models.phases import COMPLETED, PRIZE_PHASES
+    from models.phases import PRIZE_PHASES
     from models.tables import WindowKind
     from models.wire import (
         Audience,
@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import (
         DB_ACTIVITY_TIMEOUT,
         DB_RETRY,
+        refuse_if_ended,
         refuse_past,
         revalidated,
         status_of,
@@ -161,7 +162,7 @@ class PrizeContestWorkflow:
 
     @change_deadline.validator
     def _check_deadline(self, change: DeadlineChange) -> None:
-        self._refuse_if_ended()
+        refuse_if_ended(self.machine)
         field = self._DEADLINES.get(change.deadline)
         if field is None:
             raise ValueError(f"unknown deadline {change.deadline!r}: 'submissions' or 'voting'")
@@ -180,7 +181,7 @@ class PrizeContestWorkflow:
 
     @move_ceremony.validator
     def _check_ceremony(self, change: CeremonyChange) -> None:
-        self._refuse_if_ended()
+        refuse_if_ended(self.machine)
         if workflow.now() >= self.contest.ceremony:
             raise ValueError("the ceremony has taken place")
         refuse_past(change.at, "the new ceremony date")
@@ -210,13 +211,7 @@ class PrizeContestWorkflow:
 
     @cancel.validator
     def _check_cancel(self, cancellation: Cancellation) -> None:
-        self._refuse_if_ended()
-
-    def _refuse_if_ended(self) -> None:
-        if self.machine.cancelled:
-            raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
-        if self.machine.phase == COMPLETED:
-            raise ValueError(f"{self.process_id} is complete")
+        refuse_if_ended(self.machine)
 
     def plan(self) -> list[Step]:
         """Every dated step of the contest, from the current configuration."""

@@ -12,6 +12,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.windows import WindowActivities
     from models.cycle import problem_lines
+    from models.phases import COMPLETED
     from models.wire import ProcessStatus, WindowRequest, WindowResult
     from workflows.machine import PhaseMachine
 
@@ -72,3 +73,11 @@ def revalidated(model: M, **changes: Any) -> M:
         return type(model).model_validate({**model.model_dump(), **changes})
     except ValidationError as exc:
         raise ValueError("; ".join(problem_lines(exc))) from None
+
+
+def refuse_if_ended(machine: PhaseMachine) -> None:
+    """Validators: a cancelled or completed process takes no more changes."""
+    if machine.cancelled:
+        raise ValueError(f"{machine.process_id} was cancelled: {machine.cancelled}")
+    if machine.phase == COMPLETED:
+        raise ValueError(f"{machine.process_id} is complete")
