@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from intake.acks import queue_ack, send_ack
-from intake.participants import normalize_email
+from intake.participants import EmailAddress, RequiredText
 from intake.windows import Refused, check_window
 from models.tables import OcpSubmission, Participant, WindowKind
 from models.vocab import Language, StakeholderType
@@ -22,26 +22,14 @@ from models.wire import CampaignRequest, MessageKind
 class OcpForm(BaseModel):
     """The Official Submission Form: name, e-mail, organization and country are required."""
 
-    full_name: str
-    email: str
-    organization: str
-    country: str
+    full_name: RequiredText
+    email: EmailAddress
+    organization: RequiredText
+    country: RequiredText
     telephone: str | None = None
     stakeholder_type: StakeholderType | None = None
     language: Language | None = None
-    proposal: str
-
-    @field_validator("full_name", "organization", "country", "proposal")
-    @classmethod
-    def _required(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("is required")
-        return v.strip()
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, v: str) -> str:
-        return normalize_email(v)
+    proposal: RequiredText
 
     @field_validator("stakeholder_type", mode="before")
     @classmethod

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from secrets import token_urlsafe
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ValidationError, field_validator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -28,7 +28,7 @@ class ParticipantRow(BaseModel):
     """One registry row as the CSV gives it."""
 
     name: str
-    email: str
+    email: EmailAddress
     organization: str = ""
     country: str = ""
     stakeholder_type: StakeholderType = StakeholderType.OTHER
@@ -41,11 +41,6 @@ class ParticipantRow(BaseModel):
         if not v:
             raise ValueError("name is empty")
         return v
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, v: str) -> str:
-        return normalize_email(v)
 
     @field_validator("stakeholder_type", mode="before")
     @classmethod
@@ -70,6 +65,17 @@ def normalize_email(value: str) -> str:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise ValueError(f"invalid e-mail address {value!r}: {exc}") from None
+
+
+def _required(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is required")
+    return value.strip()
+
+
+# The field types every intake form shares.
+RequiredText = Annotated[str, AfterValidator(_required)]
+EmailAddress = Annotated[str, AfterValidator(normalize_email)]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from intake.acks import queue_ack, send_ack
-from intake.participants import normalize_email
+from intake.participants import EmailAddress, RequiredText
 from intake.windows import Refused, check_window
 from models.tables import Participant, Project, ProjectStatus, Vote, WindowKind
 from models.vocab import Language, StakeholderType
@@ -34,26 +34,14 @@ def word_count(text: str) -> int:
 class ProjectForm(BaseModel):
     """A project description submitted in one category."""
 
-    owner_email: str
+    owner_email: EmailAddress
     owner_name: str | None = None
-    category: str
-    title: str
-    description: str
+    category: RequiredText
+    title: RequiredText
+    description: RequiredText
     organization: str = ""
     stakeholder_type: StakeholderType
-    country: str
-
-    @field_validator("category", "title", "description", "country")
-    @classmethod
-    def _required(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("is required")
-        return v.strip()
-
-    @field_validator("owner_email")
-    @classmethod
-    def _email(cls, v: str) -> str:
-        return normalize_email(v)
+    country: RequiredText
 
     @field_validator("stakeholder_type", mode="before")
     @classmethod
