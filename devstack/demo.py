@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from cli.cycle import start_cycle
 from core.db import get_engine, migrate
 from core.log import configure_logging, get_logger
 from core.settings import PROJECT_ROOT, VAR_DIR, Settings, get_settings
@@ -31,7 +32,6 @@ from intake.prizes import Ballot, ProjectForm, cast_votes, submit_project
 from intake.windows import Refused
 from models.cycle import CycleConfig, load_cycle, rebased
 from models.wire import ProcessStatus
-from starter import start_cycle
 from worker import build_worker, connect
 from workflows.prizes import PrizeContestWorkflow, WinnerSelection
 

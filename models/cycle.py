@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from models import ids
 from models.phases import OCP_MEETING_PHASES, OCP_PHASES
 
 GENEVA = "Europe/Zurich"
@@ -292,7 +293,7 @@ class ContestConfig(_Model):
     @property
     def process_suffix(self) -> str:
         """``prizes`` for the WSIS Prizes, ``prize-<slug>`` for the others."""
-        return "prizes" if self.slug == "prizes" else f"prize-{self.slug}"
+        return ids.process_suffix(self.slug)
 
     def phase_starts(self) -> dict[str, datetime]:
         return {
@@ -367,7 +368,7 @@ class CycleConfig(_Model):
     @property
     def cycle_id(self) -> str:
         """The parent workflow id: ``wsis-2017`` (or the file's explicit ``id``)."""
-        return self.id or f"wsis-{self.year}"
+        return self.id or ids.cycle_id(self.year)
 
     @property
     def display_title(self) -> str:
@@ -375,10 +376,10 @@ class CycleConfig(_Model):
 
     @property
     def ocp_id(self) -> str:
-        return f"{self.cycle_id}-ocp"
+        return ids.ocp_id(self.cycle_id)
 
     def contest_id(self, contest: ContestConfig) -> str:
-        return f"{self.cycle_id}-{contest.process_suffix}"
+        return ids.contest_id(self.cycle_id, contest.slug)
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from models.tables import PrizeTally, Project, ProjectStatus, Window
+from models.tables import Campaign, PrizeTally, Project, ProjectStatus, Window
 from models.wire import CampaignRequest, MessageKind
 from reports.tables import Breakdown, breakdown
 
 _p = Project.__table__  # type: ignore[attr-defined]
 _w = Window.__table__  # type: ignore[attr-defined]
 _t = PrizeTally.__table__  # type: ignore[attr-defined]
+_c = Campaign.__table__  # type: ignore[attr-defined]
 
 PRIZE_KINDS = {
     MessageKind.PRIZE_CHAMPIONS,
@@ -28,6 +29,18 @@ PRIZE_KINDS = {
     MessageKind.PRIZE_NOMINATION_OUTCOME,
     MessageKind.SECRETARIAT_NOTICE,
 }
+
+
+def results_are_public(process_id: str, engine: Engine) -> bool:
+    """Whether the winners have been announced (the ceremony campaign has gone out): until
+    then vote counts are embargoed everywhere."""
+    with engine.connect() as conn:
+        held = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(_c)
+            .where(_c.c.key == f"{process_id}:winners", _c.c.completed_at.is_not(None))
+        ).scalar_one()
+    return bool(held)
 
 
 def nominations(process_id: str, engine: Engine) -> Breakdown:

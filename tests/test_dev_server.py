@@ -19,10 +19,10 @@ from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from cli.cycle import start_cycle
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from models.cycle import load_cycle, rebased
-from starter import start_cycle
 from worker import build_worker
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR

@@ -8,6 +8,7 @@ from functools import partial
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models import ids
     from models.cycle import OcpConfig
     from models.phases import OCP_MEETING_PHASES, OCP_PHASES
     from models.tables import WindowKind
@@ -45,7 +46,7 @@ class OcpWorkflow:
     def __init__(self, input: OcpInput) -> None:
         self.input = input
         self.ocp = input.ocp
-        self.process_id = f"{input.cycle_id}-ocp"
+        self.process_id = ids.ocp_id(input.cycle_id)
         self.machine = PhaseMachine(
             process_id=self.process_id, process="ocp", title=input.title, table=OCP_PHASES
         )

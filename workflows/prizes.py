@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         TallyRequest,
         WinnerRequest,
     )
+    from models import ids
     from models.phases import PRIZE_PHASES
     from models.tables import WindowKind
     from models.wire import (
@@ -61,7 +62,7 @@ class PrizeContestWorkflow:
     def __init__(self, input: ContestInput) -> None:
         self.input = input
         self.contest = input.contest
-        self.process_id = f"{input.cycle_id}-{self.contest.process_suffix}"
+        self.process_id = ids.contest_id(input.cycle_id, self.contest.slug)
         self.machine = PhaseMachine(
             process_id=self.process_id,
             process=self.contest.process_suffix,

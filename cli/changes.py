@@ -1,0 +1,155 @@
+"""Change a running cycle: deadlines, meetings, the ceremony, cancellation.
+
+Each change is a Temporal update with a validator: a refused change leaves nothing behind,
+an accepted one is in the workflow history with who asked and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from cli.common import REFUSED, connect, instant, iso_utc, refusal, validated
+from mail.compose import local_time
+from models import ids
+from models.wire import (
+    Cancellation,
+    CeremonyChange,
+    DeadlineChange,
+    MeetingChange,
+    ProcessStatus,
+)
+
+commands = typer.Typer()
+
+Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id")]
+By = Annotated[str, typer.Option("--by", help="Role or staff id asking (no e-mail address)")]
+Reason = Annotated[str, typer.Option(help="Why; kept in the workflow history")]
+
+
+def _send(workflow_id: str | None, update: str, change: Any, *, cycle: str = "") -> None:
+    """Send a change to a running process (every process of ``cycle`` when ``workflow_id`` is
+    None); print each refusal (exit 1) or the new plan. One client, one event loop."""
+
+    async def go() -> list[tuple[str, ProcessStatus | str]]:
+        client = await connect()
+        targets = (
+            [workflow_id]
+            if workflow_id
+            else await client.get_workflow_handle(ids.cycle_id(cycle)).query(
+                "processes", result_type=list[str]
+            )
+        )
+        done: list[tuple[str, ProcessStatus | str]] = []
+        for wid in targets:
+            try:
+                done.append(
+                    (
+                        wid,
+                        await client.get_workflow_handle(wid).execute_update(
+                            update, change, result_type=ProcessStatus
+                        ),
+                    )
+                )
+            except WorkflowUpdateFailedError as exc:
+                done.append((wid, f"refused: {refusal(exc)}"))
+            except RPCError as exc:
+                done.append((wid, f"{exc.message}"))
+        return done
+
+    failed = False
+    for wid, outcome in asyncio.run(go()):
+        if isinstance(outcome, str):
+            failed = True
+            typer.echo(f"{wid}: {outcome}", err=True)
+            continue
+        typer.echo(f"{wid}: accepted; now {outcome.phase_name}")
+        for step in outcome.upcoming[:6]:
+            typer.echo(
+                f"  {iso_utc(step.at)}  {local_time(step.at, outcome.timezone)}  {step.summary}"
+            )
+    if failed:
+        raise typer.Exit(REFUSED)
+
+
+@commands.command("change-deadline")
+def change_deadline(
+    cycle: Cycle,
+    to: Annotated[str, typer.Option(help="New deadline, ISO 8601 with offset")],
+    by: By,
+    reason: Reason,
+    process: Annotated[str, typer.Option(help="ocp, prizes or a contest slug")] = "ocp",
+    deadline: Annotated[
+        str, typer.Option(help="submissions, or voting (its close)")
+    ] = "submissions",
+) -> None:
+    """Extend or bring forward a deadline; intake and reminders follow at once."""
+    change = validated(
+        DeadlineChange, deadline=deadline, new=instant(to, "--to"), requested_by=by, reason=reason
+    )
+    _send(ids.process_id(cycle, process), "change_deadline", change)
+
+
+@commands.command("move-meeting")
+def move_meeting(
+    cycle: Cycle,
+    meeting: Annotated[str, typer.Option(help="The meeting's key in the cycle file")],
+    by: By,
+    reason: Reason,
+    starts: Annotated[str | None, typer.Option(help="New start, ISO 8601 with offset")] = None,
+    ends: Annotated[str | None, typer.Option(help="New end (default: same length)")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone of the meeting")] = None,
+    venue: str | None = None,
+    remote_url: str | None = None,
+    virtual_only: Annotated[bool | None, typer.Option("--virtual-only/--in-person")] = None,
+) -> None:
+    """Move an OCP meeting or change its venue, link or format; invitees get an updated .ics."""
+    change = validated(
+        MeetingChange,
+        meeting=meeting,
+        requested_by=by,
+        reason=reason,
+        starts=instant(starts, "--starts") if starts else None,
+        ends=instant(ends, "--ends") if ends else None,
+        timezone=timezone,
+        venue=venue,
+        remote_url=remote_url,
+        virtual_only=virtual_only,
+    )
+    _send(ids.ocp_id(cycle), "move_meeting", change)
+
+
+@commands.command("move-ceremony")
+def move_ceremony(
+    cycle: Cycle,
+    to: Annotated[str, typer.Option(help="New date and time, ISO 8601 with offset")],
+    by: By,
+    reason: Reason,
+    contest: Annotated[str, typer.Option(help="Contest slug")] = ids.PRIZES_SLUG,
+) -> None:
+    """Move the WSIS Prize Ceremony of a contest (the Forum moved)."""
+    change = validated(CeremonyChange, at=instant(to, "--to"), requested_by=by, reason=reason)
+    _send(ids.contest_id(cycle, contest), "move_ceremony", change)
+
+
+@commands.command()
+def cancel(
+    cycle: Cycle,
+    by: By,
+    reason: Reason,
+    process: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="ocp, prizes or a contest slug (repeat); default: every process of the cycle"
+        ),
+    ] = None,
+    notify: Annotated[bool, typer.Option("--notify/--quiet")] = True,
+) -> None:
+    """Cancel a cycle or some of its processes; participants are told unless --quiet."""
+    change = validated(Cancellation, requested_by=by, reason=reason, notify=notify)
+    for wid in [ids.process_id(cycle, p) for p in process] if process else [None]:
+        _send(wid, "cancel", change, cycle=cycle)

@@ -1,0 +1,39 @@
+"""The Expert Group's choices in phase IV, recorded as validated workflow updates."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from temporalio.client import WorkflowUpdateFailedError
+
+from cli.common import connect, fail, refusal
+from models import ids
+from workflows.prizes import PrizeContestWorkflow, WinnerSelection
+
+commands = typer.Typer()
+
+
+@commands.command("select-winner")
+def select_winner(
+    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    category: Annotated[str, typer.Option(help="Category code, e.g. C7-e-health")],
+    project: Annotated[list[int], typer.Option(help="Winning project id (repeat for several)")],
+    contest: Annotated[str, typer.Option(help="Contest slug")] = ids.PRIZES_SLUG,
+    by: Annotated[str, typer.Option(help="Who decides (recorded in the history)")] = "expert-group",
+) -> None:
+    """Phase IV: record the Expert Group's winner of a category, from its shortlist."""
+
+    async def go() -> list[int]:
+        handle = (await connect()).get_workflow_handle(ids.contest_id(cycle, contest))
+        return await handle.execute_update(
+            PrizeContestWorkflow.select_winner,
+            WinnerSelection(category=category, project_ids=project, requested_by=by),
+        )
+
+    try:
+        chosen = asyncio.run(go())
+    except WorkflowUpdateFailedError as exc:
+        raise fail(f"refused: {refusal(exc)}") from None
+    typer.echo(f"{category}: winner {', '.join(map(str, chosen))} recorded")
