@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from models.cycle import BallotRule
+from models.plan import BallotRule
 from models.tables import PrizeTally, Project, ProjectStatus, Vote
 
 _p = Project.__table__  # type: ignore[attr-defined]

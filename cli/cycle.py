@@ -19,7 +19,8 @@ from core.log import configure_logging
 from core.settings import get_settings
 from mail.compose import local_time
 from models import ids
-from models.cycle import ConfigError, CycleConfig, load_cycle
+from models.cycle import CycleConfig
+from models.cycle_file import ConfigError, load_cycle
 from models.phases import OCP_PHASES, PRIZE_PHASES
 from models.wire import CycleInput, ProcessStatus
 from reports.status import counts_for

@@ -30,7 +30,8 @@ from intake.ocp import OcpForm, submit_ocp
 from intake.participants import import_participants
 from intake.prizes import Ballot, ProjectForm, cast_votes, submit_project
 from intake.windows import Refused
-from models.cycle import CycleConfig, load_cycle, rebased
+from models.cycle import CycleConfig, rebased
+from models.cycle_file import load_cycle
 from models.wire import ProcessStatus
 from worker import build_worker, connect
 from workflows.prizes import PrizeContestWorkflow, WinnerSelection

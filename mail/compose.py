@@ -38,7 +38,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from markupsafe import Markup, escape
 
 from mail.calendar import meeting_ics
-from models.cycle import Meeting
+from models.plan import MeetingPlan
 from models.vocab import Language
 from models.wire import CampaignRequest, MessageKind
 
@@ -124,7 +124,7 @@ def render(kind: str, language: str, context: dict[str, Any]) -> tuple[str, str,
     return (str(module.subject).strip(), str(module.text).strip(), str(module.html).strip())
 
 
-def meeting_text(meeting: Meeting) -> str:
+def meeting_text(meeting: MeetingPlan) -> str:
     """A meeting's title, local time, place and remote link, as plain text lines."""
     where = "online only" if meeting.virtual_only else meeting.venue
     lines = [
@@ -138,7 +138,7 @@ def meeting_text(meeting: Meeting) -> str:
     return "\n".join(lines)
 
 
-def meeting_html(meeting: Meeting) -> Markup:
+def meeting_html(meeting: MeetingPlan) -> Markup:
     """The same as ``meeting_text``, as an escaped HTML paragraph."""
     lines = [escape(line) for line in meeting_text(meeting).splitlines()]
     lines[0] = Markup("<strong>{}</strong>").format(lines[0])

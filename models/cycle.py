@@ -1,22 +1,22 @@
-"""The cycle file: one TOML file per annual cycle, validated by these pydantic models.
+"""The cycle file's rules: one TOML file per annual cycle, checked by these models.
 
-Every instant is an offset-aware datetime (``2017-02-20T23:59:59+01:00``). Each process and
-meeting names its time zone (Geneva, ``Europe/Zurich``, by default); an offset that disagrees
-with that zone on that date is refused, which catches the classic summer/winter-time slip.
-Offsets in UTC (``Z``) are always accepted. Durations are written ``"7d"``, ``"36h"``,
-``"90m"`` or in ISO 8601 (``"P7D"``).
+Each model extends the plain snapshot a workflow carries (``models.plan``) with the checks
+of the cycle file, so that a field is declared once. Every instant is an offset-aware datetime
+(``2017-02-20T23:59:59+01:00``). Each process and meeting names its time zone (Geneva,
+``Europe/Zurich``, by default); an offset that disagrees with that zone on that date is
+refused, which catches the classic summer/winter-time slip. Offsets in UTC (``Z``) are always
+accepted. Durations are written ``"7d"``, ``"36h"``, ``"90m"`` or in ISO 8601 (``"P7D"``).
+
+These checks run at the edges only (``starter.py check`` and ``start``, the validators of
+secretariat changes): never when a workflow decodes its input.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import re
-import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, Self, TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -26,15 +26,21 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from models import ids
 from models.phases import OCP_MEETING_PHASES, OCP_PHASES
-
-GENEVA = "Europe/Zurich"
+from models.plan import (
+    GENEVA,
+    CategoryPlan,
+    ContestPlan,
+    CyclePlan,
+    ForumPlan,
+    MeetingPlan,
+    OcpPlan,
+    OcpRemindersPlan,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -88,7 +94,9 @@ def _fmt_offset(offset: timedelta | None) -> str:
     return f"{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
 
 
-class _Model(BaseModel):
+class _Checked(BaseModel):
+    """The cycle file refuses unknown fields (a typo must not pass silently)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -108,17 +116,12 @@ def _in_order(steps: Iterable[tuple[str, datetime]], *, strict: bool = True) -> 
     return problems
 
 
-class Meeting(_Model):
+class Meeting(MeetingPlan, _Checked):
     """A physical meeting of the consultation, with remote participation."""
 
-    phase: str = Field(description="The OCP phase the meeting belongs to (II, III, V or VI).")
-    title: str
     starts: AwareDatetime
     ends: AwareDatetime
     timezone: TimeZoneName = GENEVA
-    venue: str
-    remote_url: str | None = None
-    virtual_only: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -138,18 +141,18 @@ class Meeting(_Model):
         return self
 
 
-class OcpReminders(_Model):
+class OcpReminders(OcpRemindersPlan, _Checked):
     """When the automatic OCP emails go out, counted back from their date."""
 
-    deadline: list[Duration] = Field(
-        default_factory=lambda: [timedelta(days=7), timedelta(days=1)],
+    deadline: tuple[Duration, ...] = Field(
+        default=(timedelta(days=7), timedelta(days=1)),
         description="Reminders to those who have not submitted, before the deadline.",
     )
     invitation: Duration = Field(default=timedelta(days=14), description="Before a meeting.")
     meeting: Duration = Field(default=timedelta(days=1), description="Reminder before a meeting.")
 
 
-class OcpConfig(_Model):
+class OcpConfig(OcpPlan, _Checked):
     """The Open Consultation Process: six phases."""
 
     timezone: TimeZoneName = GENEVA
@@ -158,26 +161,8 @@ class OcpConfig(_Model):
     final_brief: AwareDatetime | None = Field(
         default=None, description="Phase VI; may be omitted when phase VI is held as a meeting."
     )
-    meetings: dict[str, Meeting] = Field(default_factory=dict)
+    meetings: Mapping[str, Meeting] = Field(default_factory=dict)
     reminders: OcpReminders = Field(default_factory=OcpReminders)
-
-    def meeting_for(self, code: str) -> tuple[str, Meeting] | None:
-        """The first meeting (by start) of phase ``code``, with its key."""
-        found = sorted(
-            ((k, m) for k, m in self.meetings.items() if m.phase == code),
-            key=lambda km: km[1].starts,
-        )
-        return found[0] if found else None
-
-    def phase_starts(self) -> dict[str, datetime]:
-        """Phase code -> the instant it begins (only the phases that can be dated)."""
-        starts: dict[str, datetime] = {"I": self.opens, "IV": self.submission_deadline}
-        for code in (*OCP_MEETING_PHASES, "VI"):
-            if (found := self.meeting_for(code)) is not None:
-                starts[code] = found[1].starts
-        if self.final_brief is not None:
-            starts["VI"] = self.final_brief
-        return starts
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -222,17 +207,8 @@ class OcpConfig(_Model):
         return self
 
 
-class ContestKind(StrEnum):
-    PRIZES = "prizes"
-    SPECIAL = "special"
-    PHOTO = "photo"
-
-
-class Category(_Model):
+class Category(CategoryPlan, _Checked):
     """A prize category: one per WSIS Action Line (C7 split into its e-applications)."""
-
-    code: str
-    name: str
 
 
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
@@ -260,19 +236,10 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
 )
 
 
-class BallotRule(StrEnum):
-    """Which of a voter's ballots count at the tally."""
-
-    ANY = "any"  # every valid ballot counts
-    ALL_CATEGORIES = "all-categories"  # only voters who voted in every category (2013 rule)
-
-
-class ContestConfig(_Model):
+class ContestConfig(ContestPlan, _Checked):
     """A prize contest (the WSIS Prizes, a special prize, the photo contest): five phases."""
 
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    name: str
-    kind: ContestKind = ContestKind.PRIZES
     timezone: TimeZoneName = GENEVA
     submission_opens: AwareDatetime = Field(description="Phase I begins.")
     submission_deadline: AwareDatetime = Field(description="Phase I ends; phase II begins.")
@@ -283,26 +250,10 @@ class ContestConfig(_Model):
     categories: tuple[Category, ...] = DEFAULT_CATEGORIES
     shortlist_size: int = Field(default=5, ge=1)
     winners_per_category: int = Field(default=1, ge=1)
-    description_words: tuple[int, int] = Field(default=(150, 200))
-    ballot_rule: BallotRule = BallotRule.ANY
-    reminders: list[Duration] = Field(
-        default_factory=lambda: [timedelta(days=7), timedelta(days=1)],
+    reminders: tuple[Duration, ...] = Field(
+        default=(timedelta(days=7), timedelta(days=1)),
         description="Submission reminders, counted back from the current deadline.",
     )
-
-    @property
-    def process_suffix(self) -> str:
-        """``prizes`` for the WSIS Prizes, ``prize-<slug>`` for the others."""
-        return ids.process_suffix(self.slug)
-
-    def phase_starts(self) -> dict[str, datetime]:
-        return {
-            "I": self.submission_opens,
-            "II": self.submission_deadline,
-            "III": self.voting_opens,
-            "IV": self.voting_closes,
-            "V": self.ceremony,
-        }
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -341,12 +292,11 @@ class ContestConfig(_Model):
         return self
 
 
-class Forum(_Model):
+class Forum(ForumPlan, _Checked):
     """The event the cycle prepares."""
 
     starts: AwareDatetime
     ends: AwareDatetime
-    venue: str = "ITU Headquarters, Geneva"
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -354,32 +304,15 @@ class Forum(_Model):
         return self
 
 
-class CycleConfig(_Model):
+class CycleConfig(CyclePlan, _Checked):
     """One annual cycle: the OCP and the contests that prepare one WSIS Forum."""
 
     year: int = Field(ge=2003, le=2100)
-    title: str | None = None
     id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
     timezone: TimeZoneName = GENEVA
     forum: Forum
     ocp: OcpConfig
-    contests: list[ContestConfig] = Field(default_factory=list)
-
-    @property
-    def cycle_id(self) -> str:
-        """The parent workflow id: ``wsis-2017`` (or the file's explicit ``id``)."""
-        return self.id or ids.cycle_id(self.year)
-
-    @property
-    def display_title(self) -> str:
-        return self.title or f"WSIS Forum {self.year}"
-
-    @property
-    def ocp_id(self) -> str:
-        return ids.ocp_id(self.cycle_id)
-
-    def contest_id(self, contest: ContestConfig) -> str:
-        return ids.contest_id(self.cycle_id, contest.slug)
+    contests: tuple[ContestConfig, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -392,117 +325,6 @@ class CycleConfig(_Model):
             problems.append("the OCP's last phase must come before the Forum starts")
         _ensure(problems)
         return self
-
-
-class ConfigError(Exception):
-    """A cycle file that cannot be used; ``problems`` holds one line per problem."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
-
-
-def _describe(error: Any) -> str:
-    loc = ".".join(str(p) for p in error["loc"] if p not in ("function-after",))
-    kind = error["type"]
-    if kind == "missing":
-        message = "missing field"
-    elif kind == "timezone_aware":
-        message = f"naive datetime {error['input']}: add a UTC offset, e.g. +01:00 or Z"
-    elif kind == "extra_forbidden":
-        message = "unknown field"
-    elif kind == "value_error":
-        message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
-    else:
-        message = error["msg"]
-    return f"{loc}: {message}" if loc else message
-
-
-def problem_lines(exc: ValidationError) -> list[str]:
-    """One line per problem in ``exc``, as ``check`` prints them."""
-    lines: list[str] = []
-    for error in exc.errors():
-        described = _describe(error)
-        # One pydantic error may carry several of our problems joined by "; ".
-        loc, _, rest = described.partition(": ")
-        parts = rest.split("; ") if rest else [described]
-        lines += [f"{loc}: {p}" if rest else p for p in parts]
-    return lines
-
-
-def _in_utc(section: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo and v.utcoffset() else v
-        for k, v in section.items()
-    }
-
-
-def _repair(data: Any, exc: ValidationError) -> bool:
-    """Patch the fields ``exc`` refused with neutral values, so that a second pass can run the
-    cross-field checks (order of phases, meetings against the deadline) that pydantic skips
-    while a field of the same section is invalid. Returns whether anything was patched."""
-    changed = False
-    for error in exc.errors():
-        *path, last = error["loc"]
-        node = data
-        try:
-            for part in path:
-                node = node[part]
-        except (KeyError, IndexError, TypeError):
-            continue
-        if not isinstance(node, dict):
-            continue
-        if error["type"] == "timezone_aware" and isinstance(node.get(last), datetime):
-            node[last] = node[last].replace(tzinfo=UTC)
-        elif last == "timezone" and error["type"] == "value_error":
-            node.update(_in_utc(node), timezone="UTC")
-        elif error["type"] == "missing" and last in ("name", "title", "venue"):
-            node[last] = "(missing)"
-        elif (
-            error["type"] == "value_error"
-            and isinstance(node.get(last), dict)
-            and "does not match" in str(error.get("ctx", {}).get("error", ""))
-            and any(isinstance(v, datetime) and v.utcoffset() for v in node[last].values())
-        ):
-            # A section refused for an offset that does not match its zone: the same instants
-            # in UTC let the sections around it be checked.
-            node[last] = _in_utc(node[last])
-        else:
-            continue
-        changed = True
-    return changed
-
-
-def parse_cycle(data: dict[str, Any], source: str = "<cycle>") -> CycleConfig:
-    """Validate a parsed cycle file; raise ``ConfigError`` with every problem found."""
-    try:
-        return CycleConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = problem_lines(exc)
-        patched = copy.deepcopy(data)
-        for _ in range(3):  # each pass can uncover checks that the previous one skipped
-            if not _repair(patched, exc):
-                break
-            try:
-                CycleConfig.model_validate(patched)
-                break
-            except ValidationError as again:
-                problems += [p for p in problem_lines(again) if p not in problems]
-                exc = again
-        raise ConfigError(source, problems) from None
-
-
-def load_cycle(path: str | Path) -> CycleConfig:
-    """Read and validate a cycle file; raise ``ConfigError`` with every problem found."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(path), ["file not found"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
-    return parse_cycle(data, str(path))
 
 
 M = TypeVar("M", bound=BaseModel)

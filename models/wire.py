@@ -11,7 +11,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from models.cycle import ContestConfig, CycleConfig, Meeting, OcpConfig
+from models.cycle import CycleConfig
+from models.plan import ContestPlan, MeetingPlan, OcpPlan
 
 
 class MessageKind(StrEnum):
@@ -65,7 +66,7 @@ class CampaignRequest(BaseModel):
     )
     previous_when: datetime | None = None
     meeting_key: str | None = None
-    meeting: Meeting | None = None
+    meeting: MeetingPlan | None = None
     sequence: int = Field(default=0, description="iCalendar SEQUENCE of the meeting")
     participant_id: int | None = Field(default=None, description="For ONE_PARTICIPANT")
     note: str | None = Field(
@@ -117,7 +118,7 @@ class OcpInput(BaseModel):
     cycle_id: str
     year: int
     title: str
-    ocp: OcpConfig
+    ocp: OcpPlan
 
 
 class ContestInput(BaseModel):
@@ -126,7 +127,7 @@ class ContestInput(BaseModel):
     cycle_id: str
     year: int
     title: str
-    contest: ContestConfig
+    contest: ContestPlan
 
 
 class CycleInput(BaseModel):

@@ -32,7 +32,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from devstack.temporal import binary
-from models.cycle import CycleConfig, load_cycle, rebased
+from models.cycle import CycleConfig, rebased
+from models.cycle_file import load_cycle
 from models.phases import NOT_STARTED
 from models.wire import OcpInput, ProcessStatus
 from worker import build_worker

@@ -29,7 +29,8 @@ from intake.ocp import OcpForm, record_submission
 from intake.prizes import Ballot, ProjectForm, cast_votes, record_project
 from intake.windows import Refused
 from mail.calendar import meeting_uid
-from models.cycle import CycleConfig, load_cycle, map_times, rebased
+from models.cycle import CycleConfig, map_times, rebased
+from models.cycle_file import load_cycle
 from models.tables import Window
 from models.wire import (
     Cancellation,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models.cycle import ConfigError, load_cycle
+from models.cycle_file import ConfigError, load_cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 

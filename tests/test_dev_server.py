@@ -22,7 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from cli.cycle import start_cycle
 from core.settings import Settings
 from devstack.catcher import MailCatcher
-from models.cycle import load_cycle, rebased
+from models.cycle import rebased
+from models.cycle_file import load_cycle
 from worker import build_worker
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR

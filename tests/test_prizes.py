@@ -24,7 +24,8 @@ from devstack.catcher import MailCatcher
 from intake.participants import import_participants
 from intake.prizes import Ballot, ProjectForm, cast_votes, mark_ineligible, record_project
 from intake.windows import Refused
-from models.cycle import load_cycle, rebased
+from models.cycle import rebased
+from models.cycle_file import load_cycle
 from models.phases import PRIZE_PHASES
 from models.tables import Participant, Project, ProjectStatus, Vote, WindowKind
 from models.wire import ContestInput, WindowRequest

@@ -13,8 +13,8 @@ from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
-    from models.cycle import ContestConfig
     from models.phases import COMPLETED
+    from models.plan import ContestPlan
     from models.wire import ContestInput, CycleInput, OcpInput, ProcessStatus
     from workflows.ocp import OcpWorkflow
     from workflows.prizes import PrizeContestWorkflow
@@ -77,7 +77,7 @@ class AnnualCycleWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return results
 
-    async def _start_contest(self, contest: ContestConfig) -> Any:
+    async def _start_contest(self, contest: ContestPlan) -> Any:
         cycle = self.config
         return await workflow.start_child_workflow(
             PrizeContestWorkflow.run,

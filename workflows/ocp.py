@@ -9,8 +9,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models import ids
-    from models.cycle import OcpConfig
     from models.phases import OCP_MEETING_PHASES, OCP_PHASES
+    from models.plan import OcpPlan
     from models.tables import WindowKind
     from models.wire import (
         Audience,
@@ -147,7 +147,7 @@ class OcpWorkflow:
             refuse_past(change.starts, "the new start")
         self._moved(change)
 
-    def _moved(self, change: MeetingChange) -> OcpConfig:
+    def _moved(self, change: MeetingChange) -> OcpPlan:
         meeting = self.ocp.meetings[change.meeting]
         fields = {
             k: v

@@ -11,8 +11,10 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.windows import WindowActivities
-    from models.cycle import problem_lines
+    from models.cycle import ContestConfig, OcpConfig
+    from models.cycle_file import problem_lines
     from models.phases import COMPLETED
+    from models.plan import ContestPlan, OcpPlan
     from models.wire import ProcessStatus, WindowRequest, WindowResult
     from workflows.machine import PhaseMachine
 
@@ -55,6 +57,8 @@ def status_of(machine: PhaseMachine, timezone: str) -> ProcessStatus:
 
 
 M = TypeVar("M", bound=BaseModel)
+# The cycle file's rules for each snapshot a workflow carries.
+_RULES: dict[type[BaseModel], type[BaseModel]] = {OcpPlan: OcpConfig, ContestPlan: ContestConfig}
 
 
 def refuse_past(when: datetime, label: str) -> None:
@@ -69,8 +73,10 @@ def refuse_past(when: datetime, label: str) -> None:
 
 def revalidated(model: M, **changes: Any) -> M:
     """``model`` with ``changes``, checked by the same rules as the cycle file."""
+    rules: Any = _RULES.get(type(model), type(model))
     try:
-        return type(model).model_validate({**model.model_dump(), **changes})
+        checked: M = rules.model_validate({**model.model_dump(), **changes})
+        return checked
     except ValidationError as exc:
         raise ValueError("; ".join(problem_lines(exc))) from None
 

@@ -1,0 +1,176 @@
+"""What a workflow carries of a cycle: plain frozen snapshots of its dates and rules.
+
+A workflow decodes its input again at every replay, for the nine months a cycle runs and over
+many deploys. These models therefore hold plain values only: no validator, no time-zone
+lookup, no rule that a later release might tighten. The cycle file's rules (``models.cycle``)
+subclass them and add the checks, which run at the edges: ``starter.py check`` and ``start``,
+and the validators of secretariat changes (validators are not run on replay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models import ids
+from models.phases import OCP_MEETING_PHASES
+
+GENEVA = "Europe/Zurich"
+
+
+class Snapshot(BaseModel):
+    """Frozen, and tolerant of fields a later release has dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ContestKind(StrEnum):
+    PRIZES = "prizes"
+    SPECIAL = "special"
+    PHOTO = "photo"
+
+
+class BallotRule(StrEnum):
+    """Which of a voter's ballots count at the tally."""
+
+    ANY = "any"  # every valid ballot counts
+    ALL_CATEGORIES = "all-categories"  # only voters who voted in every category (2013 rule)
+
+
+class MeetingPlan(Snapshot):
+    """A physical meeting of the consultation, with remote participation."""
+
+    phase: str = Field(description="The OCP phase the meeting belongs to (II, III, V or VI).")
+    title: str
+    starts: datetime
+    ends: datetime
+    timezone: str = GENEVA
+    venue: str
+    remote_url: str | None = None
+    virtual_only: bool = False
+
+
+class OcpRemindersPlan(Snapshot):
+    """When the automatic OCP emails go out, counted back from their date."""
+
+    deadline: tuple[timedelta, ...] = Field(
+        default=(timedelta(days=7), timedelta(days=1)),
+        description="Reminders to those who have not submitted, before the deadline.",
+    )
+    invitation: timedelta = Field(default=timedelta(days=14), description="Before a meeting.")
+    meeting: timedelta = Field(default=timedelta(days=1), description="Reminder before a meeting.")
+
+
+class OcpPlan(Snapshot):
+    """The Open Consultation Process: six phases."""
+
+    timezone: str = GENEVA
+    opens: datetime = Field(description="Phase I: the submission form opens.")
+    submission_deadline: datetime = Field(description="Phase IV: the form closes.")
+    final_brief: datetime | None = Field(
+        default=None, description="Phase VI; may be omitted when phase VI is held as a meeting."
+    )
+    meetings: Mapping[str, MeetingPlan] = Field(default_factory=dict)
+    reminders: OcpRemindersPlan = Field(default_factory=OcpRemindersPlan)
+
+    def meeting_for(self, code: str) -> tuple[str, MeetingPlan] | None:
+        """The first meeting (by start) of phase ``code``, with its key."""
+        found = sorted(
+            ((k, m) for k, m in self.meetings.items() if m.phase == code),
+            key=lambda km: km[1].starts,
+        )
+        return found[0] if found else None
+
+    def phase_starts(self) -> dict[str, datetime]:
+        """Phase code -> the instant it begins (only the phases that can be dated)."""
+        starts: dict[str, datetime] = {"I": self.opens, "IV": self.submission_deadline}
+        for code in (*OCP_MEETING_PHASES, "VI"):
+            if (found := self.meeting_for(code)) is not None:
+                starts[code] = found[1].starts
+        if self.final_brief is not None:
+            starts["VI"] = self.final_brief
+        return starts
+
+
+class CategoryPlan(Snapshot):
+    """A prize category: one per WSIS Action Line (C7 split into its e-applications)."""
+
+    code: str
+    name: str
+
+
+class ContestPlan(Snapshot):
+    """A prize contest (the WSIS Prizes, a special prize, the photo contest): five phases."""
+
+    slug: str
+    name: str
+    kind: ContestKind = ContestKind.PRIZES
+    timezone: str = GENEVA
+    submission_opens: datetime = Field(description="Phase I begins.")
+    submission_deadline: datetime = Field(description="Phase I ends; phase II begins.")
+    voting_opens: datetime = Field(description="Phase III begins; phase II ends.")
+    voting_closes: datetime = Field(description="Phase III ends; phase IV begins.")
+    champions_announced: datetime = Field(description="Phase IV ends: Champions announced.")
+    ceremony: datetime = Field(description="Phase V: the WSIS Prize Ceremony.")
+    categories: tuple[CategoryPlan, ...] = ()
+    shortlist_size: int = 5
+    winners_per_category: int = 1
+    description_words: tuple[int, int] = (150, 200)
+    ballot_rule: BallotRule = BallotRule.ANY
+    reminders: tuple[timedelta, ...] = Field(
+        default=(timedelta(days=7), timedelta(days=1)),
+        description="Submission reminders, counted back from the current deadline.",
+    )
+
+    @property
+    def process_suffix(self) -> str:
+        """``prizes`` for the WSIS Prizes, ``prize-<slug>`` for the others."""
+        return ids.process_suffix(self.slug)
+
+    def phase_starts(self) -> dict[str, datetime]:
+        return {
+            "I": self.submission_opens,
+            "II": self.submission_deadline,
+            "III": self.voting_opens,
+            "IV": self.voting_closes,
+            "V": self.ceremony,
+        }
+
+
+class ForumPlan(Snapshot):
+    """The event the cycle prepares."""
+
+    starts: datetime
+    ends: datetime
+    venue: str = "ITU Headquarters, Geneva"
+
+
+class CyclePlan(Snapshot):
+    """One annual cycle: the OCP and the contests that prepare one WSIS Forum."""
+
+    year: int
+    title: str | None = None
+    id: str | None = None
+    timezone: str = GENEVA
+    forum: ForumPlan
+    ocp: OcpPlan
+    contests: tuple[ContestPlan, ...] = ()
+
+    @property
+    def cycle_id(self) -> str:
+        """The parent workflow id: ``wsis-2017`` (or the file's explicit ``id``)."""
+        return self.id or ids.cycle_id(self.year)
+
+    @property
+    def display_title(self) -> str:
+        return self.title or f"WSIS Forum {self.year}"
+
+    @property
+    def ocp_id(self) -> str:
+        return ids.ocp_id(self.cycle_id)
+
+    def contest_id(self, contest: ContestPlan) -> str:
+        return ids.contest_id(self.cycle_id, contest.slug)
