@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import csv
+import hashlib
 import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -160,6 +162,26 @@ def participants(tmp_path: Path, engine: Engine) -> list[dict[str, str]]:
     report = import_participants(tmp_path / "participants.csv", engine)
     assert report.created == 30 and not report.errors
     return rows
+
+
+HISTORIES = ROOT / "tests" / "histories"
+
+
+def record_history(name: str, history: WorkflowHistory) -> None:
+    """With ``WSIS_RECORD_HISTORIES=1``, save a new history for the replay tests.
+
+    Only under a name not used yet, and locked in ``SHA256SUMS`` at once: a history recorded
+    from released code is a contract and is never re-recorded in place.
+    """
+    if not os.environ.get("WSIS_RECORD_HISTORIES"):
+        return
+    path = HISTORIES / f"{name}.json"
+    if path.exists():
+        return
+    data = history.to_json().encode("utf-8")
+    path.write_bytes(data)
+    with (HISTORIES / "SHA256SUMS").open("a", encoding="utf-8") as sums:
+        sums.write(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
 
 
 def history_text(history: WorkflowHistory) -> str:

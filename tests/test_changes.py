@@ -8,7 +8,6 @@ who asked and why in the history, the timer re-armed and the database window mov
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,13 @@ from models.wire import (
     OcpInput,
     ProcessStatus,
 )
-from tests.conftest import history_text
+from tests.conftest import history_text, record_history
 from worker import build_worker
 from workflows.ocp import OcpWorkflow
 from workflows.prizes import PrizeContestWorkflow, WinnerSelection
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE
 
 ROOT = Path(__file__).resolve().parent.parent
-HISTORIES = ROOT / "tests" / "histories"
 GENEVA = ZoneInfo("Europe/Zurich")
 
 
@@ -233,8 +231,7 @@ async def test_extend_voting_mid_phase(
     text = history_text(history)
     assert "more time for the community to vote" in text and "secretariat" in text
     assert not any(p["email"] in text or p["name"] in text for p in participants)
-    if os.environ.get("WSIS_RECORD_HISTORIES"):
-        (HISTORIES / "prizes_2017_voting_extended.json").write_text(history.to_json())
+    record_history("prizes_2017_voting_extended", history)
 
 
 async def test_move_meeting_and_cancel(

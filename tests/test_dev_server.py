@@ -24,12 +24,12 @@ from core.settings import Settings
 from devstack.catcher import MailCatcher
 from models.cycle import rebased
 from models.cycle_file import load_cycle
+from tests.conftest import record_history
 from worker import build_worker
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 ROOT = Path(__file__).resolve().parent.parent
-HISTORIES = ROOT / "tests" / "histories"
 pytestmark = pytest.mark.devserver
 
 
@@ -84,10 +84,8 @@ async def test_compressed_2024_cycle_on_the_dev_server(
     campaigns = {c for c, _ in per}
     assert {f"{wid}:opening" for wid in children} <= campaigns
 
-    if os.environ.get("WSIS_RECORD_HISTORIES"):
-        for wid, name in [(cycle.cycle_id, "cycle_2024"), (children[1], "prizes_2024_compressed")]:
-            history = await client.get_workflow_handle(wid).fetch_history()
-            (HISTORIES / f"{name}.json").write_text(history.to_json())
+    for wid, name in [(cycle.cycle_id, "cycle_2024"), (children[1], "prizes_2024_compressed")]:
+        record_history(name, await client.get_workflow_handle(wid).fetch_history())
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

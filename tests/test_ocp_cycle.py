@@ -7,7 +7,6 @@ clock unchanged (same intervals), so nine months take seconds.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -28,13 +27,12 @@ from models.cycle_file import load_cycle
 from models.phases import OCP_PHASES
 from models.wire import OcpInput, ProcessStatus
 from reports.ocp import ocp_analysis
-from tests.conftest import history_text
+from tests.conftest import history_text, record_history
 from worker import SANDBOX, WORKFLOWS, build_worker
 from workflows.ocp import OcpWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 ROOT = Path(__file__).resolve().parent.parent
-HISTORIES = ROOT / "tests" / "histories"
 
 
 def form(person: dict[str, str], text: str = "Proposal on thematic aspects") -> OcpForm:
@@ -206,6 +204,4 @@ async def test_ocp_2017_end_to_end(
     await Replayer(
         workflows=list(WORKFLOWS), workflow_runner=SANDBOX, data_converter=client.data_converter
     ).replay_workflow(history)
-    if os.environ.get("WSIS_RECORD_HISTORIES"):
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / "ocp_2017.json").write_text(history.to_json())
+    record_history("ocp_2017", history)
