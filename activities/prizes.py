@@ -14,46 +14,22 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from models.plan import BallotRule
 from models.tables import PrizeTally, Project, ProjectStatus, Vote
+from models.wire import (
+    EligibilityResult,
+    NominationResult,
+    Shortlist,
+    TallyRequest,
+    WinnerRequest,
+)
 
 _p = Project.__table__  # type: ignore[attr-defined]
 _v = Vote.__table__  # type: ignore[attr-defined]
 _t = PrizeTally.__table__  # type: ignore[attr-defined]
-
-
-class EligibilityResult(BaseModel):
-    eligible: int
-    duplicates: int
-    earlier_winners: int
-
-
-class NominationResult(BaseModel):
-    nominated: int
-    not_nominated: int
-
-
-class TallyRequest(BaseModel):
-    process_id: str
-    categories: list[str]
-    shortlist_size: int
-    ballot_rule: BallotRule
-
-
-class Shortlist(BaseModel):
-    """Shortlisted project ids per category: ids only, no counts (embargo)."""
-
-    categories: dict[str, list[int]]
-
-
-class WinnerRequest(BaseModel):
-    process_id: str
-    category: str
-    project_ids: list[int]
 
 
 def shortlist_of(ranked: list[tuple[int, int]], size: int) -> list[int]:
@@ -194,10 +170,17 @@ class PrizeActivities:
 
     @activity.defn
     def record_winners(self, request: WinnerRequest) -> None:
-        """The Expert Group's choice for one category (replaces an earlier choice)."""
+        """The Expert Group's choice for one category (replaces an earlier choice, but never
+        a later one: a retried attempt of an older selection can arrive after a newer one)."""
         with _immediate(self.engine) as conn, conn.begin():
             conn.execute(
                 _p.update()
-                .where(_p.c.process_id == request.process_id, _p.c.category == request.category)
-                .values(winner=_p.c.id.in_(request.project_ids))
+                .where(
+                    _p.c.process_id == request.process_id,
+                    _p.c.category == request.category,
+                    _p.c.selection_revision <= request.revision,
+                )
+                .values(
+                    winner=_p.c.id.in_(request.project_ids), selection_revision=request.revision
+                )
             )

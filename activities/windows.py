@@ -1,4 +1,9 @@
-"""Intake windows: open, move and close the database rows that intake checks."""
+"""Intake windows: open, move and close the database rows that intake checks.
+
+Every write carries its revision (the workflow's history length when it asked) and lands only
+on a row of the same or an older revision: two overlapping changes, or a retried attempt that
+arrives late, can never leave the database on an older plan than the workflow's.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ class WindowActivities:
         """Create (or re-time) the window and mark it open; idempotent."""
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
             row = conn.execute(
-                sa.select(_w.c.id, _w.c.state).where(
+                sa.select(_w.c.id, _w.c.state, _w.c.revision).where(
                     _w.c.process_id == request.process_id, _w.c.kind == request.kind
                 )
             ).first()
@@ -42,6 +47,7 @@ class WindowActivities:
                 "opens_at": request.opens_at,
                 "closes_at": request.closes_at,
                 "timezone": request.timezone,
+                "revision": request.revision,
             }
             if row is None:
                 conn.execute(
@@ -52,7 +58,7 @@ class WindowActivities:
                         **values,
                     )
                 )
-            elif row.state == WindowState.SCHEDULED.value:
+            elif row.state == WindowState.SCHEDULED.value and row.revision <= request.revision:
                 conn.execute(
                     _w.update()
                     .where(_w.c.id == row.id)
@@ -65,17 +71,24 @@ class WindowActivities:
         """Set a window's dates, creating it *scheduled* if it does not exist yet: processes
         schedule their windows when they start, and a moved deadline moves the row."""
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-            updated = conn.execute(
-                _w.update()
-                .where(_w.c.process_id == request.process_id, _w.c.kind == request.kind)
-                .values(
-                    opens_at=request.opens_at,
-                    closes_at=request.closes_at,
-                    title=request.title,
-                    rules_json=request.rules_json,
+            exists = conn.execute(
+                sa.select(_w.c.id).where(
+                    _w.c.process_id == request.process_id, _w.c.kind == request.kind
                 )
-            )
-            if not updated.rowcount:
+            ).first()
+            if exists:
+                conn.execute(
+                    _w.update()
+                    .where(_w.c.id == exists.id, _w.c.revision <= request.revision)
+                    .values(
+                        opens_at=request.opens_at,
+                        closes_at=request.closes_at,
+                        title=request.title,
+                        rules_json=request.rules_json,
+                        revision=request.revision,
+                    )
+                )
+            else:
                 conn.execute(
                     _w.insert().values(
                         process_id=request.process_id,
@@ -86,6 +99,7 @@ class WindowActivities:
                         closes_at=request.closes_at,
                         timezone=request.timezone,
                         rules_json=request.rules_json,
+                        revision=request.revision,
                     )
                 )
         return self._result(request.process_id, request.kind)
@@ -108,11 +122,13 @@ class WindowActivities:
                     _w.c.process_id == request.process_id,
                     _w.c.kind == request.kind,
                     _w.c.state != WindowState.CLOSED.value,
+                    _w.c.revision <= request.revision,
                 )
                 .values(
                     state=WindowState.CLOSED.value,
                     closed_at=datetime.now(UTC),
                     accepted_count=accepted,
+                    revision=request.revision,
                 )
             )
         return self._result(request.process_id, request.kind)
@@ -123,8 +139,16 @@ class WindowActivities:
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
             conn.execute(
                 _w.update()
-                .where(_w.c.process_id == request.process_id, _w.c.kind == request.kind)
-                .values(state=WindowState.CANCELLED.value, closed_at=datetime.now(UTC))
+                .where(
+                    _w.c.process_id == request.process_id,
+                    _w.c.kind == request.kind,
+                    _w.c.revision <= request.revision,
+                )
+                .values(
+                    state=WindowState.CANCELLED.value,
+                    closed_at=datetime.now(UTC),
+                    revision=request.revision,
+                )
             )
         return self._result(request.process_id, request.kind)
 

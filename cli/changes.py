@@ -1,4 +1,4 @@
-"""Change a running cycle: deadlines, meetings, the ceremony, cancellation.
+"""Change a running cycle: deadlines, meetings, the ceremony, the Forum, cancellation.
 
 Each change is a Temporal update with a validator: a refused change leaves nothing behind,
 an accepted one is in the workflow history with who asked and why.
@@ -13,16 +13,21 @@ import typer
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from cli.common import REFUSED, connect, instant, iso_utc, refusal, validated
+from cli.common import REFUSED, connect, fail, instant, iso_utc, refusal, validated
 from mail.compose import local_time
 from models import ids
 from models.wire import (
     Cancellation,
     CeremonyChange,
     DeadlineChange,
+    ForumMove,
     MeetingChange,
     ProcessStatus,
 )
+from workflows.cycle import AnnualCycleWorkflow
+from workflows.ocp import OcpWorkflow
+from workflows.prizes import PrizeContestWorkflow
+from workflows.process import ProcessWorkflow
 
 commands = typer.Typer()
 
@@ -31,30 +36,21 @@ By = Annotated[str, typer.Option("--by", help="Role or staff id asking (no e-mai
 Reason = Annotated[str, typer.Option(help="Why; kept in the workflow history")]
 
 
-def _send(workflow_id: str | None, update: str, change: Any, *, cycle: str = "") -> None:
-    """Send a change to a running process (every process of ``cycle`` when ``workflow_id`` is
-    None); print each refusal (exit 1) or the new plan. One client, one event loop."""
+def _send(targets: list[str] | None, update: Any, change: Any, *, cycle: str = "") -> None:
+    """Send ``update`` to each process in ``targets`` (every process of ``cycle`` when None);
+    print each refusal (exit 1) or the new plan. One client, one event loop."""
 
     async def go() -> list[tuple[str, ProcessStatus | str]]:
         client = await connect()
-        targets = (
-            [workflow_id]
-            if workflow_id
-            else await client.get_workflow_handle(ids.cycle_id(cycle)).query(
-                "processes", result_type=list[str]
-            )
-        )
+        wids = targets
+        if wids is None:
+            cycle_handle = client.get_workflow_handle(ids.cycle_id(cycle))
+            wids = await cycle_handle.query(AnnualCycleWorkflow.processes)
         done: list[tuple[str, ProcessStatus | str]] = []
-        for wid in targets:
+        for wid in wids:
             try:
-                done.append(
-                    (
-                        wid,
-                        await client.get_workflow_handle(wid).execute_update(
-                            update, change, result_type=ProcessStatus
-                        ),
-                    )
-                )
+                status = await client.get_workflow_handle(wid).execute_update(update, change)
+                done.append((wid, status))
             except WorkflowUpdateFailedError as exc:
                 done.append((wid, f"refused: {refusal(exc)}"))
             except RPCError as exc:
@@ -91,7 +87,7 @@ def change_deadline(
     change = validated(
         DeadlineChange, deadline=deadline, new=instant(to, "--to"), requested_by=by, reason=reason
     )
-    _send(ids.process_id(cycle, process), "change_deadline", change)
+    _send([ids.process_id(cycle, process)], ProcessWorkflow.change_deadline, change)
 
 
 @commands.command("move-meeting")
@@ -120,7 +116,7 @@ def move_meeting(
         remote_url=remote_url,
         virtual_only=virtual_only,
     )
-    _send(ids.ocp_id(cycle), "move_meeting", change)
+    _send([ids.ocp_id(cycle)], OcpWorkflow.move_meeting, change)
 
 
 @commands.command("move-ceremony")
@@ -131,9 +127,42 @@ def move_ceremony(
     reason: Reason,
     contest: Annotated[str, typer.Option(help="Contest slug")] = ids.PRIZES_SLUG,
 ) -> None:
-    """Move the WSIS Prize Ceremony of a contest (the Forum moved)."""
+    """Move the WSIS Prize Ceremony of one contest (move-forum moves every one with it)."""
     change = validated(CeremonyChange, at=instant(to, "--to"), requested_by=by, reason=reason)
-    _send(ids.contest_id(cycle, contest), "move_ceremony", change)
+    _send([ids.contest_id(cycle, contest)], PrizeContestWorkflow.move_ceremony, change)
+
+
+@commands.command("move-forum")
+def move_forum(
+    cycle: Cycle,
+    starts: Annotated[str, typer.Option(help="The Forum's new start, ISO 8601 with offset")],
+    ends: Annotated[str, typer.Option(help="The Forum's new end, ISO 8601 with offset")],
+    by: By,
+    reason: Reason,
+) -> None:
+    """Move the Forum: the OCP's final brief and every ceremony move with it, checked
+    together first; each process tells its participants once."""
+    move = validated(
+        ForumMove,
+        starts=instant(starts, "--starts"),
+        ends=instant(ends, "--ends"),
+        requested_by=by,
+        reason=reason,
+    )
+
+    async def go() -> dict[str, str]:
+        handle = (await connect()).get_workflow_handle(ids.cycle_id(cycle))
+        return await handle.execute_update(AnnualCycleWorkflow.move_forum, move)
+
+    try:
+        told = asyncio.run(go())
+    except WorkflowUpdateFailedError as exc:
+        raise fail(f"{ids.cycle_id(cycle)}: refused: {refusal(exc)}") from None
+    except RPCError as exc:
+        raise fail(f"{ids.cycle_id(cycle)}: {exc.message}") from None
+    typer.echo(f"{ids.cycle_id(cycle)}: the Forum moves to {move.starts.isoformat()}")
+    for wid in told:
+        typer.echo(f"  {wid}: moved with it; its participants are told")
 
 
 @commands.command()
@@ -149,7 +178,11 @@ def cancel(
     ] = None,
     notify: Annotated[bool, typer.Option("--notify/--quiet")] = True,
 ) -> None:
-    """Cancel a cycle or some of its processes; participants are told unless --quiet."""
+    """Cancel a cycle or some of its processes; participants are told unless --quiet.
+
+    This is the cancel to use: it says who and why. Temporal's own Cancel (the Web UI's
+    button, ``temporal workflow cancel``) ends a process just as cleanly; Terminate does not
+    (windows stay open until their deadlines and nobody is told)."""
     change = validated(Cancellation, requested_by=by, reason=reason, notify=notify)
-    for wid in [ids.process_id(cycle, p) for p in process] if process else [None]:
-        _send(wid, "cancel", change, cycle=cycle)
+    targets = [ids.process_id(cycle, p) for p in process] if process else None
+    _send(targets, ProcessWorkflow.cancel, change, cycle=cycle)

@@ -39,11 +39,16 @@ def reasons(exc: ValidationError) -> str:
 
 
 def validated(model: type[M], **fields: Any) -> M:
-    """``model(**fields)``, or exit 2 with the reasons on one line."""
+    """``model(**fields)`` that passes its own ``problems()`` check, if it has one (the wire
+    models do: they validate at the edges), or exit 2 with the reasons on one line."""
     try:
-        return model(**fields)
+        value = model(**fields)
     except ValidationError as exc:
         raise fail(reasons(exc), INVALID) from None
+    problems: list[str] = value.problems() if hasattr(value, "problems") else []
+    if problems:
+        raise fail("; ".join(problems), INVALID)
+    return value
 
 
 def iso_utc(when: datetime) -> str:

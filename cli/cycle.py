@@ -25,6 +25,7 @@ from models.phases import OCP_PHASES, PRIZE_PHASES
 from models.wire import CycleInput, ProcessStatus
 from reports.status import counts_for
 from workflows.cycle import AnnualCycleWorkflow
+from workflows.process import ProcessWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 commands = typer.Typer()
@@ -138,7 +139,7 @@ async def _status(cycle: str) -> list[str]:
         if desc.status == WorkflowExecutionStatus.RUNNING:
             try:
                 status = await handle.query(
-                    "status", result_type=ProcessStatus, rpc_timeout=timedelta(seconds=5)
+                    ProcessWorkflow.status, rpc_timeout=timedelta(seconds=5)
                 )
             except RPCError:
                 lines.append("  (no worker is answering: showing search attributes only)")

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from temporalio.client import WorkflowUpdateFailedError
 
-from cli.common import connect, fail, refusal
+from cli.common import connect, fail, refusal, validated
 from models import ids
-from workflows.prizes import PrizeContestWorkflow, WinnerSelection
+from models.wire import WinnerSelection
+from workflows.prizes import PrizeContestWorkflow
 
 commands = typer.Typer()
 
@@ -25,12 +26,11 @@ def select_winner(
 ) -> None:
     """Phase IV: record the Expert Group's winner of a category, from its shortlist."""
 
+    selection = validated(WinnerSelection, category=category, project_ids=project, requested_by=by)
+
     async def go() -> list[int]:
         handle = (await connect()).get_workflow_handle(ids.contest_id(cycle, contest))
-        return await handle.execute_update(
-            PrizeContestWorkflow.select_winner,
-            WinnerSelection(category=category, project_ids=project, requested_by=by),
-        )
+        return await handle.execute_update(PrizeContestWorkflow.select_winner, selection)
 
     try:
         chosen = asyncio.run(go())

@@ -32,9 +32,10 @@ from intake.prizes import Ballot, ProjectForm, cast_votes, submit_project
 from intake.windows import Refused
 from models.cycle import CycleConfig, rebased
 from models.cycle_file import load_cycle
-from models.wire import ProcessStatus
+from models.wire import ProcessStatus, WinnerSelection
 from worker import build_worker, connect
-from workflows.prizes import PrizeContestWorkflow, WinnerSelection
+from workflows.prizes import PrizeContestWorkflow
+from workflows.process import ProcessWorkflow
 
 log = get_logger("demo")
 SAMPLES = PROJECT_ROOT / "samples" / "participants.csv"
@@ -68,9 +69,7 @@ async def play_participants(client: Client, cycle: CycleConfig) -> None:
     while True:
         for wid in [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]:
             try:
-                status: ProcessStatus = await client.get_workflow_handle(wid).query(
-                    "status", result_type=ProcessStatus
-                )
+                status = await client.get_workflow_handle(wid).query(ProcessWorkflow.status)
             except RPCError:
                 continue
             key = f"{wid}:{status.phase}"

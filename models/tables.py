@@ -99,6 +99,8 @@ class Window(SQLModel, table=True):
     accepted_count: int | None = None
     # Intake rules that go with the window (categories, word limits), as JSON.
     rules_json: str = Field(default="{}", sa_column_kwargs={"server_default": "{}"})
+    # The workflow's history length at the last write: an older write never lands over it.
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class OcpSubmission(SQLModel, table=True):
@@ -185,6 +187,8 @@ class Project(SQLModel, table=True):
     votes: int | None = None  # valid votes, frozen at the close of voting
     shortlisted: bool = False
     winner: bool = False
+    # Revision of the Expert Group's selection in this category that set ``winner``.
+    selection_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Vote(SQLModel, table=True):

@@ -57,8 +57,7 @@ async def test_compressed_2024_cycle_on_the_dev_server(
         parent = client.get_workflow_handle_for(AnnualCycleWorkflow.run, cycle.cycle_id)
         results = await parent.result()
 
-    assert [r.process_id for r in results] == children
-    assert all(r.phase == "completed" for r in results)
+    assert results == dict.fromkeys(children, "completed")
     for wid in children:
         desc = await client.get_workflow_handle(wid).describe()
         assert desc.status == WorkflowExecutionStatus.COMPLETED
@@ -207,5 +206,5 @@ async def test_secretariat_cli_on_a_running_cycle(
         result = await client.get_workflow_handle_for(
             AnnualCycleWorkflow.run, "wsis-2017-cli"
         ).result()
-    assert [r.phase for r in result] == ["cancelled", "cancelled"]
+    assert list(result.values()) == ["cancelled", "cancelled"]
     assert len(mail.per_recipient("wsis-2017-cli-ocp:deadline-change:1")) == len(participants) + 1

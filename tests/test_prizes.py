@@ -28,11 +28,11 @@ from models.cycle import rebased
 from models.cycle_file import load_cycle
 from models.phases import PRIZE_PHASES
 from models.tables import Participant, Project, ProjectStatus, Vote, WindowKind
-from models.wire import ContestInput, WindowRequest
+from models.wire import ContestInput, WindowRequest, WinnerSelection
 from reports.prizes import nominations, results
 from tests.conftest import write_people
 from worker import build_worker
-from workflows.prizes import PrizeContestWorkflow, WinnerSelection
+from workflows.prizes import PrizeContestWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 _project = Project.__table__  # type: ignore[attr-defined]

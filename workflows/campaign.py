@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import (
@@ -35,7 +36,16 @@ async def send_campaign(
     With ``request.shards`` > 1 the recipients are split by participant id into that many
     shards, each sent by its own activity call; the calls run in parallel on whichever workers
     poll the task queue, and their counts are summed.
+
+    A request its message kind cannot be written from (an opening without its deadline) is
+    refused here, before anything is scheduled: no retry of the activity could fix it.
     """
+    if missing := request.missing():
+        raise ApplicationError(
+            f"campaign {request.key}: a {request.kind.value} message needs {', '.join(missing)}",
+            type="IncompleteCampaign",
+            non_retryable=True,
+        )
     if request.shards <= 1:
         return await _call(request, summary, heartbeat_timeout, retry_policy)
     shards = request.shards

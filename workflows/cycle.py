@@ -2,22 +2,37 @@
 
 An operator sees the cycle as a tree in the Web UI: ``wsis-2017`` with ``wsis-2017-ocp`` and
 ``wsis-2017-prizes`` below it. The parent completes when every child has.
+
+The cycle keeps each process's current plan (each reports it after a secretariat change), so
+that moving the Forum is checked against all of them together, by the cycle file's own rules,
+before any process is told.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from models.phases import COMPLETED
-    from models.plan import ContestPlan
-    from models.wire import ContestInput, CycleInput, OcpInput, ProcessStatus
+    from models.cycle import CycleConfig
+    from models.phases import CANCELLED, COMPLETED
+    from models.plan import ContestPlan, CyclePlan
+    from models.wire import (
+        ContestInput,
+        CycleInput,
+        ForumMove,
+        ForumShift,
+        OcpInput,
+        ProcessChanged,
+    )
     from workflows.ocp import OcpWorkflow
     from workflows.prizes import PrizeContestWorkflow
+    from workflows.process import PROCESS_CHANGED, ProcessWorkflow, checked, refuse, refuse_past
     from workflows.search_attributes import WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 
@@ -37,13 +52,16 @@ class AnnualCycleWorkflow:
 
     @workflow.init
     def __init__(self, input: CycleInput) -> None:
-        self.config = input.config
+        self.config: CyclePlan = input.config
+        self.shards = input.campaign_shards
         self.children: list[str] = []
         self.finished: dict[str, str] = {}
+        self.lock = asyncio.Lock()
 
     @workflow.run
-    async def run(self, input: CycleInput) -> list[ProcessStatus]:
-        cycle = input.config
+    async def run(self, input: CycleInput) -> dict[str, str]:
+        """Returns each process's last phase (``completed`` or ``cancelled``)."""
+        cycle = self.config
         workflow.upsert_search_attributes(
             [
                 WSIS_YEAR.value_set(cycle.year),
@@ -59,6 +77,7 @@ class AnnualCycleWorkflow:
                     year=cycle.year,
                     title=cycle.display_title,
                     ocp=cycle.ocp,
+                    campaign_shards=self.shards,
                 ),
                 id=cycle.ocp_id,
                 static_summary=f"{cycle.display_title}: Open Consultation Process",
@@ -69,31 +88,44 @@ class AnnualCycleWorkflow:
             handles.append(await self._start_contest(contest))
         self.children = [h.id for h in handles]
         self._details()
-        results: list[ProcessStatus] = list(
+        try:
             await asyncio.gather(*(self._watch(h) for h in handles))
-        )
+        except asyncio.CancelledError:
+            # A Cancel of the cycle reaches every child, which ends as cleanly as its cancel
+            # update (windows closed, participants told) before this is raised here.
+            workflow.upsert_search_attributes([WSIS_PHASE.value_set(CANCELLED)])
+            self._details()
+            raise
         workflow.upsert_search_attributes([WSIS_PHASE.value_set(COMPLETED)])
         self._details()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return results
+        return dict(self.finished)
 
     async def _start_contest(self, contest: ContestPlan) -> Any:
         cycle = self.config
         return await workflow.start_child_workflow(
             PrizeContestWorkflow.run,
             ContestInput(
-                cycle_id=cycle.cycle_id, year=cycle.year, title=cycle.display_title, contest=contest
+                cycle_id=cycle.cycle_id,
+                year=cycle.year,
+                title=cycle.display_title,
+                contest=contest,
+                campaign_shards=self.shards,
             ),
             id=cycle.contest_id(contest),
             static_summary=f"{contest.name}: five-phase contest",
             search_attributes=_attributes(cycle.year, contest.process_suffix),
         )
 
-    async def _watch(self, handle: Any) -> ProcessStatus:
-        result: ProcessStatus = await handle
-        self.finished[handle.id] = result.phase
+    async def _watch(self, handle: Any) -> None:
+        try:
+            self.finished[handle.id] = (await handle).phase
+        except ChildWorkflowError as exc:
+            # A process cancelled on its own (in the Web UI) leaves the others running.
+            if not isinstance(exc.cause, CancelledError):
+                raise
+            self.finished[handle.id] = CANCELLED
         self._details()
-        return result
 
     def _details(self) -> None:
         lines = [
@@ -109,3 +141,82 @@ class AnnualCycleWorkflow:
     def processes(self) -> list[str]:
         """The workflow ids of the cycle's processes."""
         return list(self.children)
+
+    @workflow.signal(name=PROCESS_CHANGED)
+    def process_changed(self, report: ProcessChanged) -> None:
+        """A process's current plan, after a secretariat change it accepted."""
+        if report.ocp is not None:
+            self.config = self.config.model_copy(update={"ocp": report.ocp})
+        if report.contest is not None:
+            contests = tuple(
+                report.contest if self.config.contest_id(c) == report.process_id else c
+                for c in self.config.contests
+            )
+            self.config = self.config.model_copy(update={"contests": contests})
+
+    # -- Moving the Forum ----------------------------------------------------------------------
+
+    def _moved(self, move: ForumMove) -> CyclePlan:
+        """The cycle as it would be: the Forum's dates, and what each running process holds
+        at the Forum moved by the same shift (past steps stay where they were)."""
+        shift = move.starts - self.config.forum.starts
+        now = workflow.now()
+        forum = self.config.forum.model_copy(update={"starts": move.starts, "ends": move.ends})
+        return self.config.model_copy(
+            update={
+                "forum": forum,
+                "ocp": self.config.ocp.moved_with_forum(shift, now),
+                "contests": tuple(c.moved_with_forum(shift, now) for c in self.config.contests),
+            }
+        )
+
+    @workflow.update
+    async def move_forum(self, move: ForumMove) -> dict[str, str]:
+        """Move the Forum: the OCP's final brief and every contest's ceremony move with it,
+        and each process tells its participants once. Returns each process told."""
+        async with self.lock:
+            previous = self.config.forum.starts
+            self.config = self._moved(move)
+            told: dict[str, str] = {}
+            shift = ForumShift(
+                requested_by=move.requested_by,
+                reason=move.reason,
+                previous_starts=previous,
+                starts=move.starts,
+                ends=move.ends,
+            )
+            for child in self.children:
+                if child in self.finished:
+                    continue
+                await workflow.get_external_workflow_handle(child).signal(
+                    ProcessWorkflow.forum_moved, shift
+                )
+                told[child] = "moved"
+            self._details()
+        return told
+
+    @move_forum.validator
+    def _check_forum(self, move: ForumMove) -> None:
+        refuse(move.problems())
+        if workflow.now() >= self.config.forum.starts:
+            raise ValueError("the Forum has begun: it can no longer move")
+        refuse_past(move.starts, "the Forum's new start")
+        moved = self._moved(move)
+        refuse(_moved_into_the_past(self.config, moved, workflow.now()))
+        checked(CycleConfig, moved)
+
+
+def _moved_into_the_past(before: CyclePlan, after: CyclePlan, now: datetime) -> list[str]:
+    """Dates the move would put in the past (a Forum brought forward by more than they are
+    away): a step there would run at once instead of at its date."""
+    problems = []
+    brief = after.ocp.final_brief
+    if brief is not None and brief != before.ocp.final_brief and brief <= now:
+        problems.append("the OCP's final brief would move into the past")
+    for key, meeting in after.ocp.meetings.items():
+        if meeting != before.ocp.meetings[key] and meeting.starts <= now:
+            problems.append(f"the meeting {key!r} would move into the past")
+    for old, new in zip(before.contests, after.contests, strict=True):
+        if new.ceremony != old.ceremony and new.ceremony <= now:
+            problems.append(f"the ceremony of {new.name} would move into the past")
+    return problems

@@ -6,12 +6,18 @@ until the earliest step not yet done, runs it, and moves on. A secretariat chang
 extended, a meeting moved) bumps the revision, which wakes the wait: the machine re-plans and
 re-arms its timer, so reminders always count back from the current date.
 
+Step actions and the bodies of secretariat changes take turns: both hold ``lock`` while they
+run (as samples-python's ``message_passing/safe_message_handlers`` does), so a change never
+interleaves with a step that is half done, and a step that waited for the lock while a change
+ran re-plans before it runs. A step is marked *started* before its action's first await.
+
 It also keeps the operator's view current: the ``WsisPhase`` and ``WsisNextDeadline`` search
 attributes and the workflow's current details, in plain words.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +47,15 @@ class Step:
     expires_at: datetime | None = None  # a reminder past its deadline is skipped, not sent
 
 
+def duration_label(span: timedelta) -> str:
+    """``7d``, ``36h``, ``90m``: the stable part of a reminder's step key."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def utc_text(when: datetime) -> str:
     """``2017-02-20 22:59 UTC``: workflow code shows dates in UTC (no zoneinfo in the sandbox)."""
     return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
@@ -62,8 +77,12 @@ class PhaseMachine:
         self.title = title
         self.table = table
         self.phase = NOT_STARTED
+        self.started: list[str] = []
         self.done: list[str] = []
         self.skipped: list[str] = []
+        self.running: Step | None = None
+        # Held by a running step and by every change that awaits: they take turns.
+        self.lock = asyncio.Lock()
         self.entered: dict[str, datetime] = {}  # phase slug -> when it began
         self.waiting_for: str | None = None
         self.cancelled: str | None = None
@@ -116,7 +135,7 @@ class PhaseMachine:
         ]
 
     async def run(self, plan: Callable[[], list[Step]]) -> None:
-        """Run ``plan`` to its end (or until cancelled)."""
+        """Run ``plan`` to its end (or until cancelled), then enter completed or cancelled."""
         self._plan = plan
         while not self.cancelled:
             todo = self.pending()
@@ -136,25 +155,49 @@ class PhaseMachine:
                     continue  # something changed: re-plan
                 except TimeoutError:
                     pass
-            if self.cancelled:
-                break
-            if step.expires_at is not None and workflow.now() >= step.expires_at:
-                self.skipped.append(step.key)
-                continue
-            if step.phase is not None:
-                self.enter(step.phase)
+            async with self.lock:
+                if self._revision != seen:
+                    continue  # a change ran while this step waited for the lock: re-plan
+                if self.cancelled:
+                    break
+                await self._run_step(step)
+        self.finish()
+
+    async def _run_step(self, step: Step) -> None:
+        if step.expires_at is not None and workflow.now() >= step.expires_at:
+            self.skipped.append(step.key)
+            return
+        if step.phase is not None:
+            self.enter(step.phase)
+        self.started.append(step.key)
+        self.running = step
+        self._describe()
+        try:
             await step.action()
-            self.done.append(step.key)
+        finally:
+            self.running = None
+        self.done.append(step.key)
+
+    def finish(self) -> None:
+        """Enter the last phase: cancelled if the process was cancelled, else completed."""
         self.enter(CANCELLED if self.cancelled else COMPLETED)
         self._show(None, [])
 
     async def wait_for(self, what: str, done: Callable[[], bool]) -> None:
-        """Block the plan until ``done()``, saying in the UI what it waits for."""
+        """Block the plan until ``done()``, saying in the UI what it waits for.
+
+        Called by a step, which holds the lock: the lock is let go while waiting (as a
+        condition variable does), so that the changes it waits for can run.
+        """
         if done():
             return
         self.waiting_for = what
         self.refresh()
-        await workflow.wait_condition(lambda: done() or self.cancelled is not None)
+        self.lock.release()
+        try:
+            await workflow.wait_condition(lambda: done() or self.cancelled is not None)
+        finally:
+            await self.lock.acquire()
         self.waiting_for = None
         self.refresh()
 
@@ -178,14 +221,23 @@ class PhaseMachine:
         workflow.upsert_search_attributes(
             [WSIS_NEXT_DEADLINE.value_set(step.at) if step else WSIS_NEXT_DEADLINE.value_unset()]
         )
+        self._describe(step, then)
+
+    def _describe(self, step: Step | None = None, then: list[Step] | None = None) -> None:
+        """The current details in the Web UI (metadata: no command, no history event)."""
+        if step is None and then is None:
+            todo = self.pending()
+            step, then = (todo[0] if todo else None), todo[1:4]
         lines = [f"**{self.phase_label()}** ({self.title})"]
         if self.cancelled:
             lines.append(f"Cancelled: {self.cancelled}")
+        if self.running:
+            lines.append(f"Now: {self.running.summary}")
         if self.waiting_for:
             lines.append(f"Waiting for: {self.waiting_for}")
         if step:
             lines.append(f"Next: {step.summary}, {utc_text(step.at)}")
-            lines += [f"Then: {s.summary}, {utc_text(s.at)}" for s in then]
+            lines += [f"Then: {s.summary}, {utc_text(s.at)}" for s in then or []]
         elif not self.cancelled:
             lines.append("All phases are complete.")
         workflow.set_current_details("\n\n".join(lines))

@@ -1,9 +1,27 @@
-"""What the OCP and every prize contest share on the workflow side: windows and status."""
+"""One shape for every process (the OCP, each prize contest), on the shared timed machine.
+
+A process is a plan of dated steps (``plan()``) run by ``PhaseMachine``. This base class holds
+what every process has: the ``status`` query; the ``cancel`` and ``change_deadline`` updates;
+the ``forum_moved`` signal from its cycle; the end that a Cancel from the Web UI gets too; and
+the helpers its steps call (campaigns, windows). A subclass says what is its own: its plan,
+its windows, its deadlines, the cycle file's rules for its snapshot, and any handler only it
+has. Handlers are defined here once, as the SDK's own tests define them on a base class.
+
+Following a phase boundary: ``PhaseMachine.run`` sleeps until the step's date, runs its
+action (a method of the subclass), which calls ``campaign`` (workflows/campaign.py), which
+schedules the one campaign activity (activities/campaign.py) that sends the e-mails.
+
+Every handler that awaits holds ``machine.lock`` (see workflows/machine.py), and every
+database write carries the history length as its revision, so a late, retried write of an
+older change can never land over a newer one.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -11,15 +29,51 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.windows import WindowActivities
-    from models.cycle import ContestConfig, OcpConfig
     from models.cycle_file import problem_lines
-    from models.phases import COMPLETED
+    from models.phases import COMPLETED, PhaseDef
     from models.plan import ContestPlan, OcpPlan
-    from models.wire import ProcessStatus, WindowRequest, WindowResult
-    from workflows.machine import PhaseMachine
+    from models.wire import (
+        BULK_AUDIENCES,
+        Audience,
+        CampaignRequest,
+        CampaignResult,
+        Cancellation,
+        DeadlineChange,
+        ForumShift,
+        MessageKind,
+        ProcessChanged,
+        ProcessStatus,
+        WindowRequest,
+        WindowResult,
+    )
+    from workflows.campaign import send_campaign
+    from workflows.machine import PhaseMachine, Step
 
 DB_ACTIVITY_TIMEOUT = timedelta(minutes=2)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+# The cycle's signal that takes a process's current plan (workflows/cycle.py).
+PROCESS_CHANGED = "process_changed"
+# Processes started before this patch do not report their changes to their cycle.
+REPORT_CHANGES_PATCH = "report-changes-to-cycle"
+CANCELLED_IN_TEMPORAL = "cancelled in Temporal (the Web UI's Cancel, or temporal workflow cancel)"
+
+
+def revision() -> int:
+    """The history's length now: it grows with every workflow task, so a later write always
+    carries a higher revision, and replays give the same number."""
+    return workflow.info().get_current_history_length()
+
+
+async def db_step(method: Any, arg: Any, summary: str) -> Any:
+    """Run a database activity of a process (idempotent, so retried freely)."""
+    return await workflow.execute_activity_method(
+        method,
+        arg,
+        start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+        retry_policy=DB_RETRY,
+        summary=summary,
+    )
 
 
 async def window(action: str, request: WindowRequest, summary: str) -> WindowResult:
@@ -30,35 +84,16 @@ async def window(action: str, request: WindowRequest, summary: str) -> WindowRes
         "close": WindowActivities.close_window,
         "cancel": WindowActivities.cancel_window,
     }[action]
-    return await workflow.execute_activity_method(
-        method,
-        request,
-        start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-        retry_policy=DB_RETRY,
-        summary=summary,
+    result: WindowResult = await db_step(
+        method, request.model_copy(update={"revision": revision()}), summary
     )
+    return result
 
 
-def status_of(machine: PhaseMachine, timezone: str) -> ProcessStatus:
-    """The status query's answer, built from the machine and its current plan."""
-    return ProcessStatus(
-        process_id=machine.process_id,
-        process=machine.process,
-        phase=machine.phase_slug(machine.phase),
-        phase_name=machine.phase_label(),
-        timezone=timezone,
-        upcoming=machine.upcoming(),
-        done=list(machine.done),
-        skipped=list(machine.skipped),
-        entered=dict(machine.entered),
-        waiting_for=machine.waiting_for,
-        cancelled=machine.cancelled,
-    )
-
-
-M = TypeVar("M", bound=BaseModel)
-# The cycle file's rules for each snapshot a workflow carries.
-_RULES: dict[type[BaseModel], type[BaseModel]] = {OcpPlan: OcpConfig, ContestPlan: ContestConfig}
+def refuse(problems: list[str]) -> None:
+    """Validators: refuse with every problem on one line."""
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def refuse_past(when: datetime, label: str) -> None:
@@ -71,19 +106,238 @@ def refuse_past(when: datetime, label: str) -> None:
         )
 
 
-def revalidated(model: M, **changes: Any) -> M:
-    """``model`` with ``changes``, checked by the same rules as the cycle file."""
-    rules: Any = _RULES.get(type(model), type(model))
+def checked(rules: type[BaseModel], plan: BaseModel) -> None:
+    """Validators: ``plan`` must pass the cycle file's ``rules`` (in validators only: they
+    are not run again on replay, so a rule tightened later cannot break a running cycle)."""
     try:
-        checked: M = rules.model_validate({**model.model_dump(), **changes})
-        return checked
+        rules.model_validate(plan.model_dump())
     except ValidationError as exc:
         raise ValueError("; ".join(problem_lines(exc))) from None
 
 
-def refuse_if_ended(machine: PhaseMachine) -> None:
-    """Validators: a cancelled or completed process takes no more changes."""
-    if machine.cancelled:
-        raise ValueError(f"{machine.process_id} was cancelled: {machine.cancelled}")
-    if machine.phase == COMPLETED:
-        raise ValueError(f"{machine.process_id} is complete")
+class ProcessWorkflow:
+    """The shape of a process; see the module docstring. Not a workflow on its own."""
+
+    # Set by each subclass.
+    TABLE: ClassVar[tuple[PhaseDef, ...]]
+    PROCESS_NAME: ClassVar[str]  # "consultation", "contest": how notices name it
+    DEADLINES: ClassVar[Mapping[str, str]]  # deadline name -> field of the snapshot
+    RULES: ClassVar[type[BaseModel]]  # the cycle file's checks of the snapshot
+
+    snapshot: OcpPlan | ContestPlan
+
+    def _setup(
+        self,
+        *,
+        process_id: str,
+        process: str,
+        year: int,
+        title: str,
+        mail_title: str,
+        snapshot: OcpPlan | ContestPlan,
+        campaign_shards: int,
+    ) -> None:
+        self.process_id = process_id
+        self.year = year
+        self.mail_title = mail_title
+        self.snapshot = snapshot
+        self.shards = max(1, campaign_shards)
+        self.machine = PhaseMachine(
+            process_id=process_id, process=process, title=title, table=self.TABLE
+        )
+        self.campaigns: list[CampaignResult] = []
+        self.changes = 0  # accepted secretariat changes: part of each notice's business key
+        self.reports_changes = False
+
+    # -- What a subclass provides ------------------------------------------------------------
+
+    def plan(self) -> list[Step]:
+        """Every dated step of the process, from the current snapshot."""
+        raise NotImplementedError
+
+    def windows(self) -> list[WindowRequest]:
+        """The process's intake windows, with their current dates."""
+        raise NotImplementedError
+
+    def changed(self) -> ProcessChanged:
+        """The report of the current plan the cycle keeps."""
+        raise NotImplementedError
+
+    async def announce_forum_move(self, move: ForumShift) -> None:
+        """Tell the participants that the Forum moved (once per process)."""
+        await self.campaign(
+            f"forum-moved:{self.changes}",
+            MessageKind.FORUM_MOVED,
+            Audience.EVERYONE,
+            f"Tell everyone the Forum has moved ({move.requested_by}: {move.reason})",
+            when=move.starts,
+            previous_when=move.previous_starts,
+            note=move.reason,
+        )
+
+    # -- The run -------------------------------------------------------------------------------
+
+    async def run_process(self) -> ProcessStatus:
+        """The whole run: schedule the windows, run the plan, end cleanly however it ends."""
+        self.reports_changes = workflow.patched(REPORT_CHANGES_PATCH)  # chosen once per run
+        try:
+            self.machine.start(self.year)
+            for request in self.windows():
+                await window("move", request, f"Schedule the {request.kind} window")
+            await self.machine.run(self.plan)
+        except asyncio.CancelledError:
+            # Temporal's own Cancel must end the process as cleanly as the cancel update:
+            # windows closed, participants told, phase "cancelled". (Terminate cannot.)
+            async with self.machine.lock:
+                if not self.machine.cancelled:
+                    await self.end(
+                        Cancellation(requested_by="temporal", reason=CANCELLED_IN_TEMPORAL)
+                    )
+            self.machine.finish()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise
+        # Updates still running (a last notice) finish before the workflow completes.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.status()
+
+    @workflow.query
+    def status(self) -> ProcessStatus:
+        """Phase, scheduled actions still to come, and what is done (never vote counts)."""
+        m = self.machine
+        return ProcessStatus(
+            process_id=m.process_id,
+            process=m.process,
+            phase=m.phase_slug(m.phase),
+            phase_name=m.phase_label(),
+            timezone=self.snapshot.timezone,
+            upcoming=m.upcoming(),
+            done=list(m.done),
+            skipped=list(m.skipped),
+            entered=dict(m.entered),
+            waiting_for=m.waiting_for,
+            cancelled=m.cancelled,
+        )
+
+    # -- Helpers for steps and handlers --------------------------------------------------------
+
+    async def campaign(
+        self, step: str, kind: MessageKind, audience: Audience, summary: str, **fields: Any
+    ) -> CampaignResult:
+        """Send ``kind`` to ``audience`` once (business key ``<process>:<step>``)."""
+        request = CampaignRequest(
+            key=f"{self.process_id}:{step}",
+            process_id=self.process_id,
+            kind=kind,
+            audience=audience,
+            title=self.mail_title,
+            timezone=self.snapshot.timezone,
+            shards=self.shards if audience in BULK_AUDIENCES else 1,
+            **fields,
+        )
+        result = await send_campaign(request, summary)
+        self.campaigns.append(result)
+        return result
+
+    def adopt(self, snapshot: OcpPlan | ContestPlan) -> None:
+        """A change was accepted: take the new snapshot and re-arm the timer at once (before
+        any await, so that the timer cannot fire on the old date)."""
+        self.snapshot = snapshot
+        self.machine.replan()
+        self.changes += 1
+
+    async def move_windows(self, why: str) -> None:
+        """The windows follow the snapshot's dates, in the same step as the change."""
+        for request in self.windows():
+            await window("move", request, f"Move the {request.kind} window ({why})")
+
+    async def report_change(self) -> None:
+        """Tell the cycle this process's current plan (it checks a move of the Forum)."""
+        parent = workflow.info().parent
+        if parent is None or not self.reports_changes:
+            return
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            PROCESS_CHANGED, self.changed()
+        )
+
+    async def end(self, cancellation: Cancellation) -> None:
+        """Cancel: intake stops now, participants are told; the plan ends before its next
+        step. Callers hold the lock."""
+        self.machine.cancel(cancellation.reason)
+        for request in self.windows():
+            await window(
+                "cancel", request, f"Cancel the {request.kind} window ({cancellation.requested_by})"
+            )
+        if cancellation.notify:
+            await self.campaign(
+                "cancelled",
+                MessageKind.PROCESS_CANCELLED,
+                Audience.EVERYONE,
+                f"Tell everyone the {self.PROCESS_NAME} is cancelled",
+                note=cancellation.reason,
+            )
+
+    def refuse_if_ended(self) -> None:
+        """Validators: a cancelled or completed process takes no more changes."""
+        if self.machine.cancelled:
+            raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
+        if self.machine.phase == COMPLETED:
+            raise ValueError(f"{self.process_id} is complete")
+
+    # -- Handlers every process has ------------------------------------------------------------
+
+    @workflow.update
+    async def cancel(self, cancellation: Cancellation) -> ProcessStatus:
+        """Cancel the process: intake stops now, participants are told."""
+        async with self.machine.lock:
+            await self.end(cancellation)
+        return self.status()
+
+    @cancel.validator
+    def _check_cancel(self, cancellation: Cancellation) -> None:
+        refuse(cancellation.problems())
+        self.refuse_if_ended()
+
+    @workflow.update
+    async def change_deadline(self, change: DeadlineChange) -> ProcessStatus:
+        """Extend or bring forward a deadline; the windows follow, everyone is told once."""
+        async with self.machine.lock:
+            field = self.DEADLINES[change.deadline]
+            previous = getattr(self.snapshot, field)
+            self.adopt(self.snapshot.model_copy(update={field: change.new}))
+            await self.move_windows(f"{change.requested_by}: {change.reason}")
+            await self.campaign(
+                f"deadline-change:{self.changes}",
+                MessageKind.DEADLINE_CHANGED,
+                Audience.EVERYONE,
+                f"Tell everyone the new {change.deadline} deadline",
+                when=change.new,
+                previous_when=previous,
+                note=change.reason,
+            )
+            await self.report_change()
+        return self.status()
+
+    @change_deadline.validator
+    def _check_deadline(self, change: DeadlineChange) -> None:
+        refuse(change.problems())
+        self.refuse_if_ended()
+        field = self.DEADLINES.get(change.deadline)
+        if field is None:
+            known = " or ".join(repr(name) for name in self.DEADLINES)
+            raise ValueError(f"unknown deadline {change.deadline!r}: {known}")
+        if workflow.now() >= getattr(self.snapshot, field):
+            raise ValueError(f"the {change.deadline} deadline has passed: that phase is over")
+        refuse_past(change.new, "the new deadline")
+        checked(self.RULES, self.snapshot.model_copy(update={field: change.new}))
+
+    @workflow.signal
+    async def forum_moved(self, move: ForumShift) -> None:
+        """The cycle moved the Forum (it checked every process's current plan first): the
+        dates held at the Forum move with it and the participants are told once."""
+        async with self.machine.lock:
+            if self.machine.cancelled or self.machine.phase == COMPLETED:
+                return
+            # No window is held at the Forum: only the plan and the participants hear of it.
+            self.adopt(self.snapshot.moved_with_forum(move.shift, workflow.now()))
+            await self.announce_forum_move(move)
+            await self.report_change()

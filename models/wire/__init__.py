@@ -1,0 +1,72 @@
+"""What crosses the Temporal wire: small, plain pydantic models of ids, dates and counts.
+
+Nothing here may carry a participant's name or e-mail address: workflow history is read by
+operators in the Web UI and kept for years. Nothing here validates either, beyond types: a
+workflow decodes these again at every replay, so a rule tightened by a later release must not
+be able to refuse what an earlier one accepted. The checks run at the edges (``problems()``
+methods, called by the CLI and by the workflows' update validators).
+"""
+
+from models.wire.campaigns import (
+    BULK_AUDIENCES,
+    Audience,
+    CampaignRequest,
+    CampaignResult,
+    MessageKind,
+)
+from models.wire.changes import (
+    Cancellation,
+    CeremonyChange,
+    Change,
+    DeadlineChange,
+    ForumMove,
+    ForumShift,
+    MeetingChange,
+    WinnerSelection,
+)
+from models.wire.contests import (
+    EligibilityResult,
+    NominationResult,
+    Shortlist,
+    TallyRequest,
+    WinnerRequest,
+)
+from models.wire.processes import (
+    ContestInput,
+    CycleInput,
+    OcpInput,
+    ProcessChanged,
+    ProcessStatus,
+    StepView,
+    WindowRequest,
+    WindowResult,
+)
+
+__all__ = [
+    "BULK_AUDIENCES",
+    "Audience",
+    "CampaignRequest",
+    "CampaignResult",
+    "Cancellation",
+    "CeremonyChange",
+    "Change",
+    "ContestInput",
+    "CycleInput",
+    "DeadlineChange",
+    "EligibilityResult",
+    "ForumMove",
+    "ForumShift",
+    "MeetingChange",
+    "MessageKind",
+    "NominationResult",
+    "OcpInput",
+    "ProcessChanged",
+    "ProcessStatus",
+    "Shortlist",
+    "StepView",
+    "TallyRequest",
+    "WindowRequest",
+    "WindowResult",
+    "WinnerRequest",
+    "WinnerSelection",
+]

@@ -1,0 +1,144 @@
+"""The secretariat's changes to a running cycle, as Temporal update arguments.
+
+Update arguments stay in the workflow history for years and are shown in the Web UI: who asks
+is a role or staff id, never an e-mail address, and the reason is checked for addresses too.
+The models hold plain values (a replay decodes them again); ``problems()`` is the check, run
+by the CLI before sending and by the workflows' update validators before accepting.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+MAX_BY = 80
+MAX_REASON = 500
+# An address, however it is written: checked after NFKC, which folds the fullwidth at sign
+# (U+FF20) and its look-alikes into "@".
+_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _text_problems(label: str, text: str, limit: int) -> list[str]:
+    folded = unicodedata.normalize("NFKC", text)
+    if not folded.strip():
+        return [f"{label} is empty"]
+    problems = []
+    if len(text) > limit:
+        problems.append(f"{label} is longer than {limit} characters")
+    if _CONTROL.search(text):
+        problems.append(f"{label} contains control characters or line breaks")
+    if "@" in folded and _ADDRESS.search(folded):
+        problems.append(f"{label} contains an e-mail address (the history is kept for years)")
+    return problems
+
+
+def _aware(label: str, when: datetime | None) -> list[str]:
+    if when is not None and when.utcoffset() is None:
+        return [f"{label} has no UTC offset; add one, e.g. +01:00 or Z"]
+    return []
+
+
+class Change(BaseModel):
+    """Who asks for a change and why, both kept in the history."""
+
+    requested_by: str = Field(description="A role or staff id ('secretariat', 'jdoe')")
+    reason: str
+
+    def problems(self) -> list[str]:
+        """Why this change cannot be sent, one line each (empty: it can)."""
+        return [
+            *_text_problems("requested_by", self.requested_by, MAX_BY),
+            *_text_problems("reason", self.reason, MAX_REASON),
+        ]
+
+
+class DeadlineChange(Change):
+    """Extend (or bring forward) a deadline: ``submissions`` or ``voting`` (its close)."""
+
+    deadline: str = "submissions"
+    new: datetime
+
+    def problems(self) -> list[str]:
+        return [*super().problems(), *_aware("the new deadline", self.new)]
+
+
+class MeetingChange(Change):
+    """Move a meeting or change how it is held; unset fields stay as they are."""
+
+    meeting: str
+    starts: datetime | None = None
+    ends: datetime | None = None
+    timezone: str | None = None
+    venue: str | None = None
+    remote_url: str | None = None
+    virtual_only: bool | None = None
+
+    def problems(self) -> list[str]:
+        return [
+            *super().problems(),
+            *_aware("the new start", self.starts),
+            *_aware("the new end", self.ends),
+        ]
+
+
+class CeremonyChange(Change):
+    """Move the WSIS Prize Ceremony of one contest."""
+
+    at: datetime
+
+    def problems(self) -> list[str]:
+        return [*super().problems(), *_aware("the new ceremony date", self.at)]
+
+
+class ForumMove(Change):
+    """Move the Forum: the OCP's final brief and every contest's ceremony move with it."""
+
+    starts: datetime
+    ends: datetime
+
+    def problems(self) -> list[str]:
+        problems = [
+            *super().problems(),
+            *_aware("the Forum's new start", self.starts),
+            *_aware("the Forum's new end", self.ends),
+        ]
+        if not problems and self.ends <= self.starts:
+            problems.append("the Forum must end after it starts")
+        return problems
+
+
+class ForumShift(Change):
+    """What a cycle tells each of its processes when the Forum moves (already checked)."""
+
+    previous_starts: datetime
+    starts: datetime
+    ends: datetime
+
+    @property
+    def shift(self) -> timedelta:
+        return self.starts - self.previous_starts
+
+
+class Cancellation(Change):
+    """Cancel a process; participants are told unless ``notify`` is False."""
+
+    notify: bool = True
+
+
+class WinnerSelection(BaseModel):
+    """The Expert Group's choice in one category (ids only: history is public to operators)."""
+
+    category: str
+    project_ids: list[int]
+    requested_by: str = Field(description="Who records it, e.g. 'expert-group' (no e-mail)")
+
+    def problems(self) -> list[str]:
+        """Why this selection cannot be sent, one line each."""
+        problems = _text_problems("requested_by", self.requested_by, MAX_BY)
+        if not self.project_ids:
+            problems.append("name at least one winning project")
+        return problems

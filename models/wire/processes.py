@@ -1,0 +1,94 @@
+"""Starting a process, asking its status, and the intake windows its steps open and close."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from models.plan import ContestPlan, CyclePlan, OcpPlan
+
+
+class StepView(BaseModel):
+    """A scheduled action of a process, as the status command and the UI show it."""
+
+    key: str
+    at: datetime
+    summary: str
+    phase: str | None = None
+
+
+class ProcessStatus(BaseModel):
+    """What the ``status`` query returns: the phase, what comes next, what was done."""
+
+    process_id: str
+    process: str
+    phase: str
+    phase_name: str
+    timezone: str
+    upcoming: list[StepView]
+    done: list[str]
+    skipped: list[str]
+    entered: dict[str, datetime] = Field(default_factory=dict, description="phase -> began at")
+    waiting_for: str | None = None
+    cancelled: str | None = None
+
+
+class OcpInput(BaseModel):
+    """Start an OCP workflow."""
+
+    cycle_id: str
+    year: int
+    title: str
+    ocp: OcpPlan
+    campaign_shards: int = Field(default=1, description="Shards of a campaign to everyone")
+
+
+class ContestInput(BaseModel):
+    """Start a prize contest workflow."""
+
+    cycle_id: str
+    year: int
+    title: str
+    contest: ContestPlan
+    campaign_shards: int = Field(default=1, description="Shards of a campaign to everyone")
+
+
+class CycleInput(BaseModel):
+    """Start the parent ``AnnualCycle`` workflow."""
+
+    config: CyclePlan
+    campaign_shards: int = Field(default=1, description="Passed to every process")
+
+
+class ProcessChanged(BaseModel):
+    """A process tells its cycle its current plan after a secretariat change, so that a move
+    of the Forum is checked against what each process really plans now."""
+
+    process_id: str
+    ocp: OcpPlan | None = None
+    contest: ContestPlan | None = None
+
+
+class WindowRequest(BaseModel):
+    """Open, move or close an intake window.
+
+    ``revision`` counts the process's accepted changes: a write carrying an older revision
+    than the row's never lands over a newer one (a retried attempt can arrive late).
+    """
+
+    process_id: str
+    kind: str
+    title: str
+    opens_at: datetime
+    closes_at: datetime
+    timezone: str
+    rules_json: str = "{}"
+    revision: int = 0
+
+
+class WindowResult(BaseModel):
+    process_id: str
+    kind: str
+    state: str
+    accepted: int
