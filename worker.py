@@ -85,14 +85,22 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
     ]
 
 
-def build_worker(client: Client, settings: Settings, engine: Engine, **options: Any) -> Worker:
-    """A worker on ``settings.task_queue`` with the engine's workflows and activities."""
+def build_worker(
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    *,
+    activities: Sequence[Any] | None = None,
+    **options: Any,
+) -> Worker:
+    """A worker on ``settings.task_queue`` with the engine's workflows and activities
+    (``activities`` replaces the activity list: tests stand in a faulty one)."""
     ensure_secretariat(engine, settings.secretariat_email)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(settings, engine),
+        activities=list(activities) if activities is not None else activities_for(settings, engine),
         activity_executor=ThreadPoolExecutor(max_workers=16),
         workflow_runner=SANDBOX,
         **options,
