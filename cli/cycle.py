@@ -22,8 +22,9 @@ from models import ids
 from models.cycle import CycleConfig
 from models.cycle_file import ConfigError, load_cycle
 from models.phases import OCP_PHASES, PRIZE_PHASES
+from models.plan import default_shards
 from models.wire import CycleInput, ProcessStatus
-from reports.status import counts_for
+from reports.status import counts_for, registry_size
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.process import ProcessWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
@@ -74,12 +75,23 @@ def check(file: Path) -> None:
     typer.echo(f"\nForum: {forum.starts.isoformat()} to {forum.ends.isoformat()}, {forum.venue}")
 
 
-async def start_cycle(client: Client, cycle: CycleConfig, task_queue: str) -> str:
-    """Start ``wsis-YEAR`` (the OCP and every contest as children); say if it already runs."""
+async def start_cycle(
+    client: Client, cycle: CycleConfig, task_queue: str, *, recipients: int | None = None
+) -> str:
+    """Start ``wsis-YEAR`` (the OCP and every contest as children); say if it already runs.
+
+    Campaigns to the whole community are sharded as the cycle file says, or by the size of
+    the registry (``recipients``, counted now when not given).
+    """
+    if cycle.campaign_shards:
+        shards = cycle.campaign_shards
+    else:
+        count = recipients if recipients is not None else registry_size(get_engine())
+        shards = default_shards(count)
     try:
         await client.start_workflow(
             AnnualCycleWorkflow.run,
-            CycleInput(config=cycle),
+            CycleInput(config=cycle, campaign_shards=shards),
             id=cycle.cycle_id,
             task_queue=task_queue,
             static_summary=f"{cycle.display_title}: the annual cycle (OCP and "
@@ -95,7 +107,8 @@ async def start_cycle(client: Client, cycle: CycleConfig, task_queue: str) -> st
     except WorkflowAlreadyStartedError:
         return f"{cycle.cycle_id} is already running; nothing was changed"
     children = [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]
-    return f"started {cycle.cycle_id}: " + ", ".join(children)
+    sharding = f" (campaigns to everyone in {shards} shards)" if shards > 1 else ""
+    return f"started {cycle.cycle_id}: " + ", ".join(children) + sharding
 
 
 @commands.command()

@@ -313,6 +313,7 @@ class CycleConfig(CyclePlan, _Checked):
     forum: Forum
     ocp: OcpConfig
     contests: tuple[ContestConfig, ...] = ()
+    campaign_shards: int | None = Field(default=None, ge=1, le=64)
 
     @model_validator(mode="after")
     def _check(self) -> Self:

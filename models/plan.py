@@ -170,6 +170,16 @@ class ForumPlan(Snapshot):
     venue: str = "ITU Headquarters, Geneva"
 
 
+RECIPIENTS_PER_SHARD = 100_000
+MAX_DEFAULT_SHARDS = 8
+
+
+def default_shards(recipients: int) -> int:
+    """One shard per 100,000 recipients (300,000: 3), at most 8: a shard is one campaign
+    activity with its own SMTP connections, run by whichever worker polls."""
+    return max(1, min(MAX_DEFAULT_SHARDS, -(-recipients // RECIPIENTS_PER_SHARD)))
+
+
 class CyclePlan(Snapshot):
     """One annual cycle: the OCP and the contests that prepare one WSIS Forum."""
 
@@ -180,6 +190,11 @@ class CyclePlan(Snapshot):
     forum: ForumPlan
     ocp: OcpPlan
     contests: tuple[ContestPlan, ...] = ()
+    campaign_shards: int | None = Field(
+        default=None,
+        description="Shards of each campaign to the whole community (default: from the "
+        "registry's size when the cycle starts)",
+    )
 
     @property
     def cycle_id(self) -> str:

@@ -14,6 +14,16 @@ _proj = Project.__table__  # type: ignore[attr-defined]
 _vote = Vote.__table__  # type: ignore[attr-defined]
 
 
+def registry_size(engine: Engine) -> int:
+    """Participants who take bulk mail: the size of a campaign to everyone."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(_p.c.unsubscribed.is_(sa.false()))
+            ).scalar_one()
+        )
+
+
 def counts_for(process_id: str, engine: Engine) -> dict[str, int]:
     """Participants in the registry, and what ``process_id`` received and sent."""
     with engine.connect() as conn:
