@@ -191,6 +191,22 @@ async def test_secretariat_cli_on_a_running_cycle(
         assert moved.returncode == 0, moved.stderr
         assert "accepted" in moved.stdout
 
+        forum = cycle.forum
+        backwards = await asyncio.to_thread(
+            _cli, "move-forum", "wsis-2017-cli", "--starts", forum.ends.isoformat(),
+            "--ends", forum.starts.isoformat(), "--by", "secretariat", "--reason", "x", env=env,
+        )  # fmt: skip
+        assert backwards.returncode == 2, backwards.stderr
+        assert backwards.stderr.strip() == "the Forum must end after it starts"
+        later = await asyncio.to_thread(
+            _cli, "move-forum", "wsis-2017-cli",
+            "--starts", (forum.starts + timedelta(days=7)).isoformat(),
+            "--ends", (forum.ends + timedelta(days=7)).isoformat(),
+            "--by", "secretariat", "--reason", "the venue is busy", env=env,
+        )  # fmt: skip
+        assert later.returncode == 0, later.stderr
+        assert "wsis-2017-cli-prizes: moved with it" in later.stdout
+
         cancelled = await asyncio.to_thread(
             _cli,
             "cancel",
