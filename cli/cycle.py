@@ -22,6 +22,7 @@ from models import ids
 from models.cycle import CycleConfig
 from models.cycle_file import ConfigError, load_cycle
 from models.phases import OCP_PHASES, PRIZE_PHASES
+from models.text import printable
 from models.wire import CycleInput, ProcessStatus
 from reports.status import counts_for
 from workflows.cycle import AnnualCycleWorkflow
@@ -35,9 +36,13 @@ def load(path: Path) -> CycleConfig:
     try:
         return load_cycle(path)
     except ConfigError as exc:
-        typer.echo(f"{exc.source}: {len(exc.problems)} problem(s); nothing was started", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
+        source = printable(exc.source)
+        if len(exc.problems) == 1:  # one problem, one line
+            typer.echo(f"{source}: {exc.problems[0]}; nothing was started", err=True)
+        else:
+            typer.echo(f"{source}: {len(exc.problems)} problems; nothing was started", err=True)
+            for problem in exc.problems:
+                typer.echo(f"  {problem}", err=True)
         raise typer.Exit(INVALID) from None
 
 
