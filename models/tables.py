@@ -59,6 +59,9 @@ class Participant(SQLModel, table=True):
     language: Language = Field(default=Language.EN, sa_type=sa.String(5))
     unsubscribed: bool = False
     unsubscribe_token: str = Field(default_factory=_token, unique=True)
+    # When this person was verified: their first sign-in through an e-mailed link, or the
+    # secretariat vouching for them at import (``participants import --verified``).
+    verified_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
