@@ -15,33 +15,47 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from intake.acks import queue_ack, send_ack
-from intake.participants import EmailAddress, RequiredText
+from intake.fields import (
+    Code,
+    Country,
+    EmailAddress,
+    LongText,
+    Name,
+    Organization,
+    Title,
+)
 from intake.windows import Refused, check_window
 from models.tables import Participant, Project, ProjectStatus, Vote, WindowKind
+from models.text import title_key, word_count
 from models.vocab import Language, StakeholderType
 from models.wire import MessageKind
 
-
-def title_key(title: str) -> str:
-    """Case- and space-folded title: "Smart  Villages" and "smart villages" are one project."""
-    return " ".join(title.split()).casefold()
-
-
-def word_count(text: str) -> int:
-    return len(text.split())
+# The largest id a database column holds (BIGINT): a larger "project id" names no project
+# and must not reach the driver, which cannot even bind it.
+MAX_ID = 2**63 - 1
 
 
 class ProjectForm(BaseModel):
-    """A project description submitted in one category."""
+    """A project description submitted in one category.
+
+    Text is cleaned as it comes in (``intake.fields``); the title is one line of at most
+    200 characters, the description keeps its line breaks and is counted in words as a
+    reader counts them (``models.text.word_count``).
+    """
 
     owner_email: EmailAddress
-    owner_name: str | None = None
-    category: RequiredText
-    title: RequiredText
-    description: RequiredText
-    organization: str = ""
+    owner_name: Name | None = None
+    category: Code
+    title: Title
+    description: LongText
+    organization: Organization = ""
     stakeholder_type: StakeholderType
-    country: RequiredText
+    country: Country
+
+    @field_validator("owner_name", mode="before")
+    @classmethod
+    def _blank(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("stakeholder_type", mode="before")
     @classmethod
@@ -73,7 +87,10 @@ def record_project(
         low, high = rules.get("description_words", [1, 10_000])
         words = word_count(form.description)
         if not low <= words <= high:
-            raise Refused(f"the description has {words} words; it must have {low} to {high}")
+            raise Refused(
+                f"the description has {words} word{'' if words == 1 else 's'}; it must have "
+                f"{low} to {high} (words are counted as a reader counts them)"
+            )
         owner = session.exec(
             select(Participant).where(Participant.email == form.owner_email)
         ).first()
@@ -97,7 +114,7 @@ def record_project(
         project = Project(
             process_id=process_id,
             category=form.category,
-            title=" ".join(form.title.split()),
+            title=form.title,
             title_key=title_key(form.title),
             description=form.description,
             owner_id=owner.id,
@@ -138,6 +155,8 @@ def mark_ineligible(
     """The secretariat's decision during phase II: the project will not be nominated."""
     if not reason.strip():
         raise Refused("give the reason the project is ineligible")
+    if not 0 < project_id <= MAX_ID:
+        raise Refused(f"project {project_id} is not a submission of {process_id}")
     now = now or datetime.now(UTC)
     with Session(engine.execution_options(sqlite_immediate=True)) as session:
         check_window(session, process_id, WindowKind.NOMINATION, now, "The nomination phase")
@@ -229,3 +248,6 @@ def cast_votes(
                 )
         session.commit()
     return outcomes
+
+
+__all__ = ["Ballot", "ProjectForm", "Refused", "cast_votes", "title_key", "word_count"]
