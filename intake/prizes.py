@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from pydantic import BaseModel, field_validator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -23,6 +22,7 @@ from intake.fields import (
     Name,
     Organization,
     Title,
+    normalize_email,
 )
 from intake.windows import Refused, check_window
 from models.tables import Participant, Project, ProjectStatus, Vote, WindowKind
@@ -33,6 +33,9 @@ from models.wire import MessageKind
 # The largest id a database column holds (BIGINT): a larger "project id" names no project
 # and must not reach the driver, which cannot even bind it.
 MAX_ID = 2**63 - 1
+# Ballots per transaction: short enough that other submissions never wait long for the
+# write lock, long enough that a 100,000-ballot batch is not slowed by commits.
+VOTE_CHUNK = 500
 
 
 class ProjectForm(BaseModel):
@@ -182,26 +185,63 @@ _vote = Vote.__table__  # type: ignore[attr-defined]
 
 
 def cast_votes(
-    process_id: str, ballots: Sequence[Ballot], engine: Engine, *, now: datetime | None = None
+    process_id: str,
+    ballots: Sequence[Ballot],
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[str | None]:
     """Record ``ballots``; for each, None if counted or the reason it was refused.
 
-    The whole batch is refused (``Refused``) outside the voting window. One vote per voter and
-    category is the database's UNIQUE constraint, so concurrent votes cannot both get in.
+    Ballots are committed ``VOTE_CHUNK`` at a time, each chunk in its own transaction with
+    its own window check, so a large batch never holds the write lock for long. The deadline
+    is a rule per ballot: if the window closes during a batch, the chunks already committed
+    stay and every later ballot is refused with the reason. If the window refuses the first
+    chunk, nothing is written and ``Refused`` is raised, as for a single vote. ``now`` fixes
+    the time of every chunk; otherwise each chunk takes it from ``clock`` (default: the
+    system clock) when its transaction begins. One vote per voter and category is the
+    database's UNIQUE constraint, so concurrent votes cannot both get in.
     """
-    now = now or datetime.now(UTC)
+    read_clock = clock or (lambda: datetime.now(UTC))
+    outcomes: list[str | None] = []
+    for start in range(0, len(ballots), VOTE_CHUNK):
+        chunk = ballots[start : start + VOTE_CHUNK]
+        try:
+            outcomes += _cast_chunk(process_id, chunk, engine, now or read_clock())
+        except Refused as exc:
+            if start == 0:
+                raise
+            outcomes += [str(exc)] * (len(ballots) - start)
+            break
+    return outcomes
+
+
+def _voter_key(address: str) -> str | None:
+    """The registry's spelling of ``address`` (NFC, case), or None if it cannot be one."""
+    try:
+        return normalize_email(address, smtp_utf8=True)
+    except ValueError:
+        return None
+
+
+def _cast_chunk(
+    process_id: str, ballots: Sequence[Ballot], engine: Engine, now: datetime
+) -> list[str | None]:
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    keys = {b.voter_email: _voter_key(b.voter_email) for b in ballots}
     with Session(engine.execution_options(sqlite_immediate=True)) as session:
         check_window(session, process_id, WindowKind.VOTING, now, "Public online voting")
-        emails = {b.voter_email.strip().lower() for b in ballots}
+        # Every writer stores the registry's spelling (intake.fields.normalize_email), so an
+        # exact match finds the voter through the unique index.
         voters = dict(
             session.exec(
                 select(Participant.email, Participant.id).where(
-                    sa.func.lower(Participant.email).in_(emails)
+                    Participant.email.in_({k for k in keys.values() if k})  # type: ignore[attr-defined]
                 )
             ).all()
         )
-        ids = {b.project_id for b in ballots}
+        ids = {b.project_id for b in ballots if 0 < b.project_id <= MAX_ID}
         projects = {
             p.id: p
             for p in session.exec(
@@ -210,11 +250,12 @@ def cast_votes(
         }
         outcomes: list[str | None] = []
         for ballot in ballots:
-            voter = voters.get(ballot.voter_email.strip().lower())
+            key = keys[ballot.voter_email]
+            voter = voters.get(key) if key else None
             project = projects.get(ballot.project_id)
             if voter is None:
                 outcomes.append(
-                    f"{ballot.voter_email} is not a verified member of the WSIS "
+                    f"{ballot.voter_email[:100]} is not a verified member of the WSIS "
                     f"community; register before voting"
                 )
             elif project is None or project.process_id != process_id:
@@ -226,7 +267,7 @@ def cast_votes(
             elif project.category != ballot.category:
                 outcomes.append(
                     f"project {ballot.project_id} is not nominated in category "
-                    f"{ballot.category} (it is in {project.category})"
+                    f"{ballot.category[:100]} (it is in {project.category})"
                 )
             else:
                 inserted = session.execute(
@@ -243,11 +284,22 @@ def cast_votes(
                 outcomes.append(
                     None
                     if inserted.rowcount  # type: ignore[attr-defined]
-                    else f"{ballot.voter_email} has already voted in category "
+                    else f"{key} has already voted in category "
                     f"{ballot.category}: one vote per category"
                 )
         session.commit()
     return outcomes
 
 
-__all__ = ["Ballot", "ProjectForm", "Refused", "cast_votes", "title_key", "word_count"]
+__all__ = [
+    "Ballot",
+    "ProjectForm",
+    "ProjectReceipt",
+    "Refused",
+    "cast_votes",
+    "mark_ineligible",
+    "record_project",
+    "submit_project",
+    "title_key",
+    "word_count",
+]
