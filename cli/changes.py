@@ -10,12 +10,15 @@ import asyncio
 from typing import Annotated, Any
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from cli.common import REFUSED, connect, instant, iso_utc, refusal, validated
+from cli.common import INVALID, REFUSED, connect, fail, instant, iso_utc, refusal, validated
 from mail.compose import local_time
 from models import ids
+from models.cycle import Venue, WebLink
+from models.text import looks_like_address
 from models.wire import (
     Cancellation,
     CeremonyChange,
@@ -26,9 +29,33 @@ from models.wire import (
 
 commands = typer.Typer()
 
+
+def _no_address(value: str) -> str:
+    # Update arguments stay in the workflow history for years: an address written with a
+    # fullwidth at sign or "(at)" is still an address, so it is refused here, at the edge.
+    if looks_like_address(value):
+        raise typer.BadParameter("give a role or staff id, not an e-mail address")
+    return value
+
+
 Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id")]
-By = Annotated[str, typer.Option("--by", help="Role or staff id asking (no e-mail address)")]
+By = Annotated[
+    str,
+    typer.Option("--by", help="Role or staff id asking (no e-mail address)", callback=_no_address),
+]
 Reason = Annotated[str, typer.Option(help="Why; kept in the workflow history")]
+
+
+def _checked(kind: Any, value: str | None, option: str) -> str | None:
+    """``value`` by the cycle file's rules for the field (a venue, a link), or exit 2."""
+    if value is None:
+        return None
+    try:
+        checked: str = TypeAdapter(kind).validate_python(value)
+    except ValidationError as exc:
+        why = "; ".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in exc.errors())
+        raise fail(f"{option}: {why}", INVALID) from None
+    return checked
 
 
 def _send(workflow_id: str | None, update: str, change: Any, *, cycle: str = "") -> None:
@@ -116,8 +143,8 @@ def move_meeting(
         starts=instant(starts, "--starts") if starts else None,
         ends=instant(ends, "--ends") if ends else None,
         timezone=timezone,
-        venue=venue,
-        remote_url=remote_url,
+        venue=_checked(Venue, venue, "--venue"),
+        remote_url=_checked(WebLink, remote_url, "--remote-url"),
         virtual_only=virtual_only,
     )
     _send(ids.ocp_id(cycle), "move_meeting", change)

@@ -1,11 +1,13 @@
 """What every command shares: how it refuses, how it prints dates, how it reaches Temporal.
 
-Exit status: 0 done, 1 refused or failed (the message says why), 2 invalid input.
+Exit status: 0 done, 1 refused by a rule or failed (the message says why), 2 invalid input.
+A refusal is one line on standard error; stored text is printed through ``printable``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from core.settings import Settings, get_settings
+from intake.fields import reasons as form_reasons
+from models.text import printable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,8 +26,9 @@ INVALID = 2
 
 
 def fail(message: str, code: int = REFUSED) -> typer.Exit:
-    """Print ``message`` on standard error; the caller raises the returned ``Exit``."""
-    typer.echo(message, err=True)
+    """Print ``message`` on standard error, as one printable line; the caller raises the
+    returned ``Exit``."""
+    typer.echo(printable(message), err=True)
     return typer.Exit(code)
 
 
@@ -35,7 +40,7 @@ def refusal(exc: Exception) -> str:
 
 def reasons(exc: ValidationError) -> str:
     """A pydantic error as one line: ``field: why; field: why``."""
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return form_reasons(exc)
 
 
 def validated(model: type[M], **fields: Any) -> M:
@@ -62,14 +67,29 @@ def instant(text: str, option: str) -> datetime:
     return when
 
 
-def report_outcomes(outcomes: Iterable[tuple[str, str | None]]) -> None:
-    """Print ``where: accepted`` or ``where: refused: why`` per row; exit 1 if any refused."""
-    refused = False
-    for where, why in outcomes:
-        typer.echo(f"{where}: {'refused: ' + why if why else 'accepted'}", err=bool(why))
-        refused = refused or bool(why)
-    if refused:
-        raise typer.Exit(REFUSED)
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one row of a batch (or the one form): accepted, or refused with the
+    reason and the exit status it calls for (``INVALID`` input, ``REFUSED`` by a rule)."""
+
+    where: str  # "line 12", "form"
+    refusal: str | None = None
+    status: int = REFUSED
+    done: str = "accepted"
+
+
+def report_outcomes(outcomes: Iterable[Outcome]) -> None:
+    """Print ``where: done`` or ``where: refused: why`` per row, one line each; exit with the
+    worst status: 2 if any input was invalid, else 1 if any was refused by a rule."""
+    worst = 0
+    for o in outcomes:
+        if o.refusal is None:
+            typer.echo(printable(f"{o.where}: {o.done}"))
+        else:
+            typer.echo(printable(f"{o.where}: refused: {o.refusal}"), err=True)
+            worst = max(worst, o.status)
+    if worst:
+        raise typer.Exit(worst)
 
 
 async def connect(settings: Settings | None = None) -> Client:

@@ -19,7 +19,10 @@ commands = typer.Typer()
 def select_winner(
     cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
     category: Annotated[str, typer.Option(help="Category code, e.g. C7-e-health")],
-    project: Annotated[list[int], typer.Option(help="Winning project id (repeat for several)")],
+    project: Annotated[
+        list[int],
+        typer.Option(min=1, max=2**63 - 1, help="Winning project id (repeat for several)"),
+    ],
     contest: Annotated[str, typer.Option(help="Contest slug")] = ids.PRIZES_SLUG,
     by: Annotated[str, typer.Option(help="Who decides (recorded in the history)")] = "expert-group",
 ) -> None:
