@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from core.db import create_db_engine, migrate
+from core.db import create_db_engine, get_engine, migrate
 from core.files import FileRefused
 from intake.participants import import_participants
 from models.tables import Participant
@@ -192,3 +192,26 @@ def test_any_registry_lines_give_rows_or_refusals(chunks: list[bytes]) -> None:
             assert all(line >= 2 and why and "\n" not in why for line, why in report.errors)
         finally:
             engine.dispose()
+            get_engine(url).dispose()  # the one core.db.migrate used
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=200) | st.sampled_from([b"", b"email\n", b"naam,email\nA,a@b.org\n"]))
+def test_a_file_refused_whole_writes_nothing(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/wsis.db"
+        migrate(url)
+        engine = create_db_engine(url)
+        try:
+            path = Path(folder) / "people.csv"
+            path.write_bytes(data + b"\n" + person(1).encode())
+            try:
+                report = import_participants(path, engine)
+            except FileRefused as exc:
+                assert "\n" not in str(exc)
+                assert registry(engine) == {}
+            else:
+                assert len(registry(engine)) == report.created
+        finally:
+            engine.dispose()
+            get_engine(url).dispose()  # the one core.db.migrate used
