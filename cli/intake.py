@@ -221,7 +221,13 @@ def nominate(
         except ValueError as exc:
             outcomes.append(Outcome(where, f"project_id: {exc}", INVALID))
             continue
-        why = clean_text(str(data.get("reason") or ""))[:REASON_LIMIT]
+        why = clean_text(str(data.get("reason") or ""))
+        if not why:
+            outcomes.append(Outcome(where, "reason: is required (say why)", INVALID))
+            continue
+        if len(why) > REASON_LIMIT:
+            outcomes.append(Outcome(where, f"reason: at most {REASON_LIMIT:,} characters", INVALID))
+            continue
         try:
             mark_ineligible(process_id, pid, why, get_engine())
         except Refused as exc:

@@ -147,6 +147,30 @@ def test_vote_csv_keeps_good_rows_and_names_bad_lines(
     assert "no column voter; the columns are: voter, category, project (required)" in line
 
 
+def test_nominate_csv_names_each_bad_line(tmp_path: Path, db_url: str, engine: Engine) -> None:
+    write_people(tmp_path / "people.csv", 1)
+    import_participants(tmp_path / "people.csv", engine)
+    open_window(engine, "wsis-2017-prizes", WindowKind.NOMINATION)
+    pid = nominated_project(engine)
+    marks = tmp_path / "marks.csv"
+    marks.write_text(
+        f'project_id,reason\n{pid},"not an ICT\nproject"\nabc,x\n99999999999999999999,x\n'
+        f"{pid},\n{pid + 1},x\n",
+        encoding="utf-8",
+    )
+    run = starter("nominate", "2017", "--csv", str(marks), db_url=db_url)
+    assert run.returncode == 2 and f"line 2 {pid}: marked ineligible" in run.stdout
+    assert run.stderr.splitlines() == [
+        "line 4: refused: project_id: 'abc' is not a project id (a whole number)",
+        f"line 5: refused: project_id: 99999999999999999999 is not a project id (1 to {2**63 - 1})",
+        "line 6: refused: reason: is required (say why)",
+        f"line 7: refused: project {pid + 1} is not a submission of wsis-2017-prizes",
+    ]
+    with engine.connect() as conn:
+        reason = conn.execute(sa.select(_project.c.reason).where(_project.c.id == pid)).scalar()
+    assert reason == "not an ICT\nproject"
+
+
 def test_submit_ocp_batch_goes_on_after_a_failing_row(
     tmp_path: Path, engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
