@@ -14,11 +14,23 @@ from pydantic import TypeAdapter, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from cli.common import INVALID, REFUSED, connect, fail, instant, iso_utc, refusal, validated
+from cli.common import (
+    INVALID,
+    REFUSED,
+    Contest,
+    Cycle,
+    connect,
+    fail,
+    identifier,
+    instant,
+    iso_utc,
+    no_address,
+    refusal,
+    validated,
+)
 from mail.compose import local_time
 from models import ids
 from models.cycle import Venue, WebLink
-from models.text import looks_like_address
 from models.wire import (
     Cancellation,
     CeremonyChange,
@@ -29,19 +41,9 @@ from models.wire import (
 
 commands = typer.Typer()
 
-
-def _no_address(value: str) -> str:
-    # Update arguments stay in the workflow history for years: an address written with a
-    # fullwidth at sign or "(at)" is still an address, so it is refused here, at the edge.
-    if looks_like_address(value):
-        raise typer.BadParameter("give a role or staff id, not an e-mail address")
-    return value
-
-
-Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id")]
 By = Annotated[
     str,
-    typer.Option("--by", help="Role or staff id asking (no e-mail address)", callback=_no_address),
+    typer.Option("--by", help="Role or staff id asking (no e-mail address)", callback=no_address),
 ]
 Reason = Annotated[str, typer.Option(help="Why; kept in the workflow history")]
 
@@ -109,7 +111,9 @@ def change_deadline(
     to: Annotated[str, typer.Option(help="New deadline, ISO 8601 with offset")],
     by: By,
     reason: Reason,
-    process: Annotated[str, typer.Option(help="ocp, prizes or a contest slug")] = "ocp",
+    process: Annotated[
+        str, typer.Option(help="ocp, prizes or a contest slug", callback=identifier)
+    ] = "ocp",
     deadline: Annotated[
         str, typer.Option(help="submissions, or voting (its close)")
     ] = "submissions",
@@ -156,7 +160,7 @@ def move_ceremony(
     to: Annotated[str, typer.Option(help="New date and time, ISO 8601 with offset")],
     by: By,
     reason: Reason,
-    contest: Annotated[str, typer.Option(help="Contest slug")] = ids.PRIZES_SLUG,
+    contest: Contest = ids.PRIZES_SLUG,
 ) -> None:
     """Move the WSIS Prize Ceremony of a contest (the Forum moved)."""
     change = validated(CeremonyChange, at=instant(to, "--to"), requested_by=by, reason=reason)
@@ -171,7 +175,8 @@ def cancel(
     process: Annotated[
         list[str] | None,
         typer.Option(
-            help="ocp, prizes or a contest slug (repeat); default: every process of the cycle"
+            help="ocp, prizes or a contest slug (repeat); default: every process of the cycle",
+            callback=identifier,
         ),
     ] = None,
     notify: Annotated[bool, typer.Option("--notify/--quiet")] = True,

@@ -6,10 +6,11 @@ A refusal is one line on standard error; stored text is printed through ``printa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -17,12 +18,41 @@ from temporalio.client import Client
 
 from core.settings import Settings, get_settings
 from intake.fields import reasons as form_reasons
-from models.text import printable
+from models.text import looks_like_address, printable
 
 M = TypeVar("M", bound=BaseModel)
 
 REFUSED = 1
 INVALID = 2
+
+# Years, cycle ids, contest slugs and process names become workflow ids and go into
+# visibility queries: the cycle file's pattern for ids, nothing else.
+_IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+def identifier(value: Any) -> Any:
+    """Typer callback: a year, a cycle id or a contest slug (one or a list), or a usage
+    error (one line, exit 2)."""
+    for item in value if isinstance(value, list) else [value]:
+        if item is not None and not _IDENTIFIER.fullmatch(item):
+            raise typer.BadParameter(
+                f"{item[:40]!r} is not a year, an id or a slug "
+                f"(lower-case letters, digits, hyphens)"
+            )
+    return value
+
+
+def no_address(value: Any) -> Any:
+    """Typer callback for who asks (``--by``): a role or staff id, never an e-mail address,
+    however disguised (a fullwidth at sign, "(at)"): update arguments stay in the workflow
+    history for years."""
+    if isinstance(value, str) and looks_like_address(value):
+        raise typer.BadParameter("give a role or staff id, not an e-mail address")
+    return value
+
+
+Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id, e.g. 2017", callback=identifier)]
+Contest = Annotated[str, typer.Option(help="Contest slug", callback=identifier)]
 
 
 def fail(message: str, code: int = REFUSED) -> typer.Exit:

@@ -13,7 +13,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from cli.common import INVALID, REFUSED, connect, fail, iso_utc
+from cli.common import INVALID, REFUSED, Cycle, connect, fail, iso_utc
 from core.db import get_engine
 from core.log import configure_logging
 from core.settings import get_settings
@@ -178,7 +178,7 @@ def _process_lines(status: ProcessStatus) -> list[str]:
 
 
 @commands.command()
-def status(cycle: str) -> None:
+def status(cycle: Cycle) -> None:
     """Each process of a cycle (YEAR or id): phase, actions still to come, counts."""
     configure_logging()
     for line in asyncio.run(_status(cycle)):

@@ -15,7 +15,16 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from cli.common import INVALID, REFUSED, Outcome, fail, reasons, report_outcomes
+from cli.common import (
+    INVALID,
+    REFUSED,
+    Contest,
+    Cycle,
+    Outcome,
+    fail,
+    reasons,
+    report_outcomes,
+)
 from core.db import get_engine, migrate
 from core.files import FileRefused
 from core.settings import get_settings
@@ -36,8 +45,6 @@ from models.text import clean_line, clean_text
 
 commands = typer.Typer()
 
-Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id, e.g. 2017")]
-Contest = Annotated[str, typer.Option(help="Contest slug")]
 CsvFile = Annotated[Path | None, typer.Option("--csv", help="A batch: one row each")]
 ProjectId = Annotated[int | None, typer.Option(min=1, max=MAX_ID)]
 

@@ -6,16 +6,13 @@ from typing import Annotated
 
 import typer
 
-from cli.common import fail
+from cli.common import Contest, Cycle, fail
 from core.db import get_engine
 from models import ids
 from models.text import printable
 from reports.prizes import nominations, results, results_are_public
 
 commands = typer.Typer(no_args_is_help=True, help="Reports from the database.")
-
-Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id")]
-Contest = Annotated[str, typer.Option(help="Contest slug")]
 
 
 @commands.command("nominations")

@@ -92,6 +92,8 @@ def nominated_project(engine: Engine, title: str = "Smart Villages", **values: A
         (["select-winner", "2017", "--category", "C1", "--project", "-5"], "'--project'"),
         (["vote", "2017", "--project", "abc"], "'--project'"),
         (["check", "cycles/2017.toml", "--bogus"], "No such option: --bogus"),
+        (["status", "2017' OR WorkflowId != '"], "is not a year, an id or a slug"),
+        (["vote", "2017", "--contest", "A B", "--project", "1"], "'--contest'"),
         (["vote", "2017", "--csv", "missing.csv"], "missing.csv: file not found"),
         (["vote", "2017", "--csv", "/tmp"], "/tmp: is a directory, not a CSV file"),
         (["change-deadline", "2017", "--to", "2030-01-01T00:00:00Z", "--reason", "r",
