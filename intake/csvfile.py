@@ -155,6 +155,8 @@ class CsvTable:
             for raw in fields:
                 name = raw.strip().lower()
                 name = self.columns.aliases.get(name, name)
+                if not name:
+                    raise self._refuse(f"the header has a column without a name; {expected}")
                 if name not in known:
                     raise self._refuse(f"unknown column {raw.strip()!r} in the header; {expected}")
                 if name in names:

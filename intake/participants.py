@@ -53,12 +53,13 @@ class ParticipantRow(BaseModel):
     @field_validator("stakeholder_type", mode="before")
     @classmethod
     def _type(cls, v: Any) -> Any:
-        return StakeholderType.OTHER if v in (None, "") else StakeholderType.parse(str(v))
+        blank = v is None or (isinstance(v, str) and not v.strip())
+        return StakeholderType.OTHER if blank else StakeholderType.parse(str(v))
 
     @field_validator("language", mode="before")
     @classmethod
     def _language(cls, v: Any) -> Any:
-        if v in (None, ""):
+        if v is None or (isinstance(v, str) and not v.strip()):
             return Language.EN
         code = str(v).strip().lower()[:2]
         if code not in {lang.value for lang in Language}:

@@ -106,6 +106,7 @@ def test_nul_and_crlf_and_bom(tmp_path: Path) -> None:
         (b"name,note\nA,x\n", r"the header has no column email; the columns are: name, email"),
         (b"name,email,emial\n", r"unknown column 'emial' in the header; the columns are"),
         (b"name,email,name\n", r"the column 'name' appears twice"),
+        (b"name,email,\n", r"the header has a column without a name"),
         (b"n\xe4me,email\n", r"the header, is not UTF-8"),
     ],
 )
