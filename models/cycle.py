@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from temporalio import workflow
 
 from models.phases import OCP_MEETING_PHASES, OCP_PHASES
 from models.plan import (
@@ -81,6 +82,35 @@ def _zones() -> set[str]:
 
 TimeZoneName = Annotated[str, BeforeValidator(_check_zone)]
 
+
+def _from_history() -> bool:
+    """Whether a value being checked comes from a workflow's history, not from a person: a
+    workflow decoding its input (in the sandbox, before its event loop runs), or replaying
+    an update it accepted long ago. Update validators and live handlers are neither."""
+    if workflow.in_workflow():
+        return workflow.unsafe.is_replaying_history_events()
+    return workflow.unsafe.in_sandbox()
+
+
+V = TypeVar("V")
+
+
+def _not_on_replay(check: Callable[[V], V]) -> Callable[[V], V]:
+    """``check``, except on values that come from a workflow's history.
+
+    The parent workflow still decodes its input through these models (``CycleInput``), and
+    an update handler re-runs the rules on replay: a rule added after a cycle started
+    (single-line titles, https links, the date range) must not refuse what that cycle's
+    history holds, or the cycle could never replay again. Files, starts and the validators
+    of changes get every rule.
+    """
+
+    def checked(value: V) -> V:
+        return value if _from_history() else check(value)
+
+    return checked
+
+
 # A cycle's dates lie well inside this range; outside it, converting an instant between
 # time zones could overflow the datetime type.
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2200
@@ -99,7 +129,7 @@ def _plausible(when: datetime) -> datetime:
     return when
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+Instant = Annotated[AwareDatetime, AfterValidator(_not_on_replay(_plausible))]
 
 
 def _single_line(limit: int) -> Callable[[str], str]:
@@ -114,8 +144,8 @@ def _single_line(limit: int) -> Callable[[str], str]:
 
 
 # What the cycle file names and titles end up in: email subjects, .ics files, the terminal.
-Title = Annotated[str, AfterValidator(_single_line(200))]
-Venue = Annotated[str, AfterValidator(_single_line(300))]
+Title = Annotated[str, AfterValidator(_not_on_replay(_single_line(200)))]
+Venue = Annotated[str, AfterValidator(_not_on_replay(_single_line(300)))]
 URL_LIMIT = 2000
 
 
@@ -130,7 +160,7 @@ def _web_link(url: str) -> str:
     return url
 
 
-WebLink = Annotated[str, AfterValidator(_web_link)]
+WebLink = Annotated[str, AfterValidator(_not_on_replay(_web_link))]
 
 
 def offset_problem(label: str, when: datetime, zone: str) -> str | None:

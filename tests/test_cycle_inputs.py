@@ -3,6 +3,8 @@ traceback, a hang or a memory blow-up; links, venues and titles are checked at t
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import subprocess
@@ -16,9 +18,14 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from models.cycle import CycleConfig
 from models.cycle_file import CYCLE_FILE_LIMIT, ConfigError, load_cycle, parse_cycle
+from worker import SANDBOX, WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent
 CYCLE_2017 = (ROOT / "cycles" / "2017.toml").read_text(encoding="utf-8")
@@ -235,3 +242,27 @@ def test_any_table_gives_a_config_or_problem_lines(table: dict[str, Any]) -> Non
         parse_cycle(table)
     except ConfigError as exc:
         assert exc.problems and all(_one_line(p) for p in exc.problems), exc.problems
+
+
+async def test_a_history_from_before_the_new_rules_still_replays() -> None:
+    """A cycle started before links and venues were checked (a Teams link, a venue on two
+    lines) replays: the parent decodes its input through the checked models, and the rules
+    added since must not refuse what its history holds."""
+    raw = json.loads((ROOT / "tests" / "histories" / "cycle_2024.json").read_text())
+    payload = raw["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    data = json.loads(base64.b64decode(payload["data"]))
+    for meeting in data["config"]["ocp"]["meetings"].values():
+        meeting.update(remote_url="msteams:/l/meetup-join/19%3ameeting", venue="Room L\nGeneva")
+    payload["data"] = base64.b64encode(json.dumps(data).encode()).decode()
+    replayer = Replayer(
+        workflows=list(WORKFLOWS),
+        workflow_runner=SANDBOX,
+        data_converter=pydantic_data_converter,
+        workflow_failure_exception_types=[workflow.NondeterminismError],
+    )
+    history = WorkflowHistory.from_json("before-the-rules", json.dumps(raw))
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+    # The same values from a person are refused.
+    with pytest.raises(ConfigError, match="must be an https:// link"):
+        parse_cycle(data["config"])
