@@ -7,15 +7,31 @@ an accepted one is in the workflow history with who asked and why.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from cli.common import REFUSED, connect, fail, instant, iso_utc, refusal, validated
+from cli.common import (
+    INVALID,
+    REFUSED,
+    Contest,
+    Cycle,
+    connect,
+    fail,
+    identifier,
+    instant,
+    iso_utc,
+    no_address,
+    refusal,
+    validated,
+)
 from mail.compose import local_time
 from models import ids
+from models.cycle import Venue, WebLink, forum_moved
 from models.wire import (
     Cancellation,
     CeremonyChange,
@@ -31,9 +47,23 @@ from workflows.process import ProcessWorkflow
 
 commands = typer.Typer()
 
-Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id")]
-By = Annotated[str, typer.Option("--by", help="Role or staff id asking (no e-mail address)")]
+By = Annotated[
+    str,
+    typer.Option("--by", help="Role or staff id asking (no e-mail address)", callback=no_address),
+]
 Reason = Annotated[str, typer.Option(help="Why; kept in the workflow history")]
+
+
+def _checked(kind: Any, value: str | None, option: str) -> str | None:
+    """``value`` by the cycle file's rules for the field (a venue, a link), or exit 2."""
+    if value is None:
+        return None
+    try:
+        checked: str = TypeAdapter(kind).validate_python(value)
+    except ValidationError as exc:
+        why = "; ".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in exc.errors())
+        raise fail(f"{option}: {why}", INVALID) from None
+    return checked
 
 
 def _send(targets: list[str] | None, update: Any, change: Any, *, cycle: str = "") -> None:
@@ -78,7 +108,9 @@ def change_deadline(
     to: Annotated[str, typer.Option(help="New deadline, ISO 8601 with offset")],
     by: By,
     reason: Reason,
-    process: Annotated[str, typer.Option(help="ocp, prizes or a contest slug")] = "ocp",
+    process: Annotated[
+        str, typer.Option(help="ocp, prizes or a contest slug", callback=identifier)
+    ] = "ocp",
     deadline: Annotated[
         str, typer.Option(help="submissions, or voting (its close)")
     ] = "submissions",
@@ -112,8 +144,8 @@ def move_meeting(
         starts=instant(starts, "--starts") if starts else None,
         ends=instant(ends, "--ends") if ends else None,
         timezone=timezone,
-        venue=venue,
-        remote_url=remote_url,
+        venue=_checked(Venue, venue, "--venue"),
+        remote_url=_checked(WebLink, remote_url, "--remote-url"),
         virtual_only=virtual_only,
     )
     _send([ids.ocp_id(cycle)], OcpWorkflow.move_meeting, change)
@@ -125,7 +157,7 @@ def move_ceremony(
     to: Annotated[str, typer.Option(help="New date and time, ISO 8601 with offset")],
     by: By,
     reason: Reason,
-    contest: Annotated[str, typer.Option(help="Contest slug")] = ids.PRIZES_SLUG,
+    contest: Contest = ids.PRIZES_SLUG,
 ) -> None:
     """Move the WSIS Prize Ceremony of one contest (move-forum moves every one with it)."""
     change = validated(CeremonyChange, at=instant(to, "--to"), requested_by=by, reason=reason)
@@ -152,7 +184,11 @@ def move_forum(
 
     async def go() -> dict[str, str]:
         handle = (await connect()).get_workflow_handle(ids.cycle_id(cycle))
-        return await handle.execute_update(AnnualCycleWorkflow.move_forum, move)
+        plan = await handle.query(AnnualCycleWorkflow.plan)
+        moved = forum_moved(plan, move.starts, move.ends, datetime.now(UTC))
+        return await handle.execute_update(
+            AnnualCycleWorkflow.move_forum, move.model_copy(update={"moved": moved})
+        )
 
     try:
         told = asyncio.run(go())
@@ -173,7 +209,8 @@ def cancel(
     process: Annotated[
         list[str] | None,
         typer.Option(
-            help="ocp, prizes or a contest slug (repeat); default: every process of the cycle"
+            help="ocp, prizes or a contest slug (repeat); default: every process of the cycle",
+            callback=identifier,
         ),
     ] = None,
     notify: Annotated[bool, typer.Option("--notify/--quiet")] = True,

@@ -1,29 +1,64 @@
 """What every command shares: how it refuses, how it prints dates, how it reaches Temporal.
 
-Exit status: 0 done, 1 refused or failed (the message says why), 2 invalid input.
+Exit status: 0 done, 1 refused by a rule or failed (the message says why), 2 invalid input.
+A refusal is one line on standard error; stored text is printed through ``printable``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from core.settings import Settings, get_settings
+from intake.fields import reasons as form_reasons
+from models.text import looks_like_address, printable
 
 M = TypeVar("M", bound=BaseModel)
 
 REFUSED = 1
 INVALID = 2
 
+# Years, cycle ids, contest slugs and process names become workflow ids and go into
+# visibility queries: the cycle file's pattern for ids, nothing else.
+_IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+def identifier(value: Any) -> Any:
+    """Typer callback: a year, a cycle id or a contest slug (one or a list), or a usage
+    error (one line, exit 2)."""
+    for item in value if isinstance(value, list) else [value]:
+        if item is not None and not _IDENTIFIER.fullmatch(item):
+            raise typer.BadParameter(
+                f"{item[:40]!r} is not a year, an id or a slug "
+                f"(lower-case letters, digits, hyphens)"
+            )
+    return value
+
+
+def no_address(value: Any) -> Any:
+    """Typer callback for who asks (``--by``): a role or staff id, never an e-mail address,
+    however disguised (a fullwidth at sign, "(at)"): update arguments stay in the workflow
+    history for years."""
+    if isinstance(value, str) and looks_like_address(value):
+        raise typer.BadParameter("give a role or staff id, not an e-mail address")
+    return value
+
+
+Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id, e.g. 2017", callback=identifier)]
+Contest = Annotated[str, typer.Option(help="Contest slug", callback=identifier)]
+
 
 def fail(message: str, code: int = REFUSED) -> typer.Exit:
-    """Print ``message`` on standard error; the caller raises the returned ``Exit``."""
-    typer.echo(message, err=True)
+    """Print ``message`` on standard error, as one printable line; the caller raises the
+    returned ``Exit``."""
+    typer.echo(printable(message), err=True)
     return typer.Exit(code)
 
 
@@ -35,7 +70,7 @@ def refusal(exc: Exception) -> str:
 
 def reasons(exc: ValidationError) -> str:
     """A pydantic error as one line: ``field: why; field: why``."""
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return form_reasons(exc)
 
 
 def validated(model: type[M], **fields: Any) -> M:
@@ -67,14 +102,29 @@ def instant(text: str, option: str) -> datetime:
     return when
 
 
-def report_outcomes(outcomes: Iterable[tuple[str, str | None]]) -> None:
-    """Print ``where: accepted`` or ``where: refused: why`` per row; exit 1 if any refused."""
-    refused = False
-    for where, why in outcomes:
-        typer.echo(f"{where}: {'refused: ' + why if why else 'accepted'}", err=bool(why))
-        refused = refused or bool(why)
-    if refused:
-        raise typer.Exit(REFUSED)
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one row of a batch (or the one form): accepted, or refused with the
+    reason and the exit status it calls for (``INVALID`` input, ``REFUSED`` by a rule)."""
+
+    where: str  # "line 12", "form"
+    refusal: str | None = None
+    status: int = REFUSED
+    done: str = "accepted"
+
+
+def report_outcomes(outcomes: Iterable[Outcome]) -> None:
+    """Print ``where: done`` or ``where: refused: why`` per row, one line each; exit with the
+    worst status: 2 if any input was invalid, else 1 if any was refused by a rule."""
+    worst = 0
+    for o in outcomes:
+        if o.refusal is None:
+            typer.echo(printable(f"{o.where}: {o.done}"))
+        else:
+            typer.echo(printable(f"{o.where}: refused: {o.refusal}"), err=True)
+            worst = max(worst, o.status)
+    if worst:
+        raise typer.Exit(worst)
 
 
 async def connect(settings: Settings | None = None) -> Client:

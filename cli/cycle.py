@@ -13,7 +13,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from cli.common import INVALID, REFUSED, connect, fail, iso_utc
+from cli.common import INVALID, REFUSED, Cycle, connect, fail, iso_utc
 from core.db import get_engine
 from core.log import configure_logging
 from core.settings import get_settings
@@ -23,6 +23,7 @@ from models.cycle import CycleConfig
 from models.cycle_file import ConfigError, load_cycle
 from models.phases import OCP_PHASES, PRIZE_PHASES
 from models.plan import default_shards
+from models.text import printable
 from models.wire import CycleInput, ProcessStatus
 from reports.status import counts_for, registry_size
 from workflows.cycle import AnnualCycleWorkflow
@@ -37,9 +38,13 @@ def load(path: Path) -> CycleConfig:
     try:
         return load_cycle(path)
     except ConfigError as exc:
-        typer.echo(f"{exc.source}: {len(exc.problems)} problem(s); nothing was started", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
+        source = printable(exc.source)
+        if len(exc.problems) == 1:  # one problem, one line
+            typer.echo(f"{source}: {exc.problems[0]}; nothing was started", err=True)
+        else:
+            typer.echo(f"{source}: {len(exc.problems)} problems; nothing was started", err=True)
+            for problem in exc.problems:
+                typer.echo(f"  {problem}", err=True)
         raise typer.Exit(INVALID) from None
 
 
@@ -76,18 +81,14 @@ def check(file: Path) -> None:
 
 
 async def start_cycle(
-    client: Client, cycle: CycleConfig, task_queue: str, *, recipients: int | None = None
+    client: Client, cycle: CycleConfig, task_queue: str, *, recipients: int
 ) -> str:
     """Start ``wsis-YEAR`` (the OCP and every contest as children); say if it already runs.
 
     Campaigns to the whole community are sharded as the cycle file says, or by the size of
-    the registry (``recipients``, counted now when not given).
+    the audience (``recipients``: the registry's subscribed participants).
     """
-    if cycle.campaign_shards:
-        shards = cycle.campaign_shards
-    else:
-        count = recipients if recipients is not None else registry_size(get_engine())
-        shards = default_shards(count)
+    shards = cycle.campaign_shards or default_shards(recipients)
     try:
         await client.start_workflow(
             AnnualCycleWorkflow.run,
@@ -118,7 +119,10 @@ def start(file: Path) -> None:
 
     async def go() -> str:
         settings = get_settings()
-        return await start_cycle(await connect(settings), cycle, settings.task_queue)
+        recipients = await asyncio.to_thread(registry_size, get_engine())
+        return await start_cycle(
+            await connect(settings), cycle, settings.task_queue, recipients=recipients
+        )
 
     message = asyncio.run(go())
     typer.echo(message)
@@ -187,7 +191,7 @@ def _process_lines(status: ProcessStatus) -> list[str]:
 
 
 @commands.command()
-def status(cycle: str) -> None:
+def status(cycle: Cycle) -> None:
     """Each process of a cycle (YEAR or id): phase, actions still to come, counts."""
     configure_logging()
     for line in asyncio.run(_status(cycle)):

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from temporalio.client import WorkflowUpdateFailedError
 
-from cli.common import connect, fail, refusal, validated
+from cli.common import Contest, Cycle, connect, fail, no_address, refusal, validated
 from models import ids
 from models.wire import WinnerSelection
 from workflows.prizes import PrizeContestWorkflow
@@ -18,11 +18,16 @@ commands = typer.Typer()
 
 @commands.command("select-winner")
 def select_winner(
-    cycle: Annotated[str, typer.Argument(help="YEAR or cycle id")],
+    cycle: Cycle,
     category: Annotated[str, typer.Option(help="Category code, e.g. C7-e-health")],
-    project: Annotated[list[int], typer.Option(help="Winning project id (repeat for several)")],
-    contest: Annotated[str, typer.Option(help="Contest slug")] = ids.PRIZES_SLUG,
-    by: Annotated[str, typer.Option(help="Who decides (recorded in the history)")] = "expert-group",
+    project: Annotated[
+        list[int],
+        typer.Option(min=1, max=2**63 - 1, help="Winning project id (repeat for several)"),
+    ],
+    contest: Contest = ids.PRIZES_SLUG,
+    by: Annotated[
+        str, typer.Option(help="Who decides (recorded in the history)", callback=no_address)
+    ] = "expert-group",
 ) -> None:
     """Phase IV: record the Expert Group's winner of a category, from its shortlist."""
 

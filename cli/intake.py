@@ -1,38 +1,106 @@
 """Take what participants send on their behalf: official submissions, projects, votes, and
-the secretariat's phase II eligibility marks. The portal calls the same intake functions."""
+the secretariat's phase II eligibility marks. The portal calls the same intake functions.
+
+Every ``--csv`` batch goes through the one CSV reader (``intake.csvfile``): the header is
+checked first (the message names the expected columns), then each line is accepted or
+refused on its own with its line number; one bad line never stops the others.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import csv
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from cli.common import REFUSED, fail, reasons, report_outcomes
+from cli.common import (
+    INVALID,
+    REFUSED,
+    Contest,
+    Cycle,
+    Outcome,
+    fail,
+    reasons,
+    report_outcomes,
+)
 from core.db import get_engine, migrate
+from core.files import FileRefused
 from core.settings import get_settings
+from intake.csvfile import Columns, CsvProblem, read_csv
+from intake.fields import REASON_LIMIT
 from intake.ocp import OcpForm, submit_ocp
-from intake.prizes import Ballot, ProjectForm, cast_votes, mark_ineligible, submit_project
+from intake.prizes import (
+    MAX_ID,
+    Ballot,
+    ProjectForm,
+    cast_votes,
+    mark_ineligible,
+    submit_project,
+)
 from intake.windows import Refused
 from models import ids
+from models.text import clean_line, clean_text
 
 commands = typer.Typer()
 
-Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id, e.g. 2017")]
-Contest = Annotated[str, typer.Option(help="Contest slug")]
 CsvFile = Annotated[Path | None, typer.Option("--csv", help="A batch: one row each")]
+ProjectId = Annotated[int | None, typer.Option(min=1, max=MAX_ID)]
+
+OCP_COLUMNS = Columns(
+    required=("name", "email", "organization", "country", "proposal"),
+    optional=("telephone", "stakeholder_type", "language"),
+    multiline=("proposal",),
+    aliases={"full_name": "name"},
+)
+PROJECT_COLUMNS = Columns(
+    required=("owner_email", "category", "title", "description", "stakeholder_type", "country"),
+    optional=("owner_name", "organization"),
+    multiline=("description",),
+)
+NOMINATION_COLUMNS = Columns(required=("project_id", "reason"), multiline=("reason",))
+VOTE_COLUMNS = Columns(
+    required=("voter", "category", "project"),
+    aliases={"voter_email": "voter", "project_id": "project"},
+)
 
 
-def rows_of(csv_file: Path | None, single: dict[str, Any], label: str) -> list[tuple[str, Any]]:
-    """``(where, fields)`` for every row of ``csv_file``, or the one row given as options."""
+def rows_of(
+    csv_file: Path | None, columns: Columns, single: dict[str, Any], label: str
+) -> list[tuple[str, dict[str, Any] | str]]:
+    """``(where, fields or the reason the line is unreadable)`` for every row of
+    ``csv_file``, or the one row given as options. A file that cannot be read as a table
+    of ``columns`` is refused whole (one line, exit 2) before any row is taken."""
     if csv_file is None:
         return [(label, single)]
-    with csv_file.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        return [(f"line {reader.line_num}", dict(r)) for r in reader]
+    try:
+        table = read_csv(csv_file, columns)
+        return [
+            (f"line {item.line}", item.reason if isinstance(item, CsvProblem) else item.fields)
+            for item in table
+        ]
+    except FileRefused as exc:
+        raise fail(str(exc), INVALID) from None
+
+
+def project_id(text: object) -> int:
+    """A project id from a form or a CSV field; ``ValueError`` saying why it is not one."""
+    word = clean_line(str(text or ""))
+    if not word:
+        raise ValueError("is required")
+    if not word.isdecimal() or not word.isascii():
+        raise ValueError(f"{word[:40]!r} is not a project id (a whole number)")
+    value = int(word)
+    if not 0 < value <= MAX_ID:
+        raise ValueError(f"{word[:40]} is not a project id (1 to {MAX_ID})")
+    return value
+
+
+def _failed(where: str, exc: Exception) -> Outcome:
+    # Anything else one row runs into (the database, the mail server) is that row's failure:
+    # the rest of the batch goes on.
+    return Outcome(where, f"failed ({type(exc).__name__}: {exc}); the rest goes on", REFUSED)
 
 
 @commands.command("submit-ocp")
@@ -51,7 +119,7 @@ def submit_ocp_command(
     migrate()
     process_id = ids.ocp_id(cycle)
     single = {
-        "full_name": name or "",
+        "name": name or "",
         "email": email or "",
         "organization": organization or "",
         "country": country or "",
@@ -59,26 +127,31 @@ def submit_ocp_command(
         "stakeholder_type": stakeholder_type,
         "proposal": proposal or "",
     }
-    refused = 0
-    for where, data in rows_of(csv_file, single, "form"):
-        data = {("full_name" if k == "name" else k): v for k, v in data.items()}
-        try:
-            form = OcpForm.model_validate(data)
-            receipt = asyncio.run(submit_ocp(process_id, form, get_engine(), get_settings()))
-        except ValidationError as exc:
-            refused += 1
-            typer.echo(f"{where}: refused: {reasons(exc)}", err=True)
+    outcomes: list[Outcome] = []
+    for where, data in rows_of(csv_file, OCP_COLUMNS, single, "form"):
+        if isinstance(data, str):
+            outcomes.append(Outcome(where, data, INVALID))
             continue
+        fields = dict(data)
+        fields["full_name"] = fields.pop("name", "")
+        try:
+            form = OcpForm.model_validate(fields)
+        except ValidationError as exc:
+            outcomes.append(Outcome(where, reasons(exc), INVALID))
+            continue
+        try:
+            receipt = asyncio.run(submit_ocp(process_id, form, get_engine(), get_settings()))
         except Refused as exc:
-            refused += 1
-            typer.echo(f"{where}: refused: {exc}", err=True)
+            outcomes.append(Outcome(where, str(exc)))
+            continue
+        except Exception as exc:
+            outcomes.append(_failed(where, exc))
             continue
         ack = (
             "acknowledged" if receipt.acknowledged else "acknowledgement queued (mail server down)"
         )
-        typer.echo(f"{where}: submission {receipt.submission_id} recorded, {ack}")
-    if refused:
-        raise typer.Exit(REFUSED)
+        outcomes.append(Outcome(where, done=f"submission {receipt.submission_id} recorded, {ack}"))
+    report_outcomes(outcomes)
 
 
 @commands.command("submit-project")
@@ -108,16 +181,25 @@ def submit_project_command(
         "stakeholder_type": stakeholder_type or "",
         "country": country or "",
     }
-    outcomes: list[tuple[str, str | None]] = []
-    for where, data in rows_of(csv_file, single, "form"):
+    outcomes: list[Outcome] = []
+    for where, data in rows_of(csv_file, PROJECT_COLUMNS, single, "form"):
+        if isinstance(data, str):
+            outcomes.append(Outcome(where, data, INVALID))
+            continue
         try:
             form = ProjectForm.model_validate(data)
-            receipt = asyncio.run(submit_project(process_id, form, get_engine(), get_settings()))
-            outcomes.append((f"{where}: project {receipt.project_id}", None))
         except ValidationError as exc:
-            outcomes.append((where, reasons(exc)))
+            outcomes.append(Outcome(where, reasons(exc), INVALID))
+            continue
+        try:
+            receipt = asyncio.run(submit_project(process_id, form, get_engine(), get_settings()))
         except Refused as exc:
-            outcomes.append((where, str(exc)))
+            outcomes.append(Outcome(where, str(exc)))
+            continue
+        except Exception as exc:
+            outcomes.append(_failed(where, exc))
+            continue
+        outcomes.append(Outcome(f"{where}: project {receipt.project_id}"))
     report_outcomes(outcomes)
 
 
@@ -125,7 +207,9 @@ def submit_project_command(
 def nominate(
     cycle: Cycle,
     contest: Contest = ids.PRIZES_SLUG,
-    ineligible: Annotated[int | None, typer.Option(help="Project id to mark ineligible")] = None,
+    ineligible: Annotated[
+        int | None, typer.Option(min=1, max=MAX_ID, help="Project id to mark ineligible")
+    ] = None,
     reason: Annotated[str, typer.Option(help="Why (told to no one but the record)")] = "",
     csv_file: Annotated[
         Path | None, typer.Option("--csv", help="Columns: project_id,reason")
@@ -134,16 +218,44 @@ def nominate(
     """Phase II: mark a submission ineligible, with the reason (or a CSV of them)."""
     process_id = ids.contest_id(cycle, contest)
     single = {"project_id": str(ineligible or ""), "reason": reason}
-    outcomes: list[tuple[str, str | None]] = []
-    for where, data in rows_of(csv_file, single, "project"):
+    outcomes: list[Outcome] = []
+    for where, data in rows_of(csv_file, NOMINATION_COLUMNS, single, "project"):
+        if isinstance(data, str):
+            outcomes.append(Outcome(where, data, INVALID))
+            continue
         try:
-            mark_ineligible(
-                process_id, int(data["project_id"]), data.get("reason", ""), get_engine()
-            )
-            outcomes.append((f"{where} {data['project_id']} marked ineligible", None))
-        except (Refused, ValueError) as exc:
-            outcomes.append((where, str(exc)))
+            pid = project_id(data.get("project_id"))
+        except ValueError as exc:
+            outcomes.append(Outcome(where, f"project_id: {exc}", INVALID))
+            continue
+        why = clean_text(str(data.get("reason") or ""))
+        if not why:
+            outcomes.append(Outcome(where, "reason: is required (say why)", INVALID))
+            continue
+        if len(why) > REASON_LIMIT:
+            outcomes.append(Outcome(where, f"reason: at most {REASON_LIMIT:,} characters", INVALID))
+            continue
+        try:
+            mark_ineligible(process_id, pid, why, get_engine())
+        except Refused as exc:
+            outcomes.append(Outcome(where, str(exc)))
+            continue
+        outcomes.append(Outcome(f"{where} {pid}", done="marked ineligible"))
     report_outcomes(outcomes)
+
+
+def ballot_of(data: dict[str, Any]) -> Ballot:
+    """A ballot from a form or a CSV line; ``ValueError`` naming the field otherwise."""
+    voter = clean_line(str(data.get("voter") or ""))
+    category = clean_line(str(data.get("category") or ""))
+    if not voter:
+        raise ValueError("voter: is required (the voter's e-mail address)")
+    if not category:
+        raise ValueError("category: is required")
+    try:
+        return Ballot(voter, category, project_id(data.get("project")))
+    except ValueError as exc:
+        raise ValueError(f"project: {exc}") from None
 
 
 @commands.command()
@@ -152,18 +264,29 @@ def vote(
     contest: Contest = ids.PRIZES_SLUG,
     voter: Annotated[str | None, typer.Option(help="The voter's e-mail")] = None,
     category: str | None = None,
-    project: int | None = None,
+    project: ProjectId = None,
     csv_file: Annotated[
         Path | None, typer.Option("--csv", help="Columns: voter,category,project")
     ] = None,
 ) -> None:
     """Phase III: cast a vote (or a CSV batch); one vote per voter per category."""
     process_id = ids.contest_id(cycle, contest)
-    single = {"voter": voter or "", "category": category or "", "project": str(project or 0)}
-    rows = rows_of(csv_file, single, "vote")
-    ballots = [Ballot(d["voter"], d["category"], int(d["project"] or 0)) for _, d in rows]
+    single = {"voter": voter or "", "category": category or "", "project": project or ""}
+    outcomes: dict[int, Outcome] = {}
+    ballots: list[tuple[int, str, Ballot]] = []
+    rows = rows_of(csv_file, VOTE_COLUMNS, single, "vote")
+    for n, (where, data) in enumerate(rows):
+        try:
+            if isinstance(data, str):
+                raise ValueError(data)
+            ballots.append((n, where, ballot_of(data)))
+        except ValueError as exc:
+            outcomes[n] = Outcome(where, str(exc), INVALID)
     try:
-        outcomes = cast_votes(process_id, ballots, get_engine())
-    except Refused as exc:
-        raise fail(str(exc)) from None
-    report_outcomes([(w, o) for (w, _), o in zip(rows, outcomes, strict=True)])
+        cast = cast_votes(process_id, [b for _, _, b in ballots], get_engine()) if ballots else []
+    except Refused as exc:  # the window refused the whole batch: one line says so
+        outcomes[len(rows)] = Outcome(f"{len(ballots)} ballot(s)", str(exc))
+        cast = []
+    for (n, where, _), why in zip(ballots, cast, strict=False):
+        outcomes[n] = Outcome(where, why)
+    report_outcomes(outcomes[n] for n in sorted(outcomes))

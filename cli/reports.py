@@ -6,15 +6,13 @@ from typing import Annotated
 
 import typer
 
-from cli.common import fail
+from cli.common import Contest, Cycle, fail
 from core.db import get_engine
 from models import ids
+from models.text import printable
 from reports.prizes import nominations, results, results_are_public
 
 commands = typer.Typer(no_args_is_help=True, help="Reports from the database.")
-
-Cycle = Annotated[str, typer.Argument(help="YEAR or cycle id")]
-Contest = Annotated[str, typer.Option(help="Contest slug")]
 
 
 @commands.command("nominations")
@@ -29,12 +27,12 @@ def report_nominations(
     if as_csv:
         typer.echo("stakeholder_type,count,percent")
         for row in found.rows:
-            typer.echo(f"{row.label},{row.count},{row.percent}")
+            typer.echo(printable(f"{row.label},{row.count},{row.percent}"))
         typer.echo(f"Total,{found.total},100.0")
         return
     typer.echo(f"Nominated projects of {process_id}: {found.total}")
     for row in found.rows:
-        typer.echo(f"  {row.label:<28} {row.count:>6}  {row.percent:>5}%")
+        typer.echo(printable(f"  {row.label:<28} {row.count:>6}  {row.percent:>5}%"))
 
 
 @commands.command("results")
@@ -62,10 +60,14 @@ def report_results(
             f"counted; sha256 {found.sha256}"
         )
     for cat in found.categories:
-        typer.echo(f"\n{cat.code}")
+        typer.echo(f"\n{printable(cat.code)}")
         for p in cat.projects:
             mark = "WINNER" if p.winner else ("Champion" if p.shortlisted else "")
+            # Stored text is shown escaped: rows stored before intake cleaned text may
+            # still hold terminal escape sequences.
             typer.echo(
-                f"  {p.votes if p.votes is not None else '-':>6}  {mark:<8} "
-                f"#{p.id} {p.title} ({p.organization}, {p.country})"
+                printable(
+                    f"  {p.votes if p.votes is not None else '-':>6}  {mark:<8} "
+                    f"#{p.id} {p.title} ({p.organization}, {p.country})"
+                )
             )

@@ -33,6 +33,7 @@ from intake.windows import Refused
 from models.cycle import CycleConfig, rebased
 from models.cycle_file import load_cycle
 from models.wire import ProcessStatus, WinnerSelection
+from reports.status import registry_size
 from worker import build_worker, connect
 from workflows.prizes import PrizeContestWorkflow
 from workflows.process import ProcessWorkflow
@@ -179,7 +180,8 @@ async def main(minutes: float) -> None:
         client = await connect(settings)
         cycle = demo_cycle(minutes)
         async with build_worker(client, settings, get_engine()):
-            print(await start_cycle(client, cycle, settings.task_queue))
+            recipients = registry_size(get_engine())
+            print(await start_cycle(client, cycle, settings.task_queue, recipients=recipients))
             print(
                 f"""
   Temporal Web UI   http://localhost:8233/namespaces/default/workflows

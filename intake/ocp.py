@@ -12,7 +12,14 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from intake.acks import queue_ack, send_ack
-from intake.participants import EmailAddress, RequiredText
+from intake.fields import (
+    Country,
+    EmailAddress,
+    LongText,
+    Name,
+    RequiredOrganization,
+    Telephone,
+)
 from intake.windows import Refused, check_window
 from models.tables import OcpSubmission, Participant, WindowKind
 from models.vocab import Language, StakeholderType
@@ -20,21 +27,33 @@ from models.wire import CampaignRequest, MessageKind
 
 
 class OcpForm(BaseModel):
-    """The Official Submission Form: name, e-mail, organization and country are required."""
+    """The Official Submission Form: name, e-mail, organization and country are required.
 
-    full_name: RequiredText
+    Text is cleaned as it comes in (``intake.fields``): single lines lose control
+    characters and stay on one line, the proposal keeps its line breaks; each field has a
+    length limit.
+    """
+
+    full_name: Name
     email: EmailAddress
-    organization: RequiredText
-    country: RequiredText
-    telephone: str | None = None
+    organization: RequiredOrganization
+    country: Country
+    telephone: Telephone | None = None
     stakeholder_type: StakeholderType | None = None
     language: Language | None = None
-    proposal: RequiredText
+    proposal: LongText
+
+    @field_validator("language", "telephone", mode="before")
+    @classmethod
+    def _blank(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("stakeholder_type", mode="before")
     @classmethod
     def _type(cls, v: object) -> object:
-        return None if v in (None, "") else StakeholderType.parse(str(v))
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        return StakeholderType.parse(str(v))
 
 
 @dataclass(frozen=True)

@@ -2,80 +2,81 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from secrets import token_urlsafe
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError, field_validator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from intake.csvfile import Columns, CsvProblem, CsvTable, read_csv
+from intake.fields import (
+    EmailAddress,
+    Name,
+    OptionalCountry,
+    Organization,
+    RequiredText,
+    normalize_email,
+    reasons,
+)
 from models.tables import Participant
+from models.text import normalize_address
 from models.vocab import Language, StakeholderType
 
-COLUMNS = ("name", "email", "organization", "country", "stakeholder_type", "language")
+COLUMNS = Columns(
+    required=("name", "email"),
+    optional=("organization", "country", "stakeholder_type", "language", "verified"),
+    aliases={"organisation": "organization", "e-mail": "email"},
+)
 BATCH = 1000
 _p = Participant.__table__  # type: ignore[attr-defined]
+_YES = {"yes", "y", "true", "1", "x", "verified"}
+_NO = {"", "no", "n", "false", "0"}
 
 
 class ParticipantRow(BaseModel):
     """One registry row as the CSV gives it."""
 
-    name: str
+    name: Name
     email: EmailAddress
-    organization: str = ""
-    country: str = ""
+    organization: Organization = ""
+    country: OptionalCountry = ""
     stakeholder_type: StakeholderType = StakeholderType.OTHER
     language: Language = Language.EN
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = " ".join(v.split())
-        if not v:
-            raise ValueError("name is empty")
-        return v
+    verified: bool = False  # the secretariat vouches for this person
 
     @field_validator("stakeholder_type", mode="before")
     @classmethod
     def _type(cls, v: Any) -> Any:
-        return StakeholderType.OTHER if v in (None, "") else StakeholderType.parse(str(v))
+        blank = v is None or (isinstance(v, str) and not v.strip())
+        return StakeholderType.OTHER if blank else StakeholderType.parse(str(v))
 
     @field_validator("language", mode="before")
     @classmethod
     def _language(cls, v: Any) -> Any:
-        if v in (None, ""):
+        if v is None or (isinstance(v, str) and not v.strip()):
             return Language.EN
         code = str(v).strip().lower()[:2]
         if code not in {lang.value for lang in Language}:
             allowed = ", ".join(lang.value for lang in Language)
-            raise ValueError(f"unknown language {v!r} (one of: {allowed})")
+            shown = str(v)[:60]
+            raise ValueError(f"unknown language {shown!r} (one of: {allowed})")
         return code
 
-
-def normalize_email(value: str) -> str:
-    """A deliverable-looking address, normalized; ``ValueError`` with the reason otherwise."""
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValueError(f"invalid e-mail address {value!r}: {exc}") from None
-
-
-def _required(value: str) -> str:
-    if not value.strip():
-        raise ValueError("is required")
-    return value.strip()
-
-
-# The field types every intake form shares.
-RequiredText = Annotated[str, AfterValidator(_required)]
-EmailAddress = Annotated[str, AfterValidator(normalize_email)]
+    @field_validator("verified", mode="before")
+    @classmethod
+    def _verified(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            word = v.strip().lower()
+            if word not in _YES | _NO:
+                raise ValueError(f"{v[:20]!r} is not yes or no")
+            return word in _YES
+        return v
 
 
 @dataclass
@@ -84,6 +85,7 @@ class ImportReport:
 
     created: int = 0
     updated: int = 0
+    verified: int = 0  # rows the import vouched for
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     @property
@@ -91,56 +93,52 @@ class ImportReport:
         return self.created + self.updated
 
 
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for e in exc.errors():
-        field_name = ".".join(str(x) for x in e["loc"])
-        msg = str(e["ctx"]["error"]) if "ctx" in e and "error" in e["ctx"] else e["msg"]
-        parts.append(f"{field_name}: {msg}")
-    return "; ".join(parts)
+def read_rows(
+    path: Path, *, smtp_utf8: bool | None = None
+) -> Iterator[tuple[int, ParticipantRow | str]]:
+    """(line number, row or reason) for every data line of the CSV file.
+
+    The header is checked before the first row is yielded: ``FileRefused`` (nothing read)
+    for a file that cannot be the registry.
+    """
+    table = read_csv(path, COLUMNS)
+    context = {"smtp_utf8": smtp_utf8}
+    return _rows(table, context)
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, ParticipantRow | str]]:
-    """(line number, row or reason) for every data line of the CSV file."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in ("name", "email") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{path}: the header must name the columns {', '.join(COLUMNS)} "
-                f"(missing: {', '.join(missing)})"
-            )
-        for record in reader:
-            line = reader.line_num
-            data = {k: (v or "").strip() for k, v in record.items() if k in COLUMNS}
-            try:
-                yield line, ParticipantRow.model_validate(data)
-            except ValidationError as exc:
-                yield line, _reason(exc)
+def _rows(table: CsvTable, context: dict[str, Any]) -> Iterator[tuple[int, ParticipantRow | str]]:
+    for item in table:
+        if isinstance(item, CsvProblem):
+            yield item.line, item.reason
+            continue
+        try:
+            yield item.line, ParticipantRow.model_validate(item.fields, context=context)
+        except ValidationError as exc:
+            yield item.line, reasons(exc)
 
 
-def _upsert(engine: Engine, rows: list[ParticipantRow]) -> tuple[int, int]:
+def _upsert(engine: Engine, rows: list[ParticipantRow], *, vouch: bool) -> tuple[int, int]:
     now = datetime.now(UTC)
     insert: Any = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(_p)
-    values = [{**r.model_dump(mode="json"), "created_at": now, "updated_at": now} for r in rows]
-    for v in values:
-        v["unsubscribe_token"] = token_urlsafe(18)
-        v["unsubscribed"] = False
+    values = []
+    for r in rows:
+        v = r.model_dump(mode="json", exclude={"verified"})
+        v.update(
+            created_at=now,
+            updated_at=now,
+            verified_at=now if vouch or r.verified else None,
+            unsubscribe_token=token_urlsafe(18),
+            unsubscribed=False,
+        )
+        values.append(v)
     stmt = insert.values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[_p.c.email],
-        set_={
-            c: stmt.excluded[c]
-            for c in (
-                "name",
-                "organization",
-                "country",
-                "stakeholder_type",
-                "language",
-                "updated_at",
-            )
-        },
-    )
+    updates = {
+        c: stmt.excluded[c]
+        for c in ("name", "organization", "country", "stakeholder_type", "language", "updated_at")
+    }
+    # An import vouches; it never withdraws a verification, and the first one is kept.
+    updates["verified_at"] = sa.func.coalesce(_p.c.verified_at, stmt.excluded.verified_at)
+    stmt = stmt.on_conflict_do_update(index_elements=[_p.c.email], set_=updates)
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         emails = [r.email for r in rows]
         existing = conn.execute(
@@ -151,22 +149,35 @@ def _upsert(engine: Engine, rows: list[ParticipantRow]) -> tuple[int, int]:
 
 
 def import_participants(
-    path: str | Path, engine: Engine, *, progress: Callable[[int], None] | None = None
+    path: str | Path,
+    engine: Engine,
+    *,
+    verified: bool = False,
+    smtp_utf8: bool | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Load ``path`` into the registry; re-importing an address updates it, never duplicates."""
+    """Load ``path`` into the registry; re-importing an address updates it, never duplicates.
+
+    Every good line is kept and every bad one reported with its line number, wherever it
+    is in the file. ``FileRefused`` before anything is written for a file that cannot be
+    the registry (not a regular file, too large, a wrong header). ``verified``: the
+    secretariat vouches for every row (a ``verified`` column does it row by row).
+    ``smtp_utf8``: whether non-ASCII addresses are accepted (default: the setting).
+    """
     report = ImportReport()
     batch: dict[str, ParticipantRow] = {}
 
     def flush() -> None:
         if batch:
-            created, updated = _upsert(engine, list(batch.values()))
+            created, updated = _upsert(engine, list(batch.values()), vouch=verified)
             report.created += created
             report.updated += updated
+            report.verified += sum(1 for r in batch.values() if verified or r.verified)
             batch.clear()
             if progress:
                 progress(report.accepted)
 
-    for line, row in read_rows(Path(path)):
+    for line, row in read_rows(Path(path), smtp_utf8=smtp_utf8):
         if isinstance(row, str):
             report.errors.append((line, row))
             continue
@@ -186,7 +197,7 @@ def ensure_secretariat(engine: Engine, email: str) -> None:
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         conn.execute(
             insert.values(
-                email=email.lower(),
+                email=normalize_address(email).lower(),
                 name="WSIS Secretariat",
                 organization="ITU",
                 country="Switzerland",
@@ -198,3 +209,17 @@ def ensure_secretariat(engine: Engine, email: str) -> None:
                 updated_at=now,
             ).on_conflict_do_nothing(index_elements=[_p.c.email])
         )
+
+
+# The field types first defined here, for the modules that import them from here.
+__all__ = [
+    "COLUMNS",
+    "EmailAddress",
+    "ImportReport",
+    "ParticipantRow",
+    "RequiredText",
+    "ensure_secretariat",
+    "import_participants",
+    "normalize_email",
+    "read_rows",
+]

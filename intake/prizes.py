@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from pydantic import BaseModel, field_validator
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -15,33 +14,51 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from intake.acks import queue_ack, send_ack
-from intake.participants import EmailAddress, RequiredText
+from intake.fields import (
+    Code,
+    Country,
+    EmailAddress,
+    LongText,
+    Name,
+    Organization,
+    Title,
+    normalize_email,
+)
 from intake.windows import Refused, check_window
 from models.tables import Participant, Project, ProjectStatus, Vote, WindowKind
+from models.text import title_key, word_count
 from models.vocab import Language, StakeholderType
 from models.wire import MessageKind
 
-
-def title_key(title: str) -> str:
-    """Case- and space-folded title: "Smart  Villages" and "smart villages" are one project."""
-    return " ".join(title.split()).casefold()
-
-
-def word_count(text: str) -> int:
-    return len(text.split())
+# The largest id a database column holds (BIGINT): a larger "project id" names no project
+# and must not reach the driver, which cannot even bind it.
+MAX_ID = 2**63 - 1
+# Ballots per transaction: short enough that other submissions never wait long for the
+# write lock, long enough that a 100,000-ballot batch is not slowed by commits.
+VOTE_CHUNK = 500
 
 
 class ProjectForm(BaseModel):
-    """A project description submitted in one category."""
+    """A project description submitted in one category.
+
+    Text is cleaned as it comes in (``intake.fields``); the title is one line of at most
+    200 characters, the description keeps its line breaks and is counted in words as a
+    reader counts them (``models.text.word_count``).
+    """
 
     owner_email: EmailAddress
-    owner_name: str | None = None
-    category: RequiredText
-    title: RequiredText
-    description: RequiredText
-    organization: str = ""
+    owner_name: Name | None = None
+    category: Code
+    title: Title
+    description: LongText
+    organization: Organization = ""
     stakeholder_type: StakeholderType
-    country: RequiredText
+    country: Country
+
+    @field_validator("owner_name", mode="before")
+    @classmethod
+    def _blank(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("stakeholder_type", mode="before")
     @classmethod
@@ -73,7 +90,10 @@ def record_project(
         low, high = rules.get("description_words", [1, 10_000])
         words = word_count(form.description)
         if not low <= words <= high:
-            raise Refused(f"the description has {words} words; it must have {low} to {high}")
+            raise Refused(
+                f"the description has {words} word{'' if words == 1 else 's'}; it must have "
+                f"{low} to {high} (words are counted as a reader counts them)"
+            )
         owner = session.exec(
             select(Participant).where(Participant.email == form.owner_email)
         ).first()
@@ -97,7 +117,7 @@ def record_project(
         project = Project(
             process_id=process_id,
             category=form.category,
-            title=" ".join(form.title.split()),
+            title=form.title,
             title_key=title_key(form.title),
             description=form.description,
             owner_id=owner.id,
@@ -138,6 +158,8 @@ def mark_ineligible(
     """The secretariat's decision during phase II: the project will not be nominated."""
     if not reason.strip():
         raise Refused("give the reason the project is ineligible")
+    if not 0 < project_id <= MAX_ID:
+        raise Refused(f"project {project_id} is not a submission of {process_id}")
     now = now or datetime.now(UTC)
     with Session(engine.execution_options(sqlite_immediate=True)) as session:
         check_window(session, process_id, WindowKind.NOMINATION, now, "The nomination phase")
@@ -163,26 +185,63 @@ _vote = Vote.__table__  # type: ignore[attr-defined]
 
 
 def cast_votes(
-    process_id: str, ballots: Sequence[Ballot], engine: Engine, *, now: datetime | None = None
+    process_id: str,
+    ballots: Sequence[Ballot],
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[str | None]:
     """Record ``ballots``; for each, None if counted or the reason it was refused.
 
-    The whole batch is refused (``Refused``) outside the voting window. One vote per voter and
-    category is the database's UNIQUE constraint, so concurrent votes cannot both get in.
+    Ballots are committed ``VOTE_CHUNK`` at a time, each chunk in its own transaction with
+    its own window check, so a large batch never holds the write lock for long. The deadline
+    is a rule per ballot: if the window closes during a batch, the chunks already committed
+    stay and every later ballot is refused with the reason. If the window refuses the first
+    chunk, nothing is written and ``Refused`` is raised, as for a single vote. ``now`` fixes
+    the time of every chunk; otherwise each chunk takes it from ``clock`` (default: the
+    system clock) when its transaction begins. One vote per voter and category is the
+    database's UNIQUE constraint, so concurrent votes cannot both get in.
     """
-    now = now or datetime.now(UTC)
+    read_clock = clock or (lambda: datetime.now(UTC))
+    outcomes: list[str | None] = []
+    for start in range(0, len(ballots), VOTE_CHUNK):
+        chunk = ballots[start : start + VOTE_CHUNK]
+        try:
+            outcomes += _cast_chunk(process_id, chunk, engine, now or read_clock())
+        except Refused as exc:
+            if start == 0:
+                raise
+            outcomes += [str(exc)] * (len(ballots) - start)
+            break
+    return outcomes
+
+
+def _voter_key(address: str) -> str | None:
+    """The registry's spelling of ``address`` (NFC, case), or None if it cannot be one."""
+    try:
+        return normalize_email(address, smtp_utf8=True)
+    except ValueError:
+        return None
+
+
+def _cast_chunk(
+    process_id: str, ballots: Sequence[Ballot], engine: Engine, now: datetime
+) -> list[str | None]:
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    keys = {b.voter_email: _voter_key(b.voter_email) for b in ballots}
     with Session(engine.execution_options(sqlite_immediate=True)) as session:
         check_window(session, process_id, WindowKind.VOTING, now, "Public online voting")
-        emails = {b.voter_email.strip().lower() for b in ballots}
+        # Every writer stores the registry's spelling (intake.fields.normalize_email), so an
+        # exact match finds the voter through the unique index.
         voters = dict(
             session.exec(
                 select(Participant.email, Participant.id).where(
-                    sa.func.lower(Participant.email).in_(emails)
+                    Participant.email.in_({k for k in keys.values() if k})  # type: ignore[attr-defined]
                 )
             ).all()
         )
-        ids = {b.project_id for b in ballots}
+        ids = {b.project_id for b in ballots if 0 < b.project_id <= MAX_ID}
         projects = {
             p.id: p
             for p in session.exec(
@@ -191,11 +250,12 @@ def cast_votes(
         }
         outcomes: list[str | None] = []
         for ballot in ballots:
-            voter = voters.get(ballot.voter_email.strip().lower())
+            key = keys[ballot.voter_email]
+            voter = voters.get(key) if key else None
             project = projects.get(ballot.project_id)
             if voter is None:
                 outcomes.append(
-                    f"{ballot.voter_email} is not a verified member of the WSIS "
+                    f"{ballot.voter_email[:100]} is not a verified member of the WSIS "
                     f"community; register before voting"
                 )
             elif project is None or project.process_id != process_id:
@@ -207,7 +267,7 @@ def cast_votes(
             elif project.category != ballot.category:
                 outcomes.append(
                     f"project {ballot.project_id} is not nominated in category "
-                    f"{ballot.category} (it is in {project.category})"
+                    f"{ballot.category[:100]} (it is in {project.category})"
                 )
             else:
                 inserted = session.execute(
@@ -224,8 +284,22 @@ def cast_votes(
                 outcomes.append(
                     None
                     if inserted.rowcount  # type: ignore[attr-defined]
-                    else f"{ballot.voter_email} has already voted in category "
+                    else f"{key} has already voted in category "
                     f"{ballot.category}: one vote per category"
                 )
         session.commit()
     return outcomes
+
+
+__all__ = [
+    "Ballot",
+    "ProjectForm",
+    "ProjectReceipt",
+    "Refused",
+    "cast_votes",
+    "mark_ineligible",
+    "record_project",
+    "submit_project",
+    "title_key",
+    "word_count",
+]

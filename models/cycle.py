@@ -18,9 +18,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Self, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -41,6 +43,7 @@ from models.plan import (
     OcpPlan,
     OcpRemindersPlan,
 )
+from models.text import line_problem
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -48,14 +51,19 @@ _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 def _parse_duration(value: Any) -> Any:
     if isinstance(value, str) and (m := _DURATION.match(value)):
-        return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+        try:
+            return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+        except OverflowError:
+            raise ValueError(f"the duration {value!r} is too long") from None
     return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
 
 
-def _check_zone(name: str) -> str:
+def _check_zone(name: Any) -> Any:
+    if not isinstance(name, str):
+        return name  # pydantic refuses it as not a string
     if name not in _zones():
         raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Zurich)")
     return name
@@ -72,6 +80,58 @@ def _zones() -> set[str]:
 
 
 TimeZoneName = Annotated[str, BeforeValidator(_check_zone)]
+
+
+# A cycle's dates lie well inside this range; outside it, converting an instant between
+# time zones could overflow the datetime type.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2200
+
+
+def _plausible(when: datetime) -> datetime:
+    try:
+        year = when.astimezone(UTC).year
+    except OverflowError:
+        year = when.year
+    if not EARLIEST_YEAR <= year < LATEST_YEAR:
+        raise ValueError(
+            f"{when.isoformat()} is out of range: a cycle's dates lie between the years "
+            f"{EARLIEST_YEAR} and {LATEST_YEAR}"
+        )
+    return when
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
+def _single_line(limit: int) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if why := line_problem(text):
+            raise ValueError(why)
+        if len(text) > limit:
+            raise ValueError(f"at most {limit} characters (this one has {len(text):,})")
+        return text
+
+    return check
+
+
+# What the cycle file names and titles end up in: email subjects, .ics files, the terminal.
+Title = Annotated[str, AfterValidator(_single_line(200))]
+Venue = Annotated[str, AfterValidator(_single_line(300))]
+URL_LIMIT = 2000
+
+
+def _web_link(url: str) -> str:
+    if line_problem(url) or any(ch.isspace() for ch in url):
+        raise ValueError("must be one link, without spaces or line breaks")
+    if len(url) > URL_LIMIT:
+        raise ValueError(f"at most {URL_LIMIT} characters (this one has {len(url):,})")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("https", "http") or not parts.netloc:
+        raise ValueError(f"must be an https:// link (or http:// for local use), not {url!r}")
+    return url
+
+
+WebLink = Annotated[str, AfterValidator(_web_link)]
 
 
 def offset_problem(label: str, when: datetime, zone: str) -> str | None:
@@ -119,9 +179,12 @@ def _in_order(steps: Iterable[tuple[str, datetime]], *, strict: bool = True) -> 
 class Meeting(MeetingPlan, _Checked):
     """A physical meeting of the consultation, with remote participation."""
 
-    starts: AwareDatetime
-    ends: AwareDatetime
+    title: Title
+    starts: Instant
+    ends: Instant
     timezone: TimeZoneName = GENEVA
+    venue: Venue
+    remote_url: WebLink | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -156,9 +219,9 @@ class OcpConfig(OcpPlan, _Checked):
     """The Open Consultation Process: six phases."""
 
     timezone: TimeZoneName = GENEVA
-    opens: AwareDatetime = Field(description="Phase I: the submission form opens.")
-    submission_deadline: AwareDatetime = Field(description="Phase IV: the form closes.")
-    final_brief: AwareDatetime | None = Field(
+    opens: Instant = Field(description="Phase I: the submission form opens.")
+    submission_deadline: Instant = Field(description="Phase IV: the form closes.")
+    final_brief: Instant | None = Field(
         default=None, description="Phase VI; may be omitted when phase VI is held as a meeting."
     )
     meetings: Mapping[str, Meeting] = Field(default_factory=dict)
@@ -210,6 +273,9 @@ class OcpConfig(OcpPlan, _Checked):
 class Category(CategoryPlan, _Checked):
     """A prize category: one per WSIS Action Line (C7 split into its e-applications)."""
 
+    code: Title
+    name: Title
+
 
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(code=c, name=n)
@@ -240,13 +306,14 @@ class ContestConfig(ContestPlan, _Checked):
     """A prize contest (the WSIS Prizes, a special prize, the photo contest): five phases."""
 
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: Title
     timezone: TimeZoneName = GENEVA
-    submission_opens: AwareDatetime = Field(description="Phase I begins.")
-    submission_deadline: AwareDatetime = Field(description="Phase I ends; phase II begins.")
-    voting_opens: AwareDatetime = Field(description="Phase III begins; phase II ends.")
-    voting_closes: AwareDatetime = Field(description="Phase III ends; phase IV begins.")
-    champions_announced: AwareDatetime = Field(description="Phase IV ends: Champions announced.")
-    ceremony: AwareDatetime = Field(description="Phase V: the WSIS Prize Ceremony.")
+    submission_opens: Instant = Field(description="Phase I begins.")
+    submission_deadline: Instant = Field(description="Phase I ends; phase II begins.")
+    voting_opens: Instant = Field(description="Phase III begins; phase II ends.")
+    voting_closes: Instant = Field(description="Phase III ends; phase IV begins.")
+    champions_announced: Instant = Field(description="Phase IV ends: Champions announced.")
+    ceremony: Instant = Field(description="Phase V: the WSIS Prize Ceremony.")
     categories: tuple[Category, ...] = DEFAULT_CATEGORIES
     shortlist_size: int = Field(default=5, ge=1)
     winners_per_category: int = Field(default=1, ge=1)
@@ -259,9 +326,11 @@ class ContestConfig(ContestPlan, _Checked):
     @classmethod
     def _categories(cls, value: Any) -> Any:
         # Allow a short list of codes in the file: ["C1", "C2"] means those default categories.
+        # An unknown code becomes a category of that name, checked like any other (a plain
+        # dict, so that a refusal names its place in the file).
         if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             by_code = {c.code: c for c in DEFAULT_CATEGORIES}
-            return [by_code.get(v, Category(code=v, name=v)) for v in value]
+            return [by_code.get(v) or {"code": v, "name": v} for v in value]
         return value
 
     @model_validator(mode="after")
@@ -295,8 +364,9 @@ class ContestConfig(ContestPlan, _Checked):
 class Forum(ForumPlan, _Checked):
     """The event the cycle prepares."""
 
-    starts: AwareDatetime
-    ends: AwareDatetime
+    starts: Instant
+    ends: Instant
+    venue: Venue = "ITU Headquarters, Geneva"
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -308,6 +378,7 @@ class CycleConfig(CyclePlan, _Checked):
     """One annual cycle: the OCP and the contests that prepare one WSIS Forum."""
 
     year: int = Field(ge=2003, le=2100)
+    title: Title | None = None
     id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
     timezone: TimeZoneName = GENEVA
     forum: Forum
@@ -350,6 +421,46 @@ def map_times(
         return value
 
     return type(model).model_validate(walk(model))
+
+
+def forum_moved(cycle: CyclePlan, starts: datetime, ends: datetime, now: datetime) -> CyclePlan:
+    """The cycle with its Forum moved to ``starts``-``ends``: what is held at the Forum (the
+    OCP's phase VI, its final brief and meetings, and every contest's ceremony) moves by the
+    same number of days at the same local time, unless it is past.
+
+    At the edges only (the CLI, the cycle's validator): keeping a local time across a change
+    of summer time takes the time-zone database.
+    """
+    zone = ZoneInfo(cycle.timezone)
+    days = timedelta(
+        days=(starts.astimezone(zone).date() - cycle.forum.starts.astimezone(zone).date()).days
+    )
+
+    def later(when: datetime, zone_name: str) -> datetime:
+        if when <= now:
+            return when
+        local = when.astimezone(ZoneInfo(zone_name))
+        return (local.replace(tzinfo=None) + days).replace(tzinfo=ZoneInfo(zone_name))
+
+    ocp = cycle.ocp
+    meetings = {
+        key: m.model_copy(
+            update={"starts": later(m.starts, m.timezone), "ends": later(m.ends, m.timezone)}
+        )
+        for key, m in ocp.meetings.items()
+        if m.phase == "VI"
+    }
+    brief = later(ocp.final_brief, ocp.timezone) if ocp.final_brief else None
+    return cycle.model_copy(
+        update={
+            "forum": cycle.forum.model_copy(update={"starts": starts, "ends": ends}),
+            "ocp": ocp.with_forum_dates(brief, meetings),
+            "contests": tuple(
+                c.model_copy(update={"ceremony": later(c.ceremony, c.timezone)})
+                for c in cycle.contests
+            ),
+        }
+    )
 
 
 def first_instant(config: CycleConfig) -> datetime:

@@ -94,21 +94,13 @@ class OcpPlan(Snapshot):
             starts["VI"] = self.final_brief
         return starts
 
-    def moved_with_forum(self, shift: timedelta, now: datetime) -> OcpPlan:
-        """Phase VI (the final brief and its meetings) moves with the Forum, unless it is past.
-
-        Not validated (a workflow applies it); the cycle's validator checks the result first.
-        """
-        brief = self.final_brief
-        if brief is not None and brief > now:
-            brief += shift
-        meetings = {
-            key: m.model_copy(update={"starts": m.starts + shift, "ends": m.ends + shift})
-            if m.phase == "VI" and m.starts > now
-            else m
-            for key, m in self.meetings.items()
-        }
-        return self.model_copy(update={"final_brief": brief, "meetings": meetings})
+    def with_forum_dates(
+        self, final_brief: datetime | None, meetings: Mapping[str, MeetingPlan]
+    ) -> OcpPlan:
+        """The dates its cycle moved with the Forum: the final brief and phase VI's meetings
+        (computed and checked at the edge; a workflow only applies them)."""
+        merged = {**self.meetings, **meetings}
+        return self.model_copy(update={"final_brief": final_brief, "meetings": merged})
 
 
 class CategoryPlan(Snapshot):
@@ -145,12 +137,6 @@ class ContestPlan(Snapshot):
     def process_suffix(self) -> str:
         """``prizes`` for the WSIS Prizes, ``prize-<slug>`` for the others."""
         return ids.process_suffix(self.slug)
-
-    def moved_with_forum(self, shift: timedelta, now: datetime) -> ContestPlan:
-        """The ceremony is held at the Forum: it moves with it, unless it is past."""
-        if self.ceremony <= now:
-            return self
-        return self.model_copy(update={"ceremony": self.ceremony + shift})
 
     def phase_starts(self) -> dict[str, datetime]:
         return {

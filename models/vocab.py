@@ -32,7 +32,8 @@ class StakeholderType(StrEnum):
         if key in aliases:
             return aliases[key]
         allowed = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown stakeholder type {text!r} (one of: {allowed})")
+        shown = text if len(text) <= 60 else text[:60] + "..."
+        raise ValueError(f"unknown stakeholder type {shown!r} (one of: {allowed})")
 
 
 class Language(StrEnum):

@@ -22,8 +22,10 @@ import pytest_asyncio
 from sqlalchemy.engine import Engine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import ListOpenWorkflowExecutionsRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import create_db_engine, migrate
@@ -68,6 +70,27 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await register_search_attributes(env.client)
     yield env
     await env.shutdown()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _no_workflow_left_running(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After a test on the shared time-skipping server, terminate what it left running: a
+    workflow whose worker is gone keeps the server from skipping time for every later test
+    (one failing test would otherwise make the rest of the suite time out)."""
+    yield
+    if "skipping_env" not in request.fixturenames:
+        return
+    env: WorkflowEnvironment = request.getfixturevalue("skipping_env")
+    service = env.client.workflow_service
+    listing = await service.list_open_workflow_executions(
+        ListOpenWorkflowExecutionsRequest(namespace=env.client.namespace, maximum_page_size=1000)
+    )
+    for execution in listing.executions:
+        handle = env.client.get_workflow_handle(
+            execution.execution.workflow_id, run_id=execution.execution.run_id
+        )
+        with contextlib.suppress(RPCError):
+            await handle.terminate("the test is over")
 
 
 @pytest_asyncio.fixture(scope="session")

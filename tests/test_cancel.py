@@ -70,7 +70,7 @@ async def test_cancel_from_temporal_ends_processes_cleanly(
     ).model_copy(update={"id": "wsis-2024-cancel"})
     prizes_id = cycle.contest_id(cycle.contests[0])
     async with build_worker(client, settings, engine):
-        await start_cycle(client, cycle, settings.task_queue)
+        await start_cycle(client, cycle, settings.task_queue, recipients=40)
         parent = client.get_workflow_handle(cycle.cycle_id)
         ocp = client.get_workflow_handle(cycle.ocp_id)
         for _ in range(150):

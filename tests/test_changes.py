@@ -286,6 +286,21 @@ async def test_move_meeting_and_cancel(
             engine,
             "ends after the submissions deadline",
         )
+        # The cycle file's rules for links and venues hold in the validator too.
+        await refused(
+            handle,
+            OcpWorkflow.move_meeting,
+            MeetingChange(meeting="second", remote_url="javascript:alert(1)", **by),
+            engine,
+            "must be an https:// link",
+        )
+        await refused(
+            handle,
+            OcpWorkflow.move_meeting,
+            MeetingChange(meeting="second", venue="Room A\r\nBCC: x", **by),
+            engine,
+            "must be a single line",
+        )
 
         new_start = second.starts + timedelta(days=2, hours=3)
         status = await handle.execute_update(

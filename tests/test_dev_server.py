@@ -50,9 +50,9 @@ async def test_compressed_2024_cycle_on_the_dev_server(
     children = [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]
 
     async with build_worker(client, settings, engine):
-        message = await start_cycle(client, cycle, settings.task_queue)
+        message = await start_cycle(client, cycle, settings.task_queue, recipients=40)
         assert message.startswith("started wsis-2024-devserver")
-        again = await start_cycle(client, cycle, settings.task_queue)
+        again = await start_cycle(client, cycle, settings.task_queue, recipients=40)
         assert again == "wsis-2024-devserver is already running; nothing was changed"
         parent = client.get_workflow_handle_for(AnnualCycleWorkflow.run, cycle.cycle_id)
         results = await parent.result()

@@ -8,7 +8,9 @@ histories of this run are the new path behind ``workflow.patched("report-changes
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -20,6 +22,7 @@ from temporalio.worker import Replayer
 from cli.cycle import start_cycle
 from core.settings import Settings
 from devstack.catcher import MailCatcher
+from models.cycle import forum_moved
 from models.wire import CeremonyChange, ForumMove
 from tests.conftest import history_text, record_history
 from tests.test_changes import at, cycle_2017
@@ -30,6 +33,7 @@ from workflows.prizes import PrizeContestWorkflow
 from workflows.process import PROCESS_CHANGED, REPORT_CHANGES_PATCH
 
 BY = {"requested_by": "secretariat"}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_moving_the_forum_moves_the_final_brief_and_every_ceremony(
@@ -44,7 +48,7 @@ async def test_moving_the_forum_moves_the_final_brief_and_every_ceremony(
     ocp, contest, forum = cycle.ocp, cycle.contests[0], cycle.forum
     assert ocp.final_brief is not None
     async with build_worker(client, settings, engine, max_cached_workflows=0):
-        await start_cycle(client, cycle, settings.task_queue)
+        await start_cycle(client, cycle, settings.task_queue, recipients=40)
         parent = client.get_workflow_handle_for(AnnualCycleWorkflow.run, cycle.cycle_id)
         ocp_h = client.get_workflow_handle_for(OcpWorkflow.run, cycle.ocp_id)
         prizes_h = client.get_workflow_handle_for(
@@ -74,23 +78,30 @@ async def test_moving_the_forum_moves_the_final_brief_and_every_ceremony(
                 "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED",
             }
 
-        def forum_moved_by(days: int) -> ForumMove:
+        async def forum_moved_by(days: int) -> ForumMove:
+            """What starter.py move-forum sends: the dates, and the cycle as it will be."""
+            starts, ends = forum.starts + timedelta(days=days), forum.ends + timedelta(days=days)
+            plan = await parent.query(AnnualCycleWorkflow.plan)
+            now = await skipping_env.get_current_time()
             return ForumMove(
-                starts=forum.starts + timedelta(days=days),
-                ends=forum.ends + timedelta(days=days),
+                starts=starts,
+                ends=ends,
                 reason=f"the Forum moves by {days} days",
+                moved=forum_moved(plan, starts, ends, now),
                 **BY,
             )
 
         # Five days earlier would put the (moved) ceremony before the Champions' day: only
         # the cycle's copy of the contest's current plan can see that.
-        await refused(forum_moved_by(-5), "must come after champions_announced")
-        await refused(forum_moved_by(-60), "final brief would move into the past")
+        await refused(await forum_moved_by(-5), "must come after champions_announced")
+        await refused(await forum_moved_by(-60), "final brief would move into the past")
+        stale = (await forum_moved_by(14)).model_copy(update={"moved": cycle})
+        await refused(stale, "the cycle changed since its plan was read")
         await refused(
             ForumMove(starts=forum.ends, ends=forum.starts, reason="typo", **BY),
             "the Forum must end after it starts",
         )
-        told = await parent.execute_update(AnnualCycleWorkflow.move_forum, forum_moved_by(14))
+        told = await parent.execute_update(AnnualCycleWorkflow.move_forum, await forum_moved_by(14))
         assert set(told) == {cycle.ocp_id, cycle.contest_id(contest)}
 
         # (The Java test server's long poll for a result does not skip time: move it on.)
@@ -133,3 +144,30 @@ async def test_moving_the_forum_moves_the_final_brief_and_every_ceremony(
             await replayer.replay_workflow(history, raise_on_replay_failure=False)
         ).replay_failure is None
         record_history(name, history)
+
+
+def test_a_move_across_a_change_of_summer_time_keeps_local_times() -> None:
+    """Moved a fortnight later across the last Sunday of March, the ceremony stays at 18:00
+    in Geneva (its UTC hour changes); a date already past does not move."""
+    from models.cycle_file import load_cycle
+
+    geneva = ZoneInfo("Europe/Zurich")
+    cycle = load_cycle(ROOT / "cycles" / "2017.toml")
+    contest = cycle.contests[0].model_copy(
+        update={"ceremony": datetime(2017, 3, 20, 18, tzinfo=geneva)}
+    )
+    cycle = cycle.model_copy(update={"contests": (contest,)})
+    brief = cycle.ocp.final_brief
+    assert brief is not None
+    starts, ends = cycle.forum.starts + timedelta(days=14), cycle.forum.ends + timedelta(days=14)
+
+    moved = forum_moved(cycle, starts, ends, datetime(2017, 3, 1, tzinfo=geneva))
+    ceremony = moved.contests[0].ceremony.astimezone(geneva)
+    assert (ceremony.date().isoformat(), ceremony.hour) == ("2017-04-03", 18)
+    elapsed = moved.contests[0].ceremony.astimezone(UTC) - contest.ceremony.astimezone(UTC)
+    assert elapsed == timedelta(days=14, hours=-1)  # one hour less: summer time began
+    assert moved.ocp.final_brief == brief + timedelta(days=14)
+    assert moved.forum.starts == starts
+
+    later = forum_moved(cycle, starts, ends, brief + timedelta(days=1))  # both are past now
+    assert later.ocp.final_brief == brief and later.contests[0].ceremony == contest.ceremony

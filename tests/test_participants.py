@@ -64,6 +64,6 @@ def test_cli_import_lists_refused_lines(tmp_path: Path, db_url: str) -> None:
         check=False,
         env={"WSIS_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"},
     )
-    assert run.returncode == 1, run.stderr
+    assert run.returncode == 2, run.stderr  # invalid lines: exit status 2, good lines kept
     assert "2 created, 0 updated, 4 refused" in run.stdout
     assert "line 4: email: invalid e-mail address 'not-an-address'" in run.stderr

@@ -179,6 +179,19 @@ def test_participants_reimport_updates(pg: Engine, tmp_path: Path) -> None:
     assert all(after[email] == token for email, token in tokens.items())
 
 
+def test_vouching_on_import_is_kept(pg: Engine, tmp_path: Path) -> None:
+    """Migration 0003's column, and the upsert that never withdraws a verification."""
+    registry = write_registry(tmp_path / "registry.csv", people(3))
+    assert import_participants(registry, pg, verified=True).verified == 3
+    with pg.connect() as conn:
+        first: dict[str, object] = dict(conn.execute(sa.select(_p.c.email, _p.c.verified_at)).all())
+    assert all(first.values())
+    import_participants(write_registry(tmp_path / "again.csv", people(4)), pg)
+    with pg.connect() as conn:
+        after: dict[str, object] = dict(conn.execute(sa.select(_p.c.email, _p.c.verified_at)).all())
+    assert {e: after[e] for e in first} == first and after["participant3@example.org"] is None
+
+
 async def test_outbox_enqueue_and_counts(pg: Engine, tmp_path: Path) -> None:
     import_participants(write_registry(tmp_path / "registry.csv", people(12)), pg)
     with pg.begin() as conn:

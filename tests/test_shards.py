@@ -41,7 +41,7 @@ async def test_a_cycle_file_sets_the_shards_of_its_campaigns_to_everyone(
     # Without the file's figure, the registry decides (here, as if it were 250,000 people).
     unsharded = cycle.model_copy(update={"id": "wsis-2017-unset", "campaign_shards": None})
     async with build_worker(client, settings, engine, max_cached_workflows=0):
-        message = await start_cycle(client, cycle, settings.task_queue)
+        message = await start_cycle(client, cycle, settings.task_queue, recipients=40)
         assert message.endswith("(campaigns to everyone in 3 shards)")
         other = await start_cycle(client, unsharded, settings.task_queue, recipients=250_000)
         assert other.endswith("(campaigns to everyone in 3 shards)")

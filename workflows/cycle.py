@@ -19,7 +19,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from models.cycle import CycleConfig
+    from models.cycle import CycleConfig, forum_moved
     from models.phases import CANCELLED, COMPLETED
     from models.plan import ContestPlan, CyclePlan
     from models.wire import (
@@ -156,44 +156,48 @@ class AnnualCycleWorkflow:
 
     # -- Moving the Forum ----------------------------------------------------------------------
 
-    def _moved(self, move: ForumMove) -> CyclePlan:
-        """The cycle as it would be: the Forum's dates, and what each running process holds
-        at the Forum moved by the same shift (past steps stay where they were)."""
-        shift = move.starts - self.config.forum.starts
-        now = workflow.now()
-        forum = self.config.forum.model_copy(update={"starts": move.starts, "ends": move.ends})
-        return self.config.model_copy(
-            update={
-                "forum": forum,
-                "ocp": self.config.ocp.moved_with_forum(shift, now),
-                "contests": tuple(c.moved_with_forum(shift, now) for c in self.config.contests),
-            }
-        )
+    @workflow.query
+    def plan(self) -> CyclePlan:
+        """The cycle as its processes plan it now (``starter.py move-forum`` starts here)."""
+        return self.config
 
     @workflow.update
     async def move_forum(self, move: ForumMove) -> dict[str, str]:
         """Move the Forum: the OCP's final brief and every contest's ceremony move with it,
         and each process tells its participants once. Returns each process told."""
         async with self.lock:
+            assert move.moved is not None  # the validator refused it otherwise
             previous = self.config.forum.starts
-            self.config = self._moved(move)
+            self.config = move.moved
             told: dict[str, str] = {}
-            shift = ForumShift(
-                requested_by=move.requested_by,
-                reason=move.reason,
-                previous_starts=previous,
-                starts=move.starts,
-                ends=move.ends,
-            )
             for child in self.children:
                 if child in self.finished:
                     continue
                 await workflow.get_external_workflow_handle(child).signal(
-                    ProcessWorkflow.forum_moved, shift
+                    ProcessWorkflow.forum_moved, self._shift_for(child, move, previous)
                 )
                 told[child] = "moved"
             self._details()
         return told
+
+    def _shift_for(self, child: str, move: ForumMove, previous: datetime) -> ForumShift:
+        """What one process is told: the Forum's dates and its own moved dates."""
+        moved = self.config
+        fields: dict[str, Any] = {}
+        if child == moved.ocp_id:
+            fields["final_brief"] = moved.ocp.final_brief
+            fields["meetings"] = {k: m for k, m in moved.ocp.meetings.items() if m.phase == "VI"}
+        for contest in moved.contests:
+            if moved.contest_id(contest) == child:
+                fields["ceremony"] = contest.ceremony
+        return ForumShift(
+            requested_by=move.requested_by,
+            reason=move.reason,
+            previous_starts=previous,
+            starts=move.starts,
+            ends=move.ends,
+            **fields,
+        )
 
     @move_forum.validator
     def _check_forum(self, move: ForumMove) -> None:
@@ -201,9 +205,16 @@ class AnnualCycleWorkflow:
         if workflow.now() >= self.config.forum.starts:
             raise ValueError("the Forum has begun: it can no longer move")
         refuse_past(move.starts, "the Forum's new start")
-        moved = self._moved(move)
-        refuse(_moved_into_the_past(self.config, moved, workflow.now()))
-        checked(CycleConfig, moved)
+        # Validators are not replayed: here, and only here, the time-zone database may tell
+        # what the move means (the same local times, a number of days later).
+        expected = forum_moved(self.config, move.starts, move.ends, workflow.now())
+        if move.moved is None or move.moved != expected:
+            raise ValueError(
+                "the cycle changed since its plan was read (or no moved plan was given): "
+                "run starter.py move-forum again"
+            )
+        refuse(_moved_into_the_past(self.config, expected, workflow.now()))
+        checked(CycleConfig, expected)
 
 
 def _moved_into_the_past(before: CyclePlan, after: CyclePlan, now: datetime) -> list[str]:

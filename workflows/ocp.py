@@ -71,6 +71,9 @@ class OcpWorkflow(ProcessWorkflow):
     def changed(self) -> ProcessChanged:
         return ProcessChanged(process_id=self.process_id, ocp=self.snapshot)
 
+    def with_forum_dates(self, move: ForumShift) -> OcpPlan:
+        return self.snapshot.with_forum_dates(move.final_brief, move.meetings)
+
     # -- Moving a meeting ----------------------------------------------------------------------
 
     @workflow.update

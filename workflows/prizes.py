@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         Audience,
         CeremonyChange,
         ContestInput,
+        ForumShift,
         MessageKind,
         ProcessChanged,
         ProcessStatus,
@@ -103,6 +104,10 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     def changed(self) -> ProcessChanged:
         return ProcessChanged(process_id=self.process_id, contest=self.snapshot)
+
+    def with_forum_dates(self, move: ForumShift) -> ContestPlan:
+        ceremony = move.ceremony or self.snapshot.ceremony
+        return self.snapshot.model_copy(update={"ceremony": ceremony})
 
     # -- The Expert Group's selection, and moving the ceremony -----------------------------------
 

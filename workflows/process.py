@@ -163,6 +163,10 @@ class ProcessWorkflow:
         """The report of the current plan the cycle keeps."""
         raise NotImplementedError
 
+    def with_forum_dates(self, move: ForumShift) -> OcpPlan | ContestPlan:
+        """The snapshot with the dates its cycle moved with the Forum."""
+        raise NotImplementedError
+
     async def announce_forum_move(self, move: ForumShift) -> None:
         """Tell the participants that the Forum moved (once per process)."""
         await self.campaign(
@@ -338,6 +342,6 @@ class ProcessWorkflow:
             if self.machine.cancelled or self.machine.phase == COMPLETED:
                 return
             # No window is held at the Forum: only the plan and the participants hear of it.
-            self.adopt(self.snapshot.moved_with_forum(move.shift, workflow.now()))
+            self.adopt(self.with_forum_dates(move))
             await self.announce_forum_move(move)
             await self.report_change()

@@ -8,30 +8,26 @@ by the CLI before sending and by the workflows' update validators before accepti
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from models.plan import CyclePlan, MeetingPlan
+from models.text import clean_line, line_problem, looks_like_address
+
 MAX_BY = 80
 MAX_REASON = 500
-# An address, however it is written: checked after NFKC, which folds the fullwidth at sign
-# (U+FF20) and its look-alikes into "@".
-_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _text_problems(label: str, text: str, limit: int) -> list[str]:
-    folded = unicodedata.normalize("NFKC", text)
-    if not folded.strip():
+    if not clean_line(text):
         return [f"{label} is empty"]
     problems = []
     if len(text) > limit:
         problems.append(f"{label} is longer than {limit} characters")
-    if _CONTROL.search(text):
-        problems.append(f"{label} contains control characters or line breaks")
-    if "@" in folded and _ADDRESS.search(folded):
+    if (why := line_problem(text)) is not None:
+        problems.append(f"{label} {why}")
+    if looks_like_address(text):
         problems.append(f"{label} contains an e-mail address (the history is kept for years)")
     return problems
 
@@ -95,10 +91,17 @@ class CeremonyChange(Change):
 
 
 class ForumMove(Change):
-    """Move the Forum: the OCP's final brief and every contest's ceremony move with it."""
+    """Move the Forum: the OCP's final brief and every contest's ceremony move with it.
+
+    ``moved`` is the whole cycle as it will be, computed at the edge
+    (``models.cycle.forum_moved``: the time-zone database keeps each local time across a
+    change of summer time, which workflow code may not consult). The cycle's validator
+    computes it again from what each process plans now and refuses a stale one.
+    """
 
     starts: datetime
     ends: datetime
+    moved: CyclePlan | None = None
 
     def problems(self) -> list[str]:
         problems = [
@@ -112,15 +115,15 @@ class ForumMove(Change):
 
 
 class ForumShift(Change):
-    """What a cycle tells each of its processes when the Forum moves (already checked)."""
+    """What a cycle tells one of its processes when the Forum moves: the Forum's dates, and
+    the new dates of what that process holds at the Forum (already checked)."""
 
     previous_starts: datetime
     starts: datetime
     ends: datetime
-
-    @property
-    def shift(self) -> timedelta:
-        return self.starts - self.previous_starts
+    final_brief: datetime | None = None
+    meetings: dict[str, MeetingPlan] = Field(default_factory=dict)
+    ceremony: datetime | None = None
 
 
 class Cancellation(Change):

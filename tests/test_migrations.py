@@ -1,0 +1,71 @@
+"""Migrations 0003 (participant.verified_at) and 0004 (title keys) on SQLite, up and down;
+tests/test_postgres.py runs the whole chain on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from core.db import MIGRATIONS_DIR, create_db_engine
+from models.text import title_key
+
+
+def alembic(url: str, engine: sa.Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    config.attributes["engine"] = engine
+    return config
+
+
+def test_verified_at_up_and_down(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_db_engine(url)
+    config = alembic(url, engine)
+    command.upgrade(config, "head")
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns("participant")}
+    assert columns["verified_at"]["nullable"]
+    command.downgrade(config, "0002")
+    assert "verified_at" not in {c["name"] for c in sa.inspect(engine).get_columns("participant")}
+    command.upgrade(config, "head")
+    engine.dispose()
+
+
+def test_title_keys_are_folded_again(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_db_engine(url)
+    config = alembic(url, engine)
+    command.upgrade(config, "0003")
+    titles = [
+        unicodedata.normalize("NFD", "Café Connect"),
+        "\uff23\uff41\uff46\u00e9 Connect",  # fullwidth "Caf", then "é"
+        "Smart  Villages",
+    ]
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO participant (email, name, organization, country, stakeholder_type, "
+            "language, unsubscribed, unsubscribe_token, created_at, updated_at) VALUES "
+            "('o@example.org', 'O', '', '', 'Other', 'en', 0, 't', '2016-01-01', '2016-01-01')"
+        )
+        for title in titles:  # keys as the first releases computed them
+            conn.execute(
+                sa.text(
+                    "INSERT INTO project (process_id, category, title, title_key, description, "
+                    "owner_id, organization, stakeholder_type, country, submitted_at, status, "
+                    "shortlisted, winner) VALUES ('wsis-2016-prizes', 'C1', :t, :k, 'x', 1, '', "
+                    "'Other', 'X', :at, 'nominated', 1, 1)"
+                ),
+                {"t": title, "k": " ".join(title.split()).casefold(), "at": "2016-01-01 00:00:00"},
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        keys: dict[str, str] = dict(
+            conn.execute(sa.text("SELECT title, title_key FROM project")).all()
+        )
+    assert keys == {t: title_key(t) for t in titles}
+    assert keys[titles[0]] == keys[titles[1]] == title_key("Café Connect")
+    engine.dispose()
