@@ -1,8 +1,9 @@
 """The email outbox: a row per (campaign, participant), sent over a few reused SMTP connections.
 
 The package: ``rows`` (the campaign and its rows: enqueue, pages, counts, recovery),
-``ledger`` (the group-committed state changes), ``smtp`` (connecting, classifying replies,
-pacing), ``sender`` (``deliver``), ``errors`` (how a pass ends early).
+``pages`` (the pending rows handed to the connections), ``ledger`` (the group-committed state
+changes), ``smtp`` (connecting, classifying replies, pacing), ``sender`` (``deliver``: one
+pass, its connections and heartbeat in one task group), ``errors`` (how a pass ends early).
 
 Exactly once, by business key:
 
@@ -35,7 +36,8 @@ Exactly once, by business key:
   refusal. The rows not sent stay pending for when the cause is fixed.
 """
 
-from mail.outbox.errors import CampaignStopped, DeliveryDeferred
+from mail.outbox.errors import CampaignStopped, DeliveryDeferred, DeliveryInterrupted
+from mail.outbox.exchange import MAX_ATTEMPTS
 from mail.outbox.rows import (
     PAGE_SIZE,
     STALE_AFTER,
@@ -44,7 +46,7 @@ from mail.outbox.rows import (
     mark_completed,
     pending_campaigns,
 )
-from mail.outbox.sender import MAX_ATTEMPTS, deliver
+from mail.outbox.sender import deliver
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -52,6 +54,7 @@ __all__ = [
     "STALE_AFTER",
     "CampaignStopped",
     "DeliveryDeferred",
+    "DeliveryInterrupted",
     "campaign_counts",
     "deliver",
     "enqueue",

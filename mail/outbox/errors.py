@@ -10,3 +10,8 @@ class CampaignStopped(Exception):
 
 class DeliveryDeferred(Exception):
     """Some messages got a temporary (4xx) reply or the server was unreachable; retry later."""
+
+
+class DeliveryInterrupted(DeliveryDeferred):
+    """The attempt was cut short by an error of the engine's own (the outbox database, the
+    heartbeat, a bug), not by any message: the rows not done stay pending; retry later."""

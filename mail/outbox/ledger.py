@@ -41,15 +41,23 @@ _CLAIM_SQL = (
 )
 
 
+class LedgerError(Exception):
+    """The outbox could not be written: no claim is granted any more, and the pass must end.
+
+    Marks queued by then are kept and tried once more when the ledger is closed."""
+
+
 class Claim:
     """A queued claim of one row; ``granted`` once committed."""
 
-    __slots__ = ("done", "granted", "outbox_id")
+    __slots__ = ("done", "granted", "outbox_id", "then")
 
     def __init__(self, outbox_id: int) -> None:
         self.outbox_id = outbox_id
         self.done = False
         self.granted = False
+        # What to record for the row if the claim is granted after its sender gave it up.
+        self.then: tuple[str, tuple[Any, ...]] | None = None
 
 
 class Ledger:
@@ -62,6 +70,11 @@ class Ledger:
     thread in between. (SQLite: on the event loop itself while the write lock is free at once:
     a WAL commit without fsync takes a fraction of a millisecond; in a thread when another
     writer holds the lock. Other databases: in a thread.)
+
+    A commit in a thread is settled by its own completion, not by the task that started it: if
+    that task is cancelled, the claims of the group are still answered, and the next commit
+    waits for it, so two transactions never share the connection and no sender waits for an
+    answer nobody will give.
 
     Changes to one row are queued only after its claim was committed, so within a group every
     row appears once and the statements of a group can run by kind.
@@ -76,8 +89,8 @@ class Ledger:
         self._busy_ms = _BUSY_MS
         self._ops: dict[str, list[tuple[Any, ...]]] = {}
         self._claims: list[Claim] = []
-        self._lock = asyncio.Lock()
-        self._error: BaseException | None = None
+        self._in_thread: asyncio.Future[set[int]] | None = None
+        self.failure: LedgerError | None = None
         self.commits = 0
 
     def _sql(self, text: str) -> str:
@@ -85,59 +98,131 @@ class Ledger:
 
     def record(self, op: str, *params: Any) -> None:
         """Queue a change (parameters in the order of its statement); it is committed with the
-        next group."""
-        if self._error:
-            raise self._error
+        next group. Still accepted after a failure: ``close`` tries them once more."""
         self._ops.setdefault(op, []).append(params)
 
     def claim(self, outbox_id: int) -> Claim:
         """Queue a claim of a pending row (``pending`` -> ``sending``)."""
-        if self._error:
-            raise self._error
+        if self.failure:
+            raise self.failure
         claim = Claim(outbox_id)
         self._claims.append(claim)
         return claim
 
     async def granted(self, claim: Claim) -> bool:
-        """Whether this sender got the row, once the claim is durable."""
+        """Whether this sender got the row, once the claim is durable (``LedgerError`` if the
+        outbox could not be written)."""
         while not claim.done:
             await self.commit()
+        if not claim.granted and self.failure:
+            raise self.failure
         return claim.granted
 
-    async def commit(self) -> None:
-        """Commit everything queued so far."""
-        async with self._lock:
-            if self._error:
-                raise self._error
-            if not self._ops and not self._claims:
-                return
-            ops, self._ops = self._ops, {}
-            claims, self._claims = self._claims, []
-            ids = [c.outbox_id for c in claims]
-            try:
-                got: set[int] | None = None
-                if self._sqlite:
-                    with contextlib.suppress(_Busy):
-                        got = self._apply(ops, ids, wait=False)
-                if got is None:
-                    got = await asyncio.to_thread(self._apply, ops, ids, wait=True)
-            except BaseException as exc:
-                self._error = exc
-                raise
-            self.commits += 1
-            for claim in claims:
-                claim.granted = claim.outbox_id in got
+    def abandon(self, claim: Claim, op: str, *params: Any) -> None:
+        """The sender gives the row up (it is being cancelled): a claim still queued is
+        withdrawn; a granted one gets ``op`` recorded, now or when its commit answers."""
+        if not claim.done:
+            if claim in self._claims:
+                self._claims.remove(claim)
                 claim.done = True
+            else:  # in a commit in progress: settled by ``_settle``
+                claim.then = (op, params)
+        elif claim.granted:
+            self.record(op, *params)
+
+    async def commit(self) -> None:
+        """Commit everything queued so far (after the commit in progress, if any)."""
+        while self._in_thread is not None:
+            with contextlib.suppress(Exception):  # its failure is ``self.failure``
+                await asyncio.shield(self._in_thread)
+        if self.failure:
+            raise self.failure
+        if not self._ops and not self._claims:
+            return
+        ops, self._ops = self._ops, {}
+        claims, self._claims = self._claims, []
+        ids = [c.outbox_id for c in claims]
+        if self._sqlite:
+            try:
+                got = self._apply(ops, ids, wait=False)
+            except _Busy:
+                pass
+            except Exception as exc:
+                raise self._fail(ops, claims, exc) from exc
+            else:
+                self._settle(claims, got)
+                return
+        future = asyncio.get_running_loop().run_in_executor(None, self._apply_waiting, ops, ids)
+        self._in_thread = future
+        future.add_done_callback(lambda done: self._thread_done(done, ops, claims))
+        try:
+            await asyncio.shield(future)
+        except Exception as exc:
+            raise self.failure or LedgerError(str(exc)) from None  # set by _thread_done
+
+    def _thread_done(
+        self, future: asyncio.Future[set[int]], ops: dict[str, Any], claims: list[Claim]
+    ) -> None:
+        self._in_thread = None
+        error = future.exception()
+        if error is None:
+            self._settle(claims, future.result())
+        else:
+            self._fail(ops, claims, error)
+
+    def _settle(self, claims: list[Claim], got: set[int]) -> None:
+        self.commits += 1
+        for claim in claims:
+            claim.granted = claim.outbox_id in got
+            claim.done = True
+            if claim.granted and claim.then is not None:
+                self.record(claim.then[0], *claim.then[1])
+
+    def _fail(
+        self, ops: dict[str, list[tuple[Any, ...]]], claims: list[Claim], error: BaseException
+    ) -> LedgerError:
+        """The transaction was rolled back: its claims are refused, its marks queued again."""
+        if self.failure is None:
+            self.failure = LedgerError(f"the outbox could not be written ({type(error).__name__})")
+            self.failure.__cause__ = error
+        for op, params in ops.items():
+            self._ops.setdefault(op, [])[:0] = params
+        for claim in claims:
+            claim.done = True
+        return self.failure
 
     async def close(self) -> None:
+        """Commit what is still queued (once more after a failure), then give the database
+        connection back. Raises ``LedgerError`` if the outbox could not be written.
+
+        Both happen in one thread that finishes even if this task is cancelled meanwhile, so
+        the connection is never released in the middle of a transaction."""
+        while self._in_thread is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._in_thread)
+        for claim in self._claims:  # nobody waits for these any more
+            claim.done = True
+        self._claims = []
+        ops, self._ops = self._ops, {}
+        future = asyncio.get_running_loop().run_in_executor(None, self._finish, ops)
+        future.add_done_callback(lambda done: done.exception())  # retrieved even if cancelled
         try:
-            if self._error is None:
-                await self.commit()
+            await asyncio.shield(future)
+        except Exception as exc:
+            self._fail(ops, [], exc)
+        if self.failure:
+            raise self.failure
+
+    def _finish(self, ops: dict[str, list[tuple[Any, ...]]]) -> None:
+        try:
+            if ops:
+                self._apply(ops, [], wait=True)
+                self.commits += 1
         finally:
-            if self._raw is not None:
-                await asyncio.to_thread(self._release)
-        if self._error:
-            raise self._error
+            self._release()
+
+    def _apply_waiting(self, ops: dict[str, list[tuple[Any, ...]]], claims: list[int]) -> set[int]:
+        return self._apply(ops, claims, wait=True)
 
     def _apply(
         self, ops: dict[str, list[tuple[Any, ...]]], claims: list[int], *, wait: bool

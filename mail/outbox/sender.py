@@ -1,14 +1,27 @@
-"""Sending a campaign's pending rows: ``deliver``."""
+"""Sending a campaign's pending rows: ``deliver``, one pass over the outbox.
+
+A pass runs its connections and its heartbeat in one ``asyncio.TaskGroup``: it ends when every
+connection has run out of rows or was told to halt, and nothing in it can wait for a task that
+is gone. The connections pull rows from ``Pages`` (no producer to lose), commit through the
+``Ledger`` (whose commits settle even if the task that led them is cancelled), and a failure is
+handled where it happens:
+
+* one message (its address, its composition, an unexpected error during its SMTP exchange):
+  that row is failed with the reason, the others go on;
+* the pass (a refusal no retry fixes, the server unreachable, the outbox database, the
+  heartbeat): a flag that every connection checks before its next message, so a message on
+  the wire is finished and recorded rather than cut off;
+* cancellation: every connection gives its row back (pending; ambiguous if its content was
+  on the wire) and the ledger commits that before the pass returns.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiosmtplib
@@ -18,8 +31,10 @@ from core.db import get_engine
 from core.log import get_logger
 from core.settings import Settings
 from mail.compose import Composer
-from mail.outbox.errors import CampaignStopped, DeliveryDeferred
-from mail.outbox.ledger import Ledger
+from mail.outbox.errors import CampaignStopped, DeliveryDeferred, DeliveryInterrupted
+from mail.outbox.exchange import Exchange, Progress
+from mail.outbox.ledger import Ledger, LedgerError
+from mail.outbox.pages import Pages
 from mail.outbox.rows import (
     PAGE_SIZE,
     STALE_AFTER,
@@ -29,30 +44,12 @@ from mail.outbox.rows import (
     recover_in_flight,
     state_counts,
 )
-from mail.outbox.smtp import RateLimiter, Refused, client, is_policy
+from mail.outbox.smtp import RateLimiter, Unusable, open_connection
 from models.wire import CampaignRequest, CampaignResult
 
 log = get_logger(__name__)
 
-# A row refused temporarily (4xx) or lost during DATA this many times is given up as failed.
-MAX_ATTEMPTS = 10
-# What may stand in an SMTP MAIL/RCPT command: no space, control character or angle bracket.
-_SAFE_ADDRESS = re.compile(r"[^\s<>\x00-\x1f\x7f]+@[^\s<>@\x00-\x1f\x7f]+")
-
-
-@dataclass
-class _Progress:
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    deferred: int = 0
-    ambiguous: int = 0
-    last_id: int = 0
-    stop: BaseException | None = None
-    started: float = field(default_factory=time.monotonic)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("stop", "started")}
+Heartbeat = Callable[[dict[str, Any]], None]
 
 
 async def deliver(
@@ -61,21 +58,22 @@ async def deliver(
     *,
     engine: Engine | None = None,
     extra: dict[str, Any] | None = None,
-    heartbeat: Callable[[dict[str, Any]], None] | None = None,
+    heartbeat: Heartbeat | None = None,
     connect_patience: float = 20.0,
     recover_after: timedelta = STALE_AFTER,
     heartbeat_every: float = 1.0,
 ) -> CampaignResult:
-    """Send every pending message of ``request``'s campaign (its shard); see the module doc.
+    """Send every pending message of ``request``'s campaign (its shard); see the package doc.
 
     ``recover_after``: rows left ``sending`` longer than this are taken over as ambiguous. The
     campaign activity passes 0: when Temporal starts an attempt the previous one is over.
-    Raises ``DeliveryDeferred`` when some messages must wait (4xx, server unreachable) and
-    ``CampaignStopped`` on a refusal that no retry can fix. Returns the counts of the shard.
+    Raises ``CampaignStopped`` on a refusal that no retry can fix, ``DeliveryDeferred`` when
+    some messages must wait (4xx, server unreachable) and its subclass ``DeliveryInterrupted``
+    when the pass was cut short by the database or the heartbeat. Returns the shard's counts.
     """
     engine = engine or get_engine()
     key, shard, shards = request.key, request.shard, request.shards
-    progress = _Progress()
+    progress = Progress()
     progress.ambiguous = await asyncio.to_thread(
         recover_in_flight, key, shard, shards, engine, recover_after
     )
@@ -89,234 +87,236 @@ async def deliver(
         unsubscribe_mailto=settings.unsubscribe_mailto,
         extra=extra,
     )
-    sender = composer.sender_address.encode("utf-8")
-    domain = composer.domain
+    delivery = _Pass(request, settings, engine, composer, token, progress)
+    await delivery.run(heartbeat, heartbeat_every, connect_patience)
+    return await delivery.outcome()
 
-    ledger = Ledger(engine)
-    limiter = RateLimiter(settings.smtp_rate_per_second)
-    queue: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=PAGE_SIZE * 2)
-    connections = max(1, settings.smtp_connections)
-    unreachable = asyncio.Event()
 
-    async def produce() -> None:
-        after = 0
-        while not progress.stop and not unreachable.is_set():
-            rows = await asyncio.to_thread(read_page, key, after, shard, shards, engine)
-            if not rows:
-                break
-            for row in rows:
-                await queue.put(row)
-            after = rows[-1].outbox_id
-        for _ in range(connections):
-            await queue.put(None)
+class _Pass:
+    """One pass of one campaign (shard) over its pending rows."""
 
-    def stop(stage: str, code: int, text: str) -> None:
-        if progress.stop is None:
-            progress.stop = CampaignStopped(
-                f"campaign {key} stopped: the SMTP server refused {stage} ({code} {text}); "
-                f"a retry cannot fix this. {progress.sent} messages were sent in this attempt; "
-                "the others stay pending and go out when the campaign runs again after the "
-                "cause (credentials, sender address, relay or content policy) is fixed."
+    def __init__(
+        self,
+        request: CampaignRequest,
+        settings: Settings,
+        engine: Engine,
+        composer: Composer,
+        token: str,
+        progress: Progress,
+    ) -> None:
+        self.request = request
+        self.settings = settings
+        self.engine = engine
+        self.composer = composer
+        self.token = token
+        self.progress = progress
+        self.ledger = Ledger(engine)
+        limiter = RateLimiter(settings.smtp_rate_per_second)
+        self.exchange = Exchange(
+            request.key, composer, token, self.ledger, limiter, progress, self._stop
+        )
+        key, shard, shards = request.key, request.shard, request.shards
+        self.pages = Pages(lambda after: read_page(key, after, shard, shards, engine), PAGE_SIZE)
+        self.started = time.monotonic()
+        self.heartbeat: Heartbeat | None = None
+        self.connect_patience = 20.0
+        # Why the pass halts before its rows run out (checked before every message).
+        self.stopped: CampaignStopped | None = None
+        self.interrupted: DeliveryInterrupted | None = None
+        self.unreachable = False
+
+    @property
+    def halted(self) -> bool:
+        return bool(self.stopped or self.interrupted or self.unreachable or self.ledger.failure)
+
+    # -- The pass ------------------------------------------------------------------------------
+
+    async def run(
+        self, heartbeat: Heartbeat | None, heartbeat_every: float, connect_patience: float
+    ) -> None:
+        """Send until the rows run out or the pass halts; the ledger is closed on every path."""
+        self.heartbeat, self.connect_patience = heartbeat, connect_patience
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                connections = [
+                    tasks.create_task(self._connection())
+                    for _ in range(max(1, self.settings.smtp_connections))
+                ]
+                tasks.create_task(self._heartbeats(connections, heartbeat_every))
+        except* Exception as failed:  # a bug: every expected failure is handled where it occurs
+            self._interrupt("sending", failed.exceptions[0])
+        finally:
+            self.pages.close()
+            with contextlib.suppress(LedgerError):  # ledger.failure says it
+                await self.ledger.close()
+        self._report()
+
+    async def outcome(self) -> CampaignResult:
+        """The shard's counts, or the error that says why some rows are still to send."""
+        progress = self.progress
+        log.info(
+            "campaign.pass_done",
+            campaign=self.request.key,
+            shard=self.request.shard,
+            seconds=round(time.monotonic() - self.started, 2),
+            commits=self.ledger.commits,
+            **progress.details(),
+        )
+        if self.stopped:
+            raise self.stopped
+        if self.ledger.failure and not self.interrupted:
+            self._interrupt("writing the outbox", self.ledger.failure)
+        if self.interrupted:
+            raise self.interrupted
+        key, shard, shards = self.request.key, self.request.shard, self.request.shards
+        result, pending, sending = await asyncio.to_thread(
+            state_counts, key, self.engine, shard, shards
+        )
+        if pending or sending:
+            reasons = []
+            if progress.deferred:
+                reasons.append(
+                    f"{progress.deferred} deferred by temporary SMTP replies or connections lost"
+                )
+            if self.unreachable:
+                reasons.append("the SMTP server is unreachable")
+            if sending:
+                reasons.append(f"{sending} in flight with another sender")
+            raise DeliveryDeferred(
+                f"campaign {key}: {pending + sending} messages still to send"
+                + (f" ({'; '.join(reasons)})" if reasons else "")
+            )
+        return result
+
+    def _stop(self, what: str, code: int, text: str) -> None:
+        """A refusal no retry can fix: halt, and say so (without any address in it)."""
+        if self.stopped is None:
+            self.stopped = CampaignStopped(
+                f"campaign {self.request.key} stopped: the SMTP server refused {what} "
+                f"({code} {text}); a retry cannot fix this. {self.progress.sent} messages were "
+                "sent in this attempt; the others stay pending and go out when the campaign "
+                "runs again after the cause (credentials, sender address, relay or content "
+                "policy) is fixed."
             )
 
-    async def connect() -> aiosmtplib.SMTP | None:
-        deadline = time.monotonic() + connect_patience
+    def _interrupt(self, what: str, error: BaseException) -> None:
+        """An error of ours, not of one message: halt; the next attempt goes on."""
+        if self.interrupted is None:
+            self.interrupted = DeliveryInterrupted(
+                f"campaign {self.request.key}: the attempt was interrupted by an error while "
+                f"{what} ({type(error).__name__}: {error}). {self.progress.sent} messages were "
+                "sent in this attempt; the others stay pending for the next attempt."
+            )
+            log.warning(
+                "campaign.interrupted",
+                campaign=self.request.key,
+                during=what,
+                error=type(error).__name__,
+            )
+
+    # -- Heartbeat -----------------------------------------------------------------------------
+
+    async def _heartbeats(self, connections: list[asyncio.Task[None]], every: float) -> None:
+        """While the connections send: commit what waits (the marks of connections waiting
+        for a connection or the rate limit become durable at least this often), then report."""
+        sending = set(connections)
+        while sending:
+            _, sending = await asyncio.wait(sending, timeout=every)
+            if not sending:
+                return
+            with contextlib.suppress(LedgerError):  # the connections see it and halt
+                await self.ledger.commit()
+            if not self._report():
+                return
+
+    def _report(self) -> bool:
+        """Heartbeat the counts; False (and the pass halts) if the heartbeat failed."""
+        if self.heartbeat is None:
+            return True
+        try:
+            self.heartbeat(self.progress.details())
+        except Exception as exc:
+            self._interrupt("reporting progress (heartbeat)", exc)
+            return False
+        return True
+
+    # -- A connection --------------------------------------------------------------------------
+
+    async def _connection(self) -> None:
+        """One SMTP connection: takes rows until none is left or the pass halts."""
+        smtp: aiosmtplib.SMTP | None = None
+        try:
+            while (row := await self._next_row()) is not None:
+                if row.unsubscribed and self.composer.bulk:
+                    self.ledger.record("skipped", row.outbox_id)
+                    self.progress.skipped += 1
+                    continue
+                if smtp is None or not smtp.is_connected:
+                    smtp = await self._connect()
+                    if smtp is None:
+                        return
+                if not await self.exchange.send(smtp, row):
+                    smtp.close()
+                    smtp = None
+                self.progress.last_id = max(self.progress.last_id, row.outbox_id)
+        except LedgerError:
+            pass  # no claim is granted any more: the pass halts (ledger.failure)
+        except BaseException:
+            if smtp is not None:
+                smtp.close()  # cancelled, or a bug: the server sees the connection drop
+            raise
+        if smtp is not None:
+            await _quit(smtp)
+
+    async def _next_row(self) -> Row | None:
+        _honour_cancellation()
+        if self.halted:
+            return None  # the rows not taken stay pending
+        try:
+            return await self.pages.next()
+        except Exception as exc:
+            self._interrupt("reading the outbox", exc)
+            return None
+
+    async def _connect(self) -> aiosmtplib.SMTP | None:
+        """A connection, retried for ``connect_patience`` seconds; None if the pass halts."""
+        deadline = time.monotonic() + self.connect_patience
         delay = 0.2
-        while True:
-            smtp = client(settings)
+        while not self.halted:
             try:
-                await smtp.connect()
-                if smtp.last_ehlo_response is None:
-                    try:
-                        await smtp.ehlo()
-                    except aiosmtplib.SMTPHeloError as exc:
-                        if exc.code not in (500, 502):
-                            raise
-                        await smtp.helo()  # a server without ESMTP
-                return smtp
-            except aiosmtplib.SMTPAuthenticationError as exc:
-                stop("our credentials", exc.code, exc.message)
+                return await open_connection(self.settings)
+            except Unusable as exc:
+                self._stop(exc.what, exc.code, exc.text)
                 return None
-            except aiosmtplib.SMTPResponseException as exc:  # greeting or EHLO refused
-                smtp.close()
-                if exc.code >= 500:
-                    stop("the connection", exc.code, exc.message)
-                    return None
-                error: Exception = exc
             except (aiosmtplib.SMTPException, OSError) as exc:
-                smtp.close()
                 error = exc
             if time.monotonic() + delay > deadline:
-                log.warning("campaign.smtp_unreachable", campaign=key, error=str(error))
-                unreachable.set()
+                log.warning(
+                    "campaign.smtp_unreachable", campaign=self.request.key, error=str(error)
+                )
+                self.unreachable = True
                 return None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+        return None
 
-    async def transaction(smtp: aiosmtplib.SMTP, row: Row) -> bool:
-        """Send one message; False when the connection must be dropped."""
-        address = row.recipient.email
-        if not _SAFE_ADDRESS.fullmatch(address):
-            ledger.record("failed", "invalid address", row.outbox_id)
-            progress.failed += 1
-            return True
-        options: list[bytes] = []
-        if not address.isascii():
-            if not smtp.supports_extension("smtputf8"):
-                ledger.record(
-                    "failed", "non-ASCII address and the server lacks SMTPUTF8", row.outbox_id
-                )
-                progress.failed += 1
-                return True
-            options.append(b"SMTPUTF8")
-        message_id = f"<{token}.{row.recipient.participant_id}@{domain}>"
-        data = composer.message_bytes(row.recipient, message_id=message_id)
-        if smtp.supports_extension("size"):
-            options.append(b"SIZE=%d" % len(data))
-        await limiter.wait()
-        # Queued now, committed (with the other connections' marks) before the content is sent.
-        claim = ledger.claim(row.outbox_id)
-        stage = "MAIL FROM"
-        try:
-            reply = await smtp.execute_command(b"MAIL", b"FROM:<" + sender + b">", *options)
-            if reply.code != 250:
-                raise Refused(stage, reply.code, reply.message)
-            stage = "RCPT TO"
-            reply = await smtp.execute_command(b"RCPT", b"TO:<" + address.encode() + b">")
-            if reply.code not in (250, 251):
-                raise Refused(stage, reply.code, reply.message)
-            if not await ledger.granted(claim):  # another sender has it: leave it to them
-                await smtp.execute_command(b"RSET")
-                return True
-            stage = "DATA"
-            await smtp.data(data)
-        except Refused as exc:
-            if await ledger.granted(claim):
-                refused(row, exc.stage, exc.code, exc.text)
-            if exc.code == 421 or not smtp.is_connected:
-                return False
-            reset = await smtp.execute_command(b"RSET")
-            return reset.code == 250
-        except aiosmtplib.SMTPResponseException as exc:  # the server answered DATA
-            if await ledger.granted(claim):
-                refused(row, stage, exc.code, exc.message)
-            return exc.code != 421 and smtp.is_connected
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            # Connection lost or timed out. Before DATA the server cannot have the message;
-            # during DATA it may have it: the one place a duplicate can come from.
-            if await ledger.granted(claim):
-                why = f"{stage}: {type(exc).__name__}: {exc}"
-                if stage != "DATA":
-                    ledger.record("released", why, row.outbox_id)
-                    progress.deferred += 1
-                elif row.attempts + 1 >= MAX_ATTEMPTS:
-                    ledger.record(
-                        "ambiguous_failed",
-                        f"given up after {MAX_ATTEMPTS} attempts; {why}",
-                        row.outbox_id,
-                    )
-                    progress.ambiguous += 1
-                    progress.failed += 1
-                else:
-                    ledger.record("ambiguous", why, row.outbox_id)
-                    progress.ambiguous += 1
-                    progress.deferred += 1
-            return False
-        ledger.record("sent", message_id, datetime.now(UTC), row.outbox_id)
-        progress.sent += 1
-        return True
 
-    def refused(row: Row, stage: str, code: int, text: str) -> None:
-        reply = f"{stage}: {code} {text}"
-        if code >= 500 and (stage == "MAIL FROM" or is_policy(code, text)):
-            ledger.record("released", reply, row.outbox_id)
-            stop(stage, code, text)
-        elif code >= 500:
-            ledger.record("failed", reply, row.outbox_id)
-            progress.failed += 1
-        elif row.attempts + 1 >= MAX_ATTEMPTS:
-            ledger.record(
-                "failed",
-                f"given up after {MAX_ATTEMPTS} temporary refusals; {reply}",
-                row.outbox_id,
-            )
-            progress.failed += 1
-        else:
-            ledger.record("released", reply, row.outbox_id)
-            progress.deferred += 1
+def _honour_cancellation() -> None:
+    """Raise ``CancelledError`` if this task was asked to stop. A library can swallow a
+    cancellation (Python 3.11's ``wait_for`` returns the result when the inner call finishes
+    as it is cancelled); a connection that went on would keep its task group waiting."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
-    async def work() -> None:
-        smtp: aiosmtplib.SMTP | None = None
-        try:
-            while (row := await queue.get()) is not None:
-                if progress.stop or unreachable.is_set():
-                    continue  # drain the queue; the rows stay pending
-                if row.unsubscribed and composer.bulk:
-                    ledger.record("skipped", row.outbox_id)
-                    progress.skipped += 1
-                    continue
-                if smtp is None or not smtp.is_connected:
-                    smtp = await connect()
-                    if smtp is None:
-                        continue
-                if not await transaction(smtp, row):
-                    smtp.close()
-                    smtp = None
-                progress.last_id = max(progress.last_id, row.outbox_id)
-        finally:
-            if smtp is not None and smtp.is_connected:
-                try:
-                    await asyncio.wait_for(smtp.quit(), 5)
-                except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                    smtp.close()
 
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(heartbeat_every)
-            # Marks of connections that are waiting (for a connection, for the rate limit)
-            # become durable at least this often. A failure here reaches the connections.
-            with contextlib.suppress(Exception):
-                await ledger.commit()
-            if heartbeat:
-                heartbeat(progress.as_dict())
-
-    beater = asyncio.create_task(beat())
+async def _quit(smtp: aiosmtplib.SMTP) -> None:
+    """Say goodbye, briefly; a server that does not answer is just disconnected."""
     try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(produce())
-            for _ in range(connections):
-                group.create_task(work())
-    finally:
-        beater.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beater
-        await ledger.close()
-    if heartbeat:
-        heartbeat(progress.as_dict())
-    elapsed = time.monotonic() - progress.started
-    log.info(
-        "campaign.pass_done",
-        campaign=key,
-        shard=shard,
-        seconds=round(elapsed, 2),
-        commits=ledger.commits,
-        **progress.as_dict(),
-    )
-    if progress.stop:
-        raise progress.stop
-    result, pending, sending = await asyncio.to_thread(state_counts, key, engine, shard, shards)
-    if pending or sending:
-        reasons = []
-        if progress.deferred:
-            reasons.append(
-                f"{progress.deferred} deferred by temporary SMTP replies or connections lost"
-            )
-        if unreachable.is_set():
-            reasons.append("the SMTP server is unreachable")
-        if sending:
-            reasons.append(f"{sending} in flight with another sender")
-        raise DeliveryDeferred(
-            f"campaign {key}: {pending + sending} messages still to send"
-            + (f" ({'; '.join(reasons)})" if reasons else "")
-        )
-    return result
+        async with asyncio.timeout(5):
+            await smtp.quit()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        smtp.close()
+    except BaseException:
+        smtp.close()
+        raise

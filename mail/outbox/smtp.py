@@ -43,6 +43,46 @@ def client(settings: Settings) -> aiosmtplib.SMTP:
     )
 
 
+class Unusable(Exception):
+    """The server refused us in a way no retry can fix (a 5xx greeting, our credentials)."""
+
+    def __init__(self, what: str, code: int, text: str) -> None:
+        super().__init__(f"{what}: {code} {text}")
+        self.what, self.code, self.text = what, code, text
+
+
+async def open_connection(settings: Settings) -> aiosmtplib.SMTP:
+    """A connected client that has greeted the server (EHLO, or HELO for a server without
+    ESMTP). Raises ``Unusable`` for a refusal no retry can fix, and ``aiosmtplib.SMTPException``
+    or ``OSError`` when the server is unreachable or answered 4xx."""
+    smtp = client(settings)
+    try:
+        await smtp.connect()
+        if smtp.last_ehlo_response is None:
+            await _greet(smtp)
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        smtp.close()
+        raise Unusable("our credentials", exc.code, exc.message) from None
+    except aiosmtplib.SMTPResponseException as exc:  # greeting or EHLO refused
+        smtp.close()
+        if exc.code >= 500:
+            raise Unusable("the connection", exc.code, exc.message) from None
+        raise
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+async def _greet(smtp: aiosmtplib.SMTP) -> None:
+    try:
+        await smtp.ehlo()
+    except aiosmtplib.SMTPHeloError as exc:
+        if exc.code not in (500, 502):
+            raise
+        await smtp.helo()  # a server without ESMTP
+
+
 class RateLimiter:
     """At most ``rate`` message starts per second across all connections."""
 
