@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Reused connections per campaign activity, and an optional global cap in messages/s.
     smtp_connections: int = 4
     smtp_rate_per_second: float | None = None
+    # The relay supports SMTPUTF8 (RFC 6531): addresses with non-ASCII characters can be sent.
+    # False: such addresses are refused (mail.addresses.address_problem says why).
+    smtp_utf8: bool = True
 
     mail_from: str = "WSIS Secretariat <wsis-info@itu.int>"
     # Where List-Unsubscribe points; {token} is the participant's unsubscribe token.

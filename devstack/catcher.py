@@ -43,6 +43,7 @@ SHUTDOWN_REPLY = "421 4.3.2 Service shutting down, try again later"
 class Received:
     recipients: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)  # e.g. ["SMTPUTF8", "SIZE=1234"]
 
     @property
     def message(self) -> EmailMessage:
@@ -98,7 +99,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.catcher.store(Received(list(envelope.rcpt_tos), bytes(envelope.content)))
+        received = Received(
+            list(envelope.rcpt_tos), bytes(envelope.content), list(envelope.mail_options)
+        )
+        self.catcher.store(received)
         return "250 Message accepted for delivery"
 
 
@@ -119,7 +123,8 @@ class MailCatcher:
     """An aiosmtpd server on ``host:port``; ``folder`` set: every message saved as ``.eml``.
 
     ``keep=False`` keeps no message, only the counts (``count`` and ``tally``, the number of
-    messages per recipient address).
+    messages per recipient address). ``smtputf8=True`` offers SMTPUTF8 (RFC 6531), so that
+    internationalised addresses (``user@bücher.example``) are accepted.
     """
 
     def __init__(
@@ -128,11 +133,14 @@ class MailCatcher:
         port: int = 8025,
         folder: Path | None = None,
         keep: bool = True,
+        *,
+        smtputf8: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.folder = folder
         self.keep = keep
+        self.smtputf8 = smtputf8
         self.received: list[Received] = []
         self.count = 0
         self.tally: Counter[str] = Counter()
@@ -159,6 +167,7 @@ class MailCatcher:
             port=self.port,
             ready_timeout=10,
             data_size_limit=10_000_000,
+            enable_SMTPUTF8=self.smtputf8,
         )
         self._controller.start()
         return self
@@ -345,12 +354,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sink", action="store_true", help="a minimal counting SMTP sink instead of aiosmtpd"
     )
+    parser.add_argument(
+        "--smtputf8", action="store_true", help="offer SMTPUTF8 (the sink always does)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.sink:
         asyncio.run(_serve_sink(args.host, args.port))
         return
-    catcher = MailCatcher(args.host, args.port, args.folder, keep=not args.count_only).start()
+    catcher = MailCatcher(
+        args.host, args.port, args.folder, keep=not args.count_only, smtputf8=args.smtputf8
+    ).start()
 
     def stats() -> dict[str, int]:
         with catcher.lock:

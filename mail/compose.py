@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -218,12 +218,24 @@ def _phrase(display_name: str) -> list[str]:
     return tokens
 
 
+# Display names with any of these are quoted (as ``email.utils.formataddr`` does).
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+_ESCAPES = re.compile(r'[\\"]')
+
+
 def address_header(name: str, display_name: str, addr: str) -> str:
-    """``To: Display Name <addr>``: the name quoted or encoded, never able to break the line."""
+    """``To: Display Name <addr>``: the name quoted or encoded, never able to break the line.
+
+    ``addr`` may be non-ASCII (an internationalised address, RFC 6532): it is written as it is,
+    in UTF-8, and such a message must go out with SMTPUTF8."""
     display_name = " ".join(header_value(display_name).split())
     addr = header_value(addr)
+    if not display_name:
+        return _fold(name, addr)
     if display_name.isascii():
-        return _fold(name, formataddr((display_name, addr)))
+        if _SPECIALS.search(display_name):
+            display_name = '"' + _ESCAPES.sub(r"\\\g<0>", display_name) + '"'
+        return _fold(name, f"{display_name} <{addr}>")
     line, lines = f"{name}:", []
     for token in [*_phrase(display_name), f"<{addr}>"]:
         first = token.split("\r\n", 1)[0]

@@ -3,7 +3,6 @@ reply (or failure) means for its outbox row. See the reply table in the package 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from typing import Any
 import aiosmtplib
 
 from core.log import get_logger
+from mail.addresses import address_problem
 from mail.compose import Composer
 from mail.outbox.ledger import Claim, Ledger, LedgerError
 from mail.outbox.rows import Row
@@ -21,8 +21,6 @@ log = get_logger(__name__)
 
 # A row refused temporarily (4xx) or lost during DATA this many times is given up as failed.
 MAX_ATTEMPTS = 10
-# What may stand in an SMTP MAIL/RCPT command: no space, control character or angle bracket.
-_SAFE_ADDRESS = re.compile(r"[^\s<>\x00-\x1f\x7f]+@[^\s<>@\x00-\x1f\x7f]+")
 
 
 @dataclass
@@ -54,6 +52,8 @@ class Exchange:
         limiter: RateLimiter,
         progress: Progress,
         stop: Callable[[str, int, str], None],
+        *,
+        smtputf8: bool,
     ) -> None:
         self.key = key
         self.composer = composer
@@ -62,7 +62,10 @@ class Exchange:
         self.limiter = limiter
         self.progress = progress
         self._stop = stop
+        self.smtputf8 = smtputf8  # the settings say the relay may take UTF-8 addresses
         self.sender = composer.sender_address.encode("utf-8")
+        # A UTF-8 address in the message (the recipient's, or ours) needs SMTPUTF8 (RFC 6531).
+        self.sender_utf8 = not composer.sender_address.isascii()
 
     async def send(self, smtp: aiosmtplib.SMTP, row: Row) -> bool:
         """Send ``row``'s message over ``smtp`` and record what happened; False when the
@@ -71,7 +74,8 @@ class Exchange:
         data = self._message(smtp, row, message_id)
         if data is None:
             return True
-        options = [b"SMTPUTF8"] if not row.recipient.email.isascii() else []
+        utf8 = self.sender_utf8 or not row.recipient.email.isascii()
+        options = [b"SMTPUTF8"] if utf8 else []
         if smtp.supports_extension("size"):
             options.append(b"SIZE=%d" % len(data))
         await self.limiter.wait()
@@ -118,12 +122,9 @@ class Exchange:
 
     def _message(self, smtp: aiosmtplib.SMTP, row: Row, message_id: str) -> bytes | None:
         """The message for ``row``; None if it cannot be sent (the row is failed, with why)."""
-        address = row.recipient.email
-        if not _SAFE_ADDRESS.fullmatch(address):
-            problem = "invalid address"
-        elif not address.isascii() and not smtp.supports_extension("smtputf8"):
-            problem = "non-ASCII address and the server lacks SMTPUTF8"
-        else:
+        smtputf8 = self.smtputf8 and smtp.supports_extension("smtputf8")
+        problem = address_problem(row.recipient.email, smtputf8=smtputf8)
+        if problem is None:
             try:
                 return self.composer.message_bytes(row.recipient, message_id=message_id)
             except Exception as exc:

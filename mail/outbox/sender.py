@@ -113,7 +113,14 @@ class _Pass:
         self.ledger = Ledger(engine)
         limiter = RateLimiter(settings.smtp_rate_per_second)
         self.exchange = Exchange(
-            request.key, composer, token, self.ledger, limiter, progress, self._stop
+            request.key,
+            composer,
+            token,
+            self.ledger,
+            limiter,
+            progress,
+            self._stop,
+            smtputf8=settings.smtp_utf8,
         )
         key, shard, shards = request.key, request.shard, request.shards
         self.pages = Pages(lambda after: read_page(key, after, shard, shards, engine), PAGE_SIZE)
