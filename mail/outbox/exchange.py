@@ -11,6 +11,7 @@ from typing import Any
 import aiosmtplib
 
 from core.log import get_logger
+from core.redact import redact_addresses
 from mail.addresses import address_problem
 from mail.compose import Composer
 from mail.outbox.ledger import Claim, Ledger, LedgerError
@@ -174,7 +175,7 @@ class Exchange:
     def _lost(self, row: Row, stage: str, error: BaseException) -> None:
         """The connection was lost or timed out. Before DATA the server cannot have the
         message; during DATA it may have it: the one place a duplicate can come from."""
-        why = f"{stage}: {type(error).__name__}: {error}"
+        why = f"{stage}: {type(error).__name__}: {redact_addresses(str(error))}"
         progress = self.progress
         if stage != "DATA":
             self.ledger.record("released", why, row.outbox_id)

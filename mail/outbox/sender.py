@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from core.db import get_engine
 from core.log import get_logger
+from core.redact import redact_addresses
 from core.settings import Settings
 from mail.compose import Composer
 from mail.outbox.errors import CampaignStopped, DeliveryDeferred, DeliveryInterrupted
@@ -189,21 +190,22 @@ class _Pass:
                 reasons.append("the SMTP server is unreachable")
             if sending:
                 reasons.append(f"{sending} in flight with another sender")
-            raise DeliveryDeferred(
+            raise DeliveryDeferred(  # counts and our own words only: nothing to redact
                 f"campaign {key}: {pending + sending} messages still to send"
                 + (f" ({'; '.join(reasons)})" if reasons else "")
             )
         return result
 
     def _stop(self, what: str, code: int, text: str) -> None:
-        """A refusal no retry can fix: halt, and say so (without any address in it)."""
+        """A refusal no retry can fix: halt, and say so. The message goes to the workflow's
+        history: the server's reply is quoted with any address in it redacted."""
         if self.stopped is None:
             self.stopped = CampaignStopped(
                 f"campaign {self.request.key} stopped: the SMTP server refused {what} "
-                f"({code} {text}); a retry cannot fix this. {self.progress.sent} messages were "
-                "sent in this attempt; the others stay pending and go out when the campaign "
-                "runs again after the cause (credentials, sender address, relay or content "
-                "policy) is fixed."
+                f"({code} {redact_addresses(text)}); a retry cannot fix this. "
+                f"{self.progress.sent} messages were sent in this attempt; the others stay "
+                "pending and go out when the campaign runs again after the cause (credentials, "
+                "sender address, relay or content policy) is fixed."
             )
 
     def _interrupt(self, what: str, error: BaseException) -> None:
@@ -211,8 +213,9 @@ class _Pass:
         if self.interrupted is None:
             self.interrupted = DeliveryInterrupted(
                 f"campaign {self.request.key}: the attempt was interrupted by an error while "
-                f"{what} ({type(error).__name__}: {error}). {self.progress.sent} messages were "
-                "sent in this attempt; the others stay pending for the next attempt."
+                f"{what} ({type(error).__name__}: {redact_addresses(str(error))}). "
+                f"{self.progress.sent} messages were sent in this attempt; the others stay "
+                "pending for the next attempt."
             )
             log.warning(
                 "campaign.interrupted",
@@ -299,7 +302,9 @@ class _Pass:
                 error = exc
             if time.monotonic() + delay > deadline:
                 log.warning(
-                    "campaign.smtp_unreachable", campaign=self.request.key, error=str(error)
+                    "campaign.smtp_unreachable",
+                    campaign=self.request.key,
+                    error=redact_addresses(str(error)),
                 )
                 self.unreachable = True
                 return None
