@@ -24,6 +24,7 @@ import asyncio
 import email
 import json
 import logging
+import ssl
 import sys
 import threading
 import weakref
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 SHUTDOWN_REPLY = "421 4.3.2 Service shutting down, try again later"
 
@@ -125,6 +127,11 @@ class MailCatcher:
     ``keep=False`` keeps no message, only the counts (``count`` and ``tally``, the number of
     messages per recipient address). ``smtputf8=True`` offers SMTPUTF8 (RFC 6531), so that
     internationalised addresses (``user@bücher.example``) are accepted.
+
+    For the transport tests: ``starttls`` (a server TLS context) offers STARTTLS, and
+    ``require_starttls`` refuses mail before it; ``implicit_tls`` speaks TLS from the first
+    byte; ``credentials`` (login, password) requires AUTH, and ``logins`` records each attempt
+    as (login, whether the connection was encrypted then).
     """
 
     def __init__(
@@ -135,12 +142,21 @@ class MailCatcher:
         keep: bool = True,
         *,
         smtputf8: bool = False,
+        starttls: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
+        implicit_tls: ssl.SSLContext | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.folder = folder
         self.keep = keep
         self.smtputf8 = smtputf8
+        self.starttls = starttls
+        self.require_starttls = require_starttls
+        self.implicit_tls = implicit_tls
+        self.credentials = credentials
+        self.logins: list[tuple[str, bool]] = []
         self.received: list[Received] = []
         self.count = 0
         self.tally: Counter[str] = Counter()
@@ -160,7 +176,25 @@ class MailCatcher:
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / f"{seq:07d}.eml").write_bytes(item.data)
 
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        encrypted = server.transport.get_extra_info("sslcontext") is not None
+        with self.lock:
+            self.logins.append((login, encrypted))
+        # handled=False: aiosmtpd itself answers (235, or 535 for wrong credentials).
+        return AuthResult(success=(login, password) == self.credentials, handled=False)
+
     def start(self) -> MailCatcher:
+        auth: dict[str, Any] = {}
+        if self.credentials is not None:
+            # Accepted over plain connections too, so that the tests see what a client sends.
+            auth = {
+                "auth_required": True,
+                "auth_require_tls": False,
+                "authenticator": self._authenticate,
+            }
         self._controller = _Controller(
             self,
             hostname=self.host,
@@ -168,6 +202,10 @@ class MailCatcher:
             ready_timeout=10,
             data_size_limit=10_000_000,
             enable_SMTPUTF8=self.smtputf8,
+            tls_context=self.starttls,
+            require_starttls=self.require_starttls,
+            ssl_context=self.implicit_tls,
+            **auth,
         )
         self._controller.start()
         return self

@@ -24,10 +24,10 @@ from devstack.catcher import MailCatcher
 from mail.audience import audience_select
 from mail.compose import Composer, Recipient
 from mail.outbox import DeliveryDeferred, DeliveryInterrupted, deliver, enqueue
+from mail.outbox import connect as connect_module
 from mail.outbox import ledger as ledger_module
 from mail.outbox import rows as rows_module
 from mail.outbox import sender as sender_module
-from mail.outbox import smtp as smtp_module
 from models.tables import OutboxMessage
 from models.wire import CampaignRequest, CampaignResult
 
@@ -172,12 +172,12 @@ async def test_a_bug_while_connecting_interrupts_the_pass(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     second = nth(2)
-    real = smtp_module.open_connection
+    real = connect_module.open_connection
 
-    async def open_connection(settings: Settings) -> aiosmtplib.SMTP:
+    async def open_connection(settings: Settings, tls: Any) -> aiosmtplib.SMTP:
         if second():
             raise Injected("not an SMTP error")
-        return await real(settings)
+        return await real(settings, tls)
 
     monkeypatch.setattr(sender_module, "open_connection", open_connection)
     with pytest.raises(DeliveryInterrupted, match="Injected"):

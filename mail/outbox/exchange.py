@@ -16,7 +16,7 @@ from mail.addresses import address_problem
 from mail.compose import Composer
 from mail.outbox.ledger import Claim, Ledger, LedgerError
 from mail.outbox.rows import Row
-from mail.outbox.smtp import RateLimiter, Refused, is_policy
+from mail.outbox.smtp import RateLimiter, Refused, is_policy, refusal
 
 log = get_logger(__name__)
 
@@ -42,7 +42,7 @@ class Progress:
 
 class Exchange:
     """Sends the messages of one pass, one at a time per connection, and records each outcome
-    in the ledger. ``stop(stage, code, text)`` is called for a refusal no retry can fix."""
+    in the ledger. ``stop(reason)`` is called for a refusal no retry can fix."""
 
     def __init__(
         self,
@@ -52,7 +52,7 @@ class Exchange:
         ledger: Ledger,
         limiter: RateLimiter,
         progress: Progress,
-        stop: Callable[[str, int, str], None],
+        stop: Callable[[str], None],
         *,
         smtputf8: bool,
     ) -> None:
@@ -160,7 +160,7 @@ class Exchange:
         progress = self.progress
         if code >= 500 and (stage == "MAIL FROM" or is_policy(code, text)):
             self.ledger.record("released", reply, row.outbox_id)
-            self._stop(stage, code, text)
+            self._stop(refusal(stage, code, text))
         elif code >= 500:
             self.ledger.record("failed", reply, row.outbox_id)
             progress.failed += 1

@@ -32,6 +32,7 @@ from core.log import get_logger
 from core.redact import redact_addresses
 from core.settings import Settings
 from mail.compose import Composer
+from mail.outbox.connect import Unusable, open_connection, tls_context
 from mail.outbox.errors import CampaignStopped, DeliveryDeferred, DeliveryInterrupted
 from mail.outbox.exchange import Exchange, Progress
 from mail.outbox.ledger import Ledger, LedgerError
@@ -45,7 +46,7 @@ from mail.outbox.rows import (
     recover_in_flight,
     state_counts,
 )
-from mail.outbox.smtp import RateLimiter, Unusable, open_connection
+from mail.outbox.smtp import RateLimiter
 from models.wire import CampaignRequest, CampaignResult
 
 log = get_logger(__name__)
@@ -112,6 +113,7 @@ class _Pass:
         self.token = token
         self.progress = progress
         self.ledger = Ledger(engine)
+        self.tls = tls_context(settings)
         limiter = RateLimiter(settings.smtp_rate_per_second)
         self.exchange = Exchange(
             request.key,
@@ -196,16 +198,15 @@ class _Pass:
             )
         return result
 
-    def _stop(self, what: str, code: int, text: str) -> None:
+    def _stop(self, reason: str) -> None:
         """A refusal no retry can fix: halt, and say so. The message goes to the workflow's
-        history: the server's reply is quoted with any address in it redacted."""
+        history: any address in the reason (a server's reply may quote it) is redacted."""
         if self.stopped is None:
             self.stopped = CampaignStopped(
-                f"campaign {self.request.key} stopped: the SMTP server refused {what} "
-                f"({code} {redact_addresses(text)}); a retry cannot fix this. "
-                f"{self.progress.sent} messages were sent in this attempt; the others stay "
-                "pending and go out when the campaign runs again after the cause (credentials, "
-                "sender address, relay or content policy) is fixed."
+                f"campaign {self.request.key} stopped: {redact_addresses(reason)}; a retry "
+                f"cannot fix this. {self.progress.sent} messages were sent in this attempt; "
+                "the others stay pending and go out when the campaign runs again after the "
+                "cause (credentials, TLS, sender address, relay or content policy) is fixed."
             )
 
     def _interrupt(self, what: str, error: BaseException) -> None:
@@ -294,9 +295,9 @@ class _Pass:
         delay = 0.2
         while not self.halted:
             try:
-                return await open_connection(self.settings)
+                return await open_connection(self.settings, self.tls)
             except Unusable as exc:
-                self._stop(exc.what, exc.code, exc.text)
+                self._stop(str(exc))
                 return None
             except (aiosmtplib.SMTPException, OSError) as exc:
                 error = exc
