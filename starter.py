@@ -313,9 +313,7 @@ def submit_ocp_command(
             refused += 1
             typer.echo(f"{where}: refused: {exc}", err=True)
             continue
-        ack = (
-            "acknowledged" if receipt.acknowledged else "acknowledgement queued (mail server down)"
-        )
+        ack = receipt.acknowledgement.summary
         typer.echo(f"{where}: submission {receipt.submission_id} recorded, {ack}")
     if refused:
         raise typer.Exit(1)
@@ -378,7 +376,8 @@ def submit_project_command(
         try:
             form = ProjectForm.model_validate(data)
             receipt = asyncio.run(submit_project(process_id, form, get_engine(), get_settings()))
-            outcomes.append((f"{where}: project {receipt.project_id}", None))
+            ack = receipt.acknowledgement.summary
+            outcomes.append((f"{where}: project {receipt.project_id}, {ack}", None))
         except ValidationError as exc:
             outcomes.append(
                 (

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.settings import Settings
-from intake.acks import queue_ack, send_ack
+from intake.acks import AckOutcome, queue_ack, send_ack
 from intake.participants import EmailAddress, RequiredText
 from intake.windows import Refused, check_window
 from models.tables import OcpSubmission, Participant, WindowKind
@@ -41,7 +41,7 @@ class OcpForm(BaseModel):
 class OcpReceipt:
     submission_id: int
     participant_id: int
-    acknowledged: bool
+    acknowledgement: AckOutcome
 
 
 def record_submission(
@@ -107,8 +107,8 @@ async def submit_ocp(
         record_submission, process_id, form, engine, now=now
     )
     assert request.participant_id is not None
-    acknowledged = await send_ack(request, engine, settings)
-    return OcpReceipt(submission_id, request.participant_id, acknowledged)
+    acknowledgement = await send_ack(request, engine, settings)
+    return OcpReceipt(submission_id, request.participant_id, acknowledgement)
 
 
 __all__ = ["OcpForm", "OcpReceipt", "Refused", "record_submission", "submit_ocp"]
