@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +13,7 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from core.redact import redact_addresses
 from core.settings import Settings
 from mail.audience import audience_select
 from mail.context import campaign_context
@@ -59,19 +62,19 @@ class CampaignActivities:
         details (counts and the last outbox row done; no personal data) show the progress in
         the Web UI and are logged when an attempt resumes.
         """
-        info = activity.info()
-        audience = audience_select(request, self.settings)
-        created = await asyncio.to_thread(enqueue, request, audience, engine=self.engine)
-        extra = await asyncio.to_thread(self._extra, request)
-        previous = info.heartbeat_details[0] if info.heartbeat_details else None
-        activity.logger.info(
-            "campaign %s (shard %d of %d): %s",
-            request.key,
-            request.shard + 1,
-            request.shards,
-            "enqueued" if created else f"resuming at attempt {info.attempt} after {previous}",
-        )
-        try:
+        with _errors_without_addresses():
+            info = activity.info()
+            audience = audience_select(request, self.settings)
+            created = await asyncio.to_thread(enqueue, request, audience, engine=self.engine)
+            extra = await asyncio.to_thread(self._extra, request)
+            previous = info.heartbeat_details[0] if info.heartbeat_details else None
+            activity.logger.info(
+                "campaign %s (shard %d of %d): %s",
+                request.key,
+                request.shard + 1,
+                request.shards,
+                "enqueued" if created else f"resuming at attempt {info.attempt} after {previous}",
+            )
             result = await deliver(
                 request,
                 self.settings,
@@ -83,19 +86,17 @@ class CampaignActivities:
                 # silent for the heartbeat timeout): what it left in flight is ambiguous now.
                 recover_after=timedelta(0),
             )
-        except (CampaignStopped, DeliveryDeferred) as exc:
-            raise _application_error(exc) from exc
-        await asyncio.to_thread(mark_completed, request.key, engine=self.engine)
-        return result
+            await asyncio.to_thread(mark_completed, request.key, engine=self.engine)
+            return result
 
     @activity.defn
     async def flush_outbox(self, process_id: str) -> int:
         """Send what is still pending in the process's campaigns (e.g. acknowledgements that
         intake could not send while the SMTP server was down). Returns how many were sent."""
-        info = activity.info()
-        sent = 0
-        for request in await asyncio.to_thread(pending_campaigns, process_id, self.engine):
-            try:
+        with _errors_without_addresses():
+            info = activity.info()
+            sent = 0
+            for request in await asyncio.to_thread(pending_campaigns, process_id, self.engine):
                 result = await deliver(
                     request,
                     self.settings,
@@ -103,18 +104,30 @@ class CampaignActivities:
                     heartbeat=activity.heartbeat,
                     heartbeat_every=_heartbeat_every(info.heartbeat_timeout),
                 )
-            except (CampaignStopped, DeliveryDeferred) as exc:
-                raise _application_error(exc) from exc
-            await asyncio.to_thread(mark_completed, request.key, engine=self.engine)
-            sent += result.sent
-        return sent
+                await asyncio.to_thread(mark_completed, request.key, engine=self.engine)
+                sent += result.sent
+            return sent
 
 
-def _application_error(exc: CampaignStopped | DeliveryDeferred) -> ApplicationError:
-    """CampaignStopped: non-retryable (a retry cannot fix it); DeliveryDeferred: retried with
-    the activity's backoff."""
+@contextlib.contextmanager
+def _errors_without_addresses() -> Iterator[None]:
+    """Whatever fails in the activity reaches Temporal (its history, the Web UI, the worker's
+    log) as an ``ApplicationError`` with the addresses redacted."""
+    try:
+        yield
+    except Exception as exc:
+        raise _application_error(exc) from None
+
+
+def _application_error(exc: Exception) -> ApplicationError:
+    """What Temporal records of a failed attempt: the error's type and its message with every
+    e-mail address redacted, and no cause (a cause is recorded too, unredacted). CampaignStopped
+    is non-retryable (a retry cannot fix it); everything else is retried with the backoff."""
     stopped = isinstance(exc, CampaignStopped)
-    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=stopped)
+    message = redact_addresses(str(exc))
+    if not isinstance(exc, CampaignStopped | DeliveryDeferred):
+        message = f"{type(exc).__name__}: {message}"
+    return ApplicationError(message, type=type(exc).__name__, non_retryable=stopped)
 
 
 def _heartbeat_every(timeout: timedelta | None) -> float:

@@ -147,9 +147,7 @@ def submit_ocp_command(
         except Exception as exc:
             outcomes.append(_failed(where, exc))
             continue
-        ack = (
-            "acknowledged" if receipt.acknowledged else "acknowledgement queued (mail server down)"
-        )
+        ack = receipt.acknowledgement.summary
         outcomes.append(Outcome(where, done=f"submission {receipt.submission_id} recorded, {ack}"))
     report_outcomes(outcomes)
 
@@ -199,7 +197,8 @@ def submit_project_command(
         except Exception as exc:
             outcomes.append(_failed(where, exc))
             continue
-        outcomes.append(Outcome(f"{where}: project {receipt.project_id}"))
+        ack = receipt.acknowledgement.summary
+        outcomes.append(Outcome(f"{where}: project {receipt.project_id}, {ack}"))
     report_outcomes(outcomes)
 
 

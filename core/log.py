@@ -3,6 +3,9 @@
 Temporal's own ``workflow.logger``/``activity.logger`` add the workflow and activity context
 (workflow id, run id, activity type, attempt) as an ``extra`` mapping; the ``temporal_context``
 processor below lifts that mapping into the structlog event so every line carries it.
+
+No line carries an e-mail address: exceptions are rendered as plain text (no rich traceback
+with local variables) and every text of a line goes through ``core.redact``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from core.redact import redact_addresses
 from core.settings import get_settings
 
 _configured = False
@@ -26,6 +30,15 @@ def _temporal_context(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutab
             ctx = getattr(record, key, None)
             if isinstance(ctx, dict):
                 event.update({f"{key.removeprefix('temporal_')}.{k}": v for k, v in ctx.items()})
+    return event
+
+
+def redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Every text of a log line with its e-mail addresses redacted (exceptions included: this
+    runs after ``format_exc_info`` has made them text)."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = redact_addresses(value)
     return event
 
 
@@ -61,7 +74,12 @@ def configure_logging(*, force_json: bool | None = None) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, _temporal_context],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact_event,
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()

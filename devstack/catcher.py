@@ -24,6 +24,7 @@ import asyncio
 import email
 import json
 import logging
+import ssl
 import sys
 import threading
 import weakref
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 SHUTDOWN_REPLY = "421 4.3.2 Service shutting down, try again later"
 
@@ -43,6 +45,7 @@ SHUTDOWN_REPLY = "421 4.3.2 Service shutting down, try again later"
 class Received:
     recipients: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)  # e.g. ["SMTPUTF8", "SIZE=1234"]
 
     @property
     def message(self) -> EmailMessage:
@@ -98,7 +101,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.catcher.store(Received(list(envelope.rcpt_tos), bytes(envelope.content)))
+        received = Received(
+            list(envelope.rcpt_tos), bytes(envelope.content), list(envelope.mail_options)
+        )
+        self.catcher.store(received)
         return "250 Message accepted for delivery"
 
 
@@ -119,7 +125,13 @@ class MailCatcher:
     """An aiosmtpd server on ``host:port``; ``folder`` set: every message saved as ``.eml``.
 
     ``keep=False`` keeps no message, only the counts (``count`` and ``tally``, the number of
-    messages per recipient address).
+    messages per recipient address). ``smtputf8=True`` offers SMTPUTF8 (RFC 6531), so that
+    internationalised addresses (``user@bücher.example``) are accepted.
+
+    For the transport tests: ``starttls`` (a server TLS context) offers STARTTLS, and
+    ``require_starttls`` refuses mail before it; ``implicit_tls`` speaks TLS from the first
+    byte; ``credentials`` (login, password) requires AUTH, and ``logins`` records each attempt
+    as (login, whether the connection was encrypted then).
     """
 
     def __init__(
@@ -128,11 +140,23 @@ class MailCatcher:
         port: int = 8025,
         folder: Path | None = None,
         keep: bool = True,
+        *,
+        smtputf8: bool = False,
+        starttls: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
+        implicit_tls: ssl.SSLContext | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.folder = folder
         self.keep = keep
+        self.smtputf8 = smtputf8
+        self.starttls = starttls
+        self.require_starttls = require_starttls
+        self.implicit_tls = implicit_tls
+        self.credentials = credentials
+        self.logins: list[tuple[str, bool]] = []
         self.received: list[Received] = []
         self.count = 0
         self.tally: Counter[str] = Counter()
@@ -152,13 +176,36 @@ class MailCatcher:
             self.folder.mkdir(parents=True, exist_ok=True)
             (self.folder / f"{seq:07d}.eml").write_bytes(item.data)
 
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        encrypted = server.transport.get_extra_info("sslcontext") is not None
+        with self.lock:
+            self.logins.append((login, encrypted))
+        # handled=False: aiosmtpd itself answers (235, or 535 for wrong credentials).
+        return AuthResult(success=(login, password) == self.credentials, handled=False)
+
     def start(self) -> MailCatcher:
+        auth: dict[str, Any] = {}
+        if self.credentials is not None:
+            # Accepted over plain connections too, so that the tests see what a client sends.
+            auth = {
+                "auth_required": True,
+                "auth_require_tls": False,
+                "authenticator": self._authenticate,
+            }
         self._controller = _Controller(
             self,
             hostname=self.host,
             port=self.port,
             ready_timeout=10,
             data_size_limit=10_000_000,
+            enable_SMTPUTF8=self.smtputf8,
+            tls_context=self.starttls,
+            require_starttls=self.require_starttls,
+            ssl_context=self.implicit_tls,
+            **auth,
         )
         self._controller.start()
         return self
@@ -345,12 +392,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sink", action="store_true", help="a minimal counting SMTP sink instead of aiosmtpd"
     )
+    parser.add_argument(
+        "--smtputf8", action="store_true", help="offer SMTPUTF8 (the sink always does)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.sink:
         asyncio.run(_serve_sink(args.host, args.port))
         return
-    catcher = MailCatcher(args.host, args.port, args.folder, keep=not args.count_only).start()
+    catcher = MailCatcher(
+        args.host, args.port, args.folder, keep=not args.count_only, smtputf8=args.smtputf8
+    ).start()
 
     def stats() -> dict[str, int]:
         with catcher.lock:

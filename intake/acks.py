@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.log import get_logger
 from core.settings import Settings
-from mail.outbox import DeliveryDeferred, deliver
+from mail.outbox import CampaignStopped, DeliveryDeferred, deliver
 from models.tables import Campaign, OutboxMessage, Window
 from models.wire import Audience, CampaignRequest, MessageKind
+
+log = get_logger(__name__)
+
+
+class AckOutcome(StrEnum):
+    """What became of an acknowledgement sent at once."""
+
+    SENT = "sent"  # the mail server took it
+    REFUSED = "refused"  # refused for good (5xx, an undeliverable address): it will not go out
+    QUEUED = "queued"  # not now (server down, a temporary refusal): the next flush sends it
+
+    @property
+    def summary(self) -> str:
+        """How the secretariat's command line reports it."""
+        return {
+            AckOutcome.SENT: "acknowledged",
+            AckOutcome.REFUSED: "acknowledgement refused by the mail server (see the outbox)",
+            AckOutcome.QUEUED: "acknowledgement queued (mail server unavailable)",
+        }[self]
 
 
 def queue_ack(
@@ -37,12 +59,18 @@ def queue_ack(
     return request
 
 
-async def send_ack(request: CampaignRequest, engine: Engine, settings: Settings) -> bool:
-    """Send it now over one connection; False if the mail server is down (it stays queued
-    and goes out with the process's next outbox flush)."""
+async def send_ack(request: CampaignRequest, engine: Engine, settings: Settings) -> AckOutcome:
+    """Send it now over one connection, and say what happened. If it cannot go now it stays
+    queued and goes out with the process's next outbox flush; a permanent refusal (a 5xx for
+    the address) is recorded in the outbox and reported, never as "acknowledged"."""
     one = settings.model_copy(update={"smtp_connections": 1})
     try:
-        await deliver(request, one, engine=engine, connect_patience=2.0)
+        result = await deliver(request, one, engine=engine, connect_patience=2.0)
     except DeliveryDeferred:
-        return False
-    return True
+        return AckOutcome.QUEUED
+    except CampaignStopped as exc:
+        # Our credentials, sender or relay were refused: the submission is recorded all the
+        # same; the flush, which runs as an activity, reports the cause in the workflow.
+        log.warning("ack.stopped", campaign=request.key, reason=str(exc))
+        return AckOutcome.QUEUED
+    return AckOutcome.SENT if result.sent else AckOutcome.REFUSED

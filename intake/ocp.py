@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.settings import Settings
-from intake.acks import queue_ack, send_ack
+from intake.acks import AckOutcome, queue_ack, send_ack
 from intake.fields import (
     Country,
     EmailAddress,
@@ -60,7 +60,7 @@ class OcpForm(BaseModel):
 class OcpReceipt:
     submission_id: int
     participant_id: int
-    acknowledged: bool
+    acknowledgement: AckOutcome
 
 
 def record_submission(
@@ -126,8 +126,8 @@ async def submit_ocp(
         record_submission, process_id, form, engine, now=now
     )
     assert request.participant_id is not None
-    acknowledged = await send_ack(request, engine, settings)
-    return OcpReceipt(submission_id, request.participant_id, acknowledged)
+    acknowledgement = await send_ack(request, engine, settings)
+    return OcpReceipt(submission_id, request.participant_id, acknowledgement)
 
 
 __all__ = ["OcpForm", "OcpReceipt", "Refused", "record_submission", "submit_ocp"]

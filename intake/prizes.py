@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.settings import Settings
-from intake.acks import queue_ack, send_ack
+from intake.acks import AckOutcome, queue_ack, send_ack
 from intake.fields import (
     Code,
     Country,
@@ -69,7 +69,7 @@ class ProjectForm(BaseModel):
 @dataclass(frozen=True)
 class ProjectReceipt:
     project_id: int
-    acknowledged: bool
+    acknowledgement: AckOutcome
 
 
 def record_project(
@@ -148,8 +148,8 @@ async def submit_project(
     import asyncio
 
     project_id, request = await asyncio.to_thread(record_project, process_id, form, engine, now=now)
-    acknowledged = await send_ack(request, engine, settings)  # type: ignore[arg-type]
-    return ProjectReceipt(project_id, acknowledged)
+    acknowledgement = await send_ack(request, engine, settings)  # type: ignore[arg-type]
+    return ProjectReceipt(project_id, acknowledgement)
 
 
 def mark_ineligible(

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,8 @@ _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 # Everything that has no place in a header value: C0 controls (CR, LF, TAB...), DEL, and the
 # Unicode line and paragraph separators.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+# What a body may not contain: C0 controls but TAB and LF (CR is a line end), and DEL.
+_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+")
 
 # Kinds that go to a whole community list: they carry List-Unsubscribe (RFC 2369/8058).
 BULK_KINDS = {
@@ -121,7 +123,19 @@ def render(kind: str, language: str, context: dict[str, Any]) -> tuple[str, str,
     A template exports three ``{% set %}`` blocks; only ``html`` turns on autoescaping.
     """
     module = _template_for(kind, language).make_module(context)
-    return (str(module.subject).strip(), str(module.text).strip(), str(module.html).strip())
+    return (
+        str(module.subject).strip(),
+        body_text(str(module.text)).strip(),
+        body_text(str(module.html)).strip(),
+    )
+
+
+def body_text(text: str) -> str:
+    """``text`` fit for a message body: LF line ends, and no control character but TAB and LF
+    (a NUL, say from a registry row, has no place in a 7bit body: RFC 2045 forbids it)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _BODY_CONTROLS.sub("", text)
 
 
 def meeting_text(meeting: MeetingPlan) -> str:
@@ -153,11 +167,12 @@ def header_value(text: str) -> str:
 # -- Headers ----------------------------------------------------------------------------------
 
 _MAX_LINE = 78  # RFC 5322: lines SHOULD be at most 78 characters (and MUST be at most 998)
+_MAX_WORD = _MAX_LINE - 1  # the longest word that fits a line after its folding space
 _WORD_BYTES = 42  # UTF-8 bytes per encoded-word: "=?utf-8?b?" + 56 + "?=" stays under 75
 
 
-def encoded_words(text: str) -> str:
-    """``text`` as RFC 2047 ``B`` encoded-words, split on character boundaries and folded."""
+def _encoded(text: str) -> list[str]:
+    """``text`` as RFC 2047 ``B`` encoded-words, split on character boundaries."""
     data = text.encode("utf-8")
     words = []
     i = 0
@@ -167,7 +182,30 @@ def encoded_words(text: str) -> str:
             j -= 1
         words.append(f"=?utf-8?b?{base64.b64encode(data[i:j]).decode('ascii')}?=")
         i = j
-    return "\r\n ".join(words)
+    return words
+
+
+def encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 ``B`` encoded-words, split on character boundaries and folded."""
+    return "\r\n ".join(_encoded(text))
+
+
+def _fold_tokens(name: str, tokens: list[str]) -> str:
+    """``Name: token token ...``, folded between tokens so that lines are at most 78
+    characters wherever the tokens allow. The first token stays on the first line (parsers
+    keep the space of a fold right after the colon in the value); a token too long for a line
+    gets one of its own. Tokens are never longer than 998."""
+    line = f"{name}:"
+    head = line
+    lines: list[str] = []
+    for token in tokens:
+        if len(line) + 1 + len(token) <= _MAX_LINE or line == head:
+            line += " " + token
+        else:
+            lines.append(line)
+            line = " " + token
+    lines.append(line)
+    return "\r\n".join(lines)
 
 
 def _fold(name: str, value: str) -> str:
@@ -175,64 +213,82 @@ def _fold(name: str, value: str) -> str:
     line = f"{name}: {value}"
     if len(line) <= _MAX_LINE:
         return line
-    lines: list[str] = []
-    current = f"{name}:"
-    for word in value.split(" "):
-        if len(current) + 1 + len(word) > _MAX_LINE and current.strip() != f"{name}:":
-            lines.append(current)
-            current = " " + word
-        else:
-            current += " " + word
-    lines.append(current)
-    return "\r\n".join(lines)
+    return _fold_tokens(name, value.split(" "))
+
+
+def _plain(word: str) -> bool:
+    """Whether a word can stand in a header as it is: ASCII, not like an encoded-word, and
+    short enough for a line (a longer one is encoded: encoded-words can be split anywhere)."""
+    return word.isascii() and "=?" not in word and len(word) <= _MAX_WORD
 
 
 def unstructured_header(name: str, value: str) -> str:
-    """A Subject-like header line (no trailing CRLF), encoded as needed, injection-proof."""
+    """A Subject-like header (no trailing CRLF), injection-proof, every line at most 78
+    characters: words that cannot stay as they are (non-ASCII, too long to fold) become
+    encoded-words, runs of them together so that decoders give the spaces back."""
     value = header_value(value)
-    if value.isascii():
+    words = value.split(" ")
+    first_room = _MAX_LINE - len(name) - 2  # what fits after "Name: "
+    if len(words[0]) <= first_room and all(_plain(word) for word in words):
         return _fold(name, value)
-    return f"{name}: {encoded_words(value)}"
-
-
-# Words of a display name that may stay as they are (RFC 5322 atoms, never "=?").
-_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+\-/?^_`{|}~]+")
-
-
-def _phrase(display_name: str) -> list[str]:
-    """A non-ASCII display name as header tokens: plain atoms stay, runs of other words
-    become encoded-words (as the ``email`` package itself does), so every RFC 2047 decoder
-    gives the name back with its spaces."""
     tokens: list[str] = []
     run: list[str] = []
-    for word in display_name.split(" "):
-        if _ATOM.fullmatch(word) and "=?" not in word:
+    for i, word in enumerate(words):
+        if _plain(word) and (i or len(word) <= first_room):
             if run:
-                tokens.append(encoded_words(" ".join(run)))
+                tokens += _encoded(" ".join(run))
                 run = []
             tokens.append(word)
         else:
             run.append(word)
     if run:
-        tokens.append(encoded_words(" ".join(run)))
+        tokens += _encoded(" ".join(run))
+    return _fold_tokens(name, tokens)
+
+
+# Words of a display name that may stay as they are (RFC 5322 atoms, never "=?").
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+\-/?^_`{|}~]+")
+# Display names with any of these are quoted (as ``email.utils.formataddr`` does).
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+_ESCAPES = re.compile(r'[\\"]')
+
+
+def _phrase(display_name: str) -> list[str]:
+    """A display name as header tokens: plain atoms stay, runs of other words (non-ASCII,
+    specials, too long for a line) become encoded-words (as the ``email`` package itself
+    does), so every RFC 2047 decoder gives the name back with its spaces."""
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in display_name.split(" "):
+        if _ATOM.fullmatch(word) and _plain(word):
+            if run:
+                tokens += _encoded(" ".join(run))
+                run = []
+            tokens.append(word)
+        else:
+            run.append(word)
+    if run:
+        tokens += _encoded(" ".join(run))
     return tokens
 
 
 def address_header(name: str, display_name: str, addr: str) -> str:
-    """``To: Display Name <addr>``: the name quoted or encoded, never able to break the line."""
+    """``To: Display Name <addr>``: the name quoted or encoded, never able to break the line.
+
+    ``addr`` may be non-ASCII (an internationalised address, RFC 6532): it is written as it is,
+    in UTF-8, and such a message must go out with SMTPUTF8."""
     display_name = " ".join(header_value(display_name).split())
     addr = header_value(addr)
-    if display_name.isascii():
-        return _fold(name, formataddr((display_name, addr)))
-    line, lines = f"{name}:", []
-    for token in [*_phrase(display_name), f"<{addr}>"]:
-        first = token.split("\r\n", 1)[0]
-        if len(line) + 1 + len(first) > _MAX_LINE and line != f"{name}:":
-            lines.append(line)
-            line = ""
-        line += " " + token
-    lines.append(line)
-    return "\r\n".join(lines)
+    if not display_name:
+        return _fold(name, addr)
+    fits = len(display_name) < _MAX_WORD - 1 or all(
+        len(word) < _MAX_WORD - 1 for word in display_name.split()
+    )  # a quoted word too long for a line is encoded instead
+    if display_name.isascii() and fits:
+        if _SPECIALS.search(display_name):
+            display_name = '"' + _ESCAPES.sub(r"\\\g<0>", display_name) + '"'
+        return _fold(name, f"{display_name} <{addr}>")
+    return _fold_tokens(name, [*_phrase(display_name), f"<{addr}>"])
 
 
 class _DateHeader:
@@ -363,6 +419,11 @@ class Composer:
         token = secrets.token_hex(12)
         self._alternative = f"=_wsis_alt_{token}"
         self._mixed = f"=_wsis_mix_{token}"
+        # Folded before the boundary parameter: 83 characters on one line.
+        self._alternative_type = _fold(
+            "Content-Type", f'multipart/alternative; boundary="{self._alternative}"'
+        )
+        self._mixed_type = _fold("Content-Type", f'multipart/mixed; boundary="{self._mixed}"')
         self._attachment: bytes | None = None
         if request.meeting is not None and request.kind in {
             MessageKind.MEETING_INVITATION,
@@ -399,7 +460,11 @@ class Composer:
     def content(self, recipient: Recipient) -> tuple[str, str, str, str]:
         """Language, subject, plain text and HTML for ``recipient``."""
         language = recipient.language if recipient.language in _LANGS else Language.EN.value
+        # Stripped here as render() strips the templates: the fast path and a full rendering
+        # stay equal, and no control character reaches a body.
         name = one_line(recipient.name)
+        if not name.isprintable():  # rare: isprintable is much cheaper than the regex
+            name = _BODY_CONTROLS.sub("", name)
         unsubscribe = self.unsubscribe_url.format(token=recipient.unsubscribe_token)
         variant = self._variant(language)
         fast = (
@@ -447,7 +512,7 @@ class Composer:
                 self.unsubscribe_url.format(token=recipient.unsubscribe_token)
             )
             lines += [
-                f"List-Unsubscribe: <{unsubscribe}>, <mailto:{self._mailto}>",
+                _fold("List-Unsubscribe", f"<{unsubscribe}>, <mailto:{self._mailto}>"),
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
                 "Precedence: bulk",
             ]
@@ -459,19 +524,13 @@ class Composer:
             ],
         )
         if self._attachment is None:
-            content_type = f'multipart/alternative; boundary="{self._alternative}"'
+            content_type = self._alternative_type
             body = alternative
         else:
-            content_type = f'multipart/mixed; boundary="{self._mixed}"'
-            inner = (
-                f'Content-Type: multipart/alternative; boundary="{self._alternative}"\r\n\r\n'
-            ).encode("ascii") + alternative
+            content_type = self._mixed_type
+            inner = (self._alternative_type + "\r\n\r\n").encode("ascii") + alternative
             body = _multipart(self._mixed, [inner, self._attachment])
-        lines += [
-            "MIME-Version: 1.0",
-            f"Content-Type: {content_type}",
-            f"Content-Language: {language}",
-        ]
+        lines += ["MIME-Version: 1.0", content_type, f"Content-Language: {language}"]
         head = "\r\n".join(lines) + "\r\n\r\n"
         return head.encode("utf-8") + body
 

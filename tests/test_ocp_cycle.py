@@ -19,6 +19,7 @@ from temporalio.worker import Replayer
 
 from core.settings import Settings
 from devstack.catcher import MailCatcher
+from intake.acks import AckOutcome
 from intake.ocp import OcpForm, submit_ocp
 from intake.windows import Refused
 from mail.calendar import meeting_uid
@@ -101,7 +102,7 @@ async def test_ocp_2017_end_to_end(
             receipt = await submit_ocp(
                 process_id, form(person), engine, settings, now=ocp.opens + timedelta(days=10 + i)
             )
-            assert receipt.acknowledged
+            assert receipt.acknowledgement is AckOutcome.SENT
         # Skip to after the 1-day reminder, then try exactly at the edge of the deadline:
         # one second before is in, one second after is out.
         current = await skipping_env.get_current_time()
