@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench i18n clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# After changing a template's strings: update every language's catalog (then translate).
+i18n: install
+	$(BIN)/python -m devstack.catalogs update
 
 bench: install
 	$(BIN)/python bench/email_fanout.py --quick

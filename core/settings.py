@@ -7,11 +7,14 @@ on localhost:7233, the SMTP catcher on localhost:8025 and a SQLite file under ``
 
 from __future__ import annotations
 
+import os
+import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,14 +65,60 @@ class Settings(BaseSettings):
     smtp_utf8: bool = True
 
     mail_from: str = "WSIS Secretariat <wsis-info@itu.int>"
-    # Where List-Unsubscribe points; {token} is the participant's unsubscribe token.
-    unsubscribe_url: str = "https://www.itu.int/net4/wsis/unsubscribe/{token}"
+    # Transactional mail (sign-in links, acknowledgements, receipts) may come from its own
+    # address; bulk announcements always come from mail_from.
+    mail_from_transactional: str | None = None
+    # Where List-Unsubscribe points; {token} is the participant's unsubscribe token. Empty:
+    # the portal's own page, {portal_url}/unsubscribe/{token}.
+    unsubscribe_url: str = ""
     unsubscribe_mailto: str = "wsis-unsubscribe@itu.int"
     # Where operators' notices go (a category still waiting for its winner, ...).
     secretariat_email: str = "wsis-secretariat@itu.int"
 
+    # The participants' portal: where it listens, and the public address that every link in
+    # every e-mail is built from (never from a request's Host header).
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8000
+    portal_url: str = "http://localhost:8000"
+    # Signs the portal's CSRF tokens and keys the hashes in its logs. Every portal process
+    # must share it; when unset, one is made once and kept in var/portal-secret.
+    portal_secret: SecretStr | None = None
+    portal_max_body_bytes: int = 1_000_000
+    # Sign-in requests allowed per address and per client network, each 15 minutes.
+    signin_per_address: int = 5
+    signin_per_client: int = 60
+
     log_format: str = Field(default="auto", description="auto, json or console")
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _portal_links(self) -> Self:
+        self.portal_url = self.portal_url.rstrip("/")
+        if not self.unsubscribe_url:
+            self.unsubscribe_url = f"{self.portal_url}/unsubscribe/{{token}}"
+        return self
+
+    def portal_key(self) -> bytes:
+        """The portal's secret key (see ``portal_secret``)."""
+        if self.portal_secret is not None:
+            return self.portal_secret.get_secret_value().encode("utf-8")
+        return _kept_secret(VAR_DIR / "portal-secret")
+
+
+def _kept_secret(path: Path) -> bytes:
+    """A random key made once and kept in ``path`` (readable by its owner only)."""
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32).encode("ascii")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key
 
 
 @lru_cache

@@ -44,6 +44,7 @@ from models.plan import (
     OcpRemindersPlan,
 )
 from models.text import line_problem
+from models.vocab import N_
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -280,24 +281,24 @@ class Category(CategoryPlan, _Checked):
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(code=c, name=n)
     for c, n in (
-        ("C1", "The role of public governance authorities and all stakeholders"),
-        ("C2", "Information and communication infrastructure"),
-        ("C3", "Access to information and knowledge"),
-        ("C4", "Capacity building"),
-        ("C5", "Building confidence and security in the use of ICTs"),
-        ("C6", "Enabling environment"),
-        ("C7-e-government", "ICT applications: e-government"),
-        ("C7-e-business", "ICT applications: e-business"),
-        ("C7-e-learning", "ICT applications: e-learning"),
-        ("C7-e-health", "ICT applications: e-health"),
-        ("C7-e-employment", "ICT applications: e-employment"),
-        ("C7-e-environment", "ICT applications: e-environment"),
-        ("C7-e-agriculture", "ICT applications: e-agriculture"),
-        ("C7-e-science", "ICT applications: e-science"),
-        ("C8", "Cultural diversity and identity, linguistic diversity and local content"),
-        ("C9", "Media"),
-        ("C10", "Ethical dimensions of the Information Society"),
-        ("C11", "International and regional cooperation"),
+        ("C1", N_("The role of public governance authorities and all stakeholders")),
+        ("C2", N_("Information and communication infrastructure")),
+        ("C3", N_("Access to information and knowledge")),
+        ("C4", N_("Capacity building")),
+        ("C5", N_("Building confidence and security in the use of ICTs")),
+        ("C6", N_("Enabling environment")),
+        ("C7-e-government", N_("ICT applications: e-government")),
+        ("C7-e-business", N_("ICT applications: e-business")),
+        ("C7-e-learning", N_("ICT applications: e-learning")),
+        ("C7-e-health", N_("ICT applications: e-health")),
+        ("C7-e-employment", N_("ICT applications: e-employment")),
+        ("C7-e-environment", N_("ICT applications: e-environment")),
+        ("C7-e-agriculture", N_("ICT applications: e-agriculture")),
+        ("C7-e-science", N_("ICT applications: e-science")),
+        ("C8", N_("Cultural diversity and identity, linguistic diversity and local content")),
+        ("C9", N_("Media")),
+        ("C10", N_("Ethical dimensions of the Information Society")),
+        ("C11", N_("International and regional cooperation")),
     )
 )
 

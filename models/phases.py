@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.vocab import N_
+
 
 @dataclass(frozen=True)
 class PhaseDef:
@@ -24,22 +26,22 @@ class PhaseDef:
 
 
 OCP_PHASES: tuple[PhaseDef, ...] = (
-    PhaseDef("I", "opening", "Opening of the open consultations"),
-    PhaseDef("II", "first-meeting", "First physical meeting"),
-    PhaseDef("III", "second-meeting", "Second physical meeting"),
-    PhaseDef("IV", "submissions-deadline", "Submissions deadline"),
-    PhaseDef("V", "final-review", "Final review meeting"),
-    PhaseDef("VI", "final-brief", "Final brief"),
+    PhaseDef("I", "opening", N_("Opening of the open consultations")),
+    PhaseDef("II", "first-meeting", N_("First physical meeting")),
+    PhaseDef("III", "second-meeting", N_("Second physical meeting")),
+    PhaseDef("IV", "submissions-deadline", N_("Submissions deadline")),
+    PhaseDef("V", "final-review", N_("Final review meeting")),
+    PhaseDef("VI", "final-brief", N_("Final brief")),
 )
 # Phases that are held as a meeting (invitation, reminder, .ics); VI may be one too.
 OCP_MEETING_PHASES = ("II", "III", "V")
 
 PRIZE_PHASES: tuple[PhaseDef, ...] = (
-    PhaseDef("I", "submission", "Submission"),
-    PhaseDef("II", "nomination", "Nomination"),
-    PhaseDef("III", "public-voting", "Public online voting"),
-    PhaseDef("IV", "expert-selection", "Selection by the Expert Group"),
-    PhaseDef("V", "announcement", "Announcement at the WSIS Prize Ceremony"),
+    PhaseDef("I", "submission", N_("Submission")),
+    PhaseDef("II", "nomination", N_("Nomination")),
+    PhaseDef("III", "public-voting", N_("Public online voting")),
+    PhaseDef("IV", "expert-selection", N_("Selection by the Expert Group")),
+    PhaseDef("V", "announcement", N_("Announcement at the WSIS Prize Ceremony")),
 )
 
 # Before the first phase and after the last, for search attributes and status.

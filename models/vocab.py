@@ -5,16 +5,23 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+def N_(term: str) -> str:
+    """Marks a term for the ``vocab`` catalog (``devstack/catalogs.py``) without translating
+    it here: it is translated where it is shown, in the reader's language."""
+    return term
+
+
+
 class StakeholderType(StrEnum):
     """Stakeholder types used in WSIS reporting."""
 
-    GOVERNMENT = "Government"
-    PRIVATE_SECTOR = "Private Sector"
-    CIVIL_SOCIETY = "Civil Society"
-    ACADEMIA = "Academia"
-    TECHNICAL_COMMUNITY = "Technical Community"
-    INTERNATIONAL_ORGANIZATION = "International Organization"
-    OTHER = "Other"
+    GOVERNMENT = N_("Government")
+    PRIVATE_SECTOR = N_("Private Sector")
+    CIVIL_SOCIETY = N_("Civil Society")
+    ACADEMIA = N_("Academia")
+    TECHNICAL_COMMUNITY = N_("Technical Community")
+    INTERNATIONAL_ORGANIZATION = N_("International Organization")
+    OTHER = N_("Other")
 
     @classmethod
     def parse(cls, text: str) -> StakeholderType:

@@ -32,6 +32,7 @@ class MessageKind(StrEnum):
     PRIZE_CHAMPIONS = "prize_champions"
     PRIZE_WINNERS = "prize_winners"
     SECRETARIAT_NOTICE = "secretariat_notice"
+    SIGN_IN_LINK = "signin_link"
 
 
 class Audience(StrEnum):

@@ -1,0 +1,153 @@
+"""The translation catalogs: extract the marked strings, update each language, check them.
+
+    python -m devstack.catalogs update     # after changing a template: new strings appear
+                                           # (empty) in every language's .po, gone ones go
+    python -m devstack.catalogs check      # every string translated, none fuzzy (CI runs it)
+
+``make i18n`` runs ``update``. Then translate the new entries in ``locales/<lang>/LC_MESSAGES/
+<domain>.po`` (formal register, as a UN secretariat writes) and remove their ``fuzzy`` flags
+once reviewed: a fuzzy entry is never used. See ``core/i18n.py`` for how they are loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from core.i18n import LANGUAGES, LOCALES, SOURCE, catalog_path
+from core.settings import PROJECT_ROOT
+
+_JINJA = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+_PY_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+
+# For each catalog: (files, extraction method, options, keywords).
+SOURCES: dict[str, list[tuple[str, str, dict[str, str], dict[str, Any]]]] = {
+    "mail": [
+        ("mail/templates/**.j2", "jinja2", _JINJA, _PY_KEYWORDS),
+        ("mail/**.py", "python", {}, _PY_KEYWORDS),
+    ],
+    "portal": [
+        ("portal/templates/**.html", "jinja2", _JINJA, _PY_KEYWORDS),
+        ("portal/**.py", "python", {}, _PY_KEYWORDS),
+    ],
+    # The vocabulary both use, marked N_("...") where it is defined.
+    "vocab": [("models/**.py", "python", {}, {"N_": None})],
+}
+TRANSLATED = tuple(lang for lang in LANGUAGES if lang != SOURCE)
+
+
+def extract(domain: str) -> Catalog:
+    """Every string marked for ``domain``, with where it is used (file and line)."""
+    template = Catalog(domain=domain, project="wsis-engine", charset="utf-8")
+    for pattern, method, options, keywords in SOURCES[domain]:
+        found: Iterator[Any] = extract_from_dir(
+            PROJECT_ROOT,
+            method_map=[(pattern, method)],
+            options_map={pattern: options},
+            keywords=keywords,
+            comment_tags=("Translators:",),
+            strip_comment_tags=True,
+        )
+        for filename, lineno, message, comments, context in found:
+            path = Path(filename).as_posix()
+            template.add(
+                message, None, [(path, lineno)], auto_comments=comments, context=context
+            )
+    return template
+
+
+def _read(path: Path, lang: str, domain: str) -> Catalog:
+    if not path.exists():
+        return Catalog(
+            locale=lang,
+            domain=domain,
+            project="wsis-engine",
+            copyright_holder="International Telecommunication Union",
+            charset="utf-8",
+        )
+    with path.open("rb") as fh:
+        return read_po(fh, locale=lang, domain=domain)
+
+
+def update() -> None:
+    """Write each domain's template (``locales/<domain>.pot``) and bring every language's
+    catalog up to date with it."""
+    for domain in SOURCES:
+        template = extract(domain)
+        LOCALES.mkdir(exist_ok=True)
+        with (LOCALES / f"{domain}.pot").open("wb") as fh:
+            write_po(fh, template, width=100, sort_by_file=True)
+        for lang in TRANSLATED:
+            path = catalog_path(lang, domain)
+            found = _read(path, lang, domain)
+            found.update(template, update_header_comment=False)
+            # A fuzzy header is left out of the compiled catalog, and its Plural-Forms with
+            # it: Russian and Arabic would silently get English plurals.
+            found.fuzzy = False
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as fh:
+                write_po(fh, found, width=100, ignore_obsolete=True, sort_by_file=True)
+            print(f"{path.relative_to(PROJECT_ROOT)}: {_summary(found)}")
+
+
+def _summary(found: Catalog) -> str:
+    messages = [m for m in found if m.id]
+    todo = [m for m in messages if not _translated(m)]
+    return f"{len(messages)} strings, {len(todo)} to translate or review"
+
+
+def _translated(message: Message) -> bool:
+    strings = message.string if isinstance(message.string, tuple | list) else [message.string]
+    return bool(strings) and all(strings) and not message.fuzzy
+
+
+def problems(domains: tuple[str, ...] = tuple(SOURCES)) -> list[str]:
+    """Every string of the sources that a language lacks, has fuzzy, or translates with
+    placeholders that do not match: one line each (empty: the catalogs are complete)."""
+    lines: list[str] = []
+    for domain in domains:
+        template = extract(domain)
+        for lang in TRANSLATED:
+            path = catalog_path(lang, domain)
+            found = _read(path, lang, domain)
+            where = path.relative_to(PROJECT_ROOT)
+            for message in template:
+                if not message.id:
+                    continue
+                have = found.get(message.id, message.context)
+                if have is None or not _translated(have):
+                    state = "missing" if have is None else ("fuzzy" if have.fuzzy else "empty")
+                    lines.append(f"{where}: {state}: {_short(message.id)}")
+            for message, errors in found.check():
+                lines += [f"{where}: {_short(message.id)}: {error}" for error in errors]
+    return lines
+
+
+def _short(message_id: object) -> str:
+    text = message_id[0] if isinstance(message_id, tuple | list) else str(message_id)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["update", "check"])
+    args = parser.parse_args(argv)
+    if args.command == "update":
+        update()
+        return 0
+    found = problems()
+    for line in found:
+        print(line)
+    print(f"{len(found)} problem(s)" if found else "every catalog is complete")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
