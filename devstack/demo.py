@@ -176,7 +176,7 @@ async def main(minutes: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        report = import_participants(SAMPLES, get_engine())
+        report = import_participants(SAMPLES, get_engine(), verified=True)
         client = await connect(settings)
         cycle = demo_cycle(minutes)
         async with build_worker(client, settings, get_engine()):

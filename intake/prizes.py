@@ -184,6 +184,15 @@ class Ballot:
 _vote = Vote.__table__  # type: ignore[attr-defined]
 
 
+# Only verified participants vote: their address was confirmed by a first sign-in through an
+# e-mailed link, or the secretariat vouched for them at import.
+UNVERIFIED = (
+    "this participant's address is not verified yet: they sign in once on the portal with the "
+    "link it e-mails them (/signin), or the secretariat vouches for them "
+    "(starter.py participants import --verified)"
+)
+
+
 def cast_votes(
     process_id: str,
     ballots: Sequence[Ballot],
@@ -234,13 +243,14 @@ def _cast_chunk(
         check_window(session, process_id, WindowKind.VOTING, now, "Public online voting")
         # Every writer stores the registry's spelling (intake.fields.normalize_email), so an
         # exact match finds the voter through the unique index.
-        voters = dict(
-            session.exec(
-                select(Participant.email, Participant.id).where(
+        voters = {
+            email: (pid, verified)
+            for email, pid, verified in session.exec(
+                select(Participant.email, Participant.id, Participant.verified_at).where(
                     Participant.email.in_({k for k in keys.values() if k})  # type: ignore[attr-defined]
                 )
             ).all()
-        )
+        }
         ids = {b.project_id for b in ballots if 0 < b.project_id <= MAX_ID}
         projects = {
             p.id: p
@@ -251,13 +261,15 @@ def _cast_chunk(
         outcomes: list[str | None] = []
         for ballot in ballots:
             key = keys[ballot.voter_email]
-            voter = voters.get(key) if key else None
+            voter, verified = voters.get(key, (None, None)) if key else (None, None)
             project = projects.get(ballot.project_id)
             if voter is None:
                 outcomes.append(
-                    f"{ballot.voter_email[:100]} is not a verified member of the WSIS "
-                    f"community; register before voting"
+                    f"{ballot.voter_email[:100]} is not a member of the WSIS community; "
+                    f"sign up on the portal before voting"
                 )
+            elif verified is None:
+                outcomes.append(UNVERIFIED)
             elif project is None or project.process_id != process_id:
                 outcomes.append(f"project {ballot.project_id} is not in this contest")
             # Eligible projects are the nominated ones from the moment voting opens (the

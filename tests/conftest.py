@@ -13,12 +13,18 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import uvicorn
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -142,6 +148,83 @@ def settings(db_url: str, mail: MailCatcher) -> Settings:
     )
 
 
+SCREENSHOTS = ROOT / "var" / "screenshots"  # git-ignored
+ENSURE_CHROMIUM = ROOT / "scripts" / "ensure-chromium"
+# Chromium as root, in a closed network: no sandbox (root), no GPU, and no background
+# connections (updates, sync, QUIC) that the network would refuse. Playwright adds --headless
+# and a fresh temporary --user-data-dir itself.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The system Chromium's path, installed on the spot when we may (root with apt).
+
+    Where it cannot be had, the browser tests are skipped, except under CI (``CI=true``),
+    where they fail: CI must run them."""
+    if not ENSURE_CHROMIUM.exists():
+        pytest.fail(f"{ENSURE_CHROMIUM} is missing")
+    done = subprocess.run(
+        ["bash", str(ENSURE_CHROMIUM)], capture_output=True, text=True, timeout=240, check=False
+    )
+    path = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    if done.returncode == 0 and path and Path(path).exists():
+        return path
+    reason = (
+        "no Chromium for the browser test: scripts/ensure-chromium could not provide one "
+        f"(exit {done.returncode}): {done.stderr.strip()[-500:] or 'no output'}"
+    )
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@dataclass
+class Portal:
+    """The portal served by uvicorn on loopback, and the settings it (and a worker) use."""
+
+    url: str
+    settings: Settings
+
+
+@pytest.fixture
+def portal(settings: Settings, engine: Engine) -> Iterator[Portal]:
+    """The real portal (FastAPI under uvicorn) on a free port, over ``engine``."""
+    from portal.app import create_app
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    served = settings.model_copy(
+        update={
+            "portal_url": url,
+            "unsubscribe_url": f"{url}/unsubscribe/{{token}}",
+            "portal_secret": SecretStr("a test key, not a secret"),
+        }
+    )
+    config = uvicorn.Config(
+        create_app(served, engine), host="127.0.0.1", port=port, log_config=None,
+        access_log=False, lifespan="off",
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the portal did not start"
+        time.sleep(0.02)
+    yield Portal(url, served)
+    server.should_exit = True
+    thread.join(10)
+
+
 PEOPLE = [
     # name, organization, country, stakeholder type, language
     ("Amina Diallo", "Ministry of ICT", "Senegal", "Government", "fr"),
@@ -182,7 +265,7 @@ def write_people(path: Path, count: int) -> list[dict[str, str]]:
 @pytest.fixture
 def participants(tmp_path: Path, engine: Engine) -> list[dict[str, str]]:
     rows = write_people(tmp_path / "participants.csv", 30)
-    report = import_participants(tmp_path / "participants.csv", engine)
+    report = import_participants(tmp_path / "participants.csv", engine, verified=True)
     assert report.created == 30 and not report.errors
     return rows
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -36,6 +34,7 @@ from models.cycle import CycleConfig, rebased
 from models.cycle_file import load_cycle
 from models.phases import NOT_STARTED
 from models.wire import OcpInput, ProcessStatus
+from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS
 from worker import build_worker
 from workflows.ocp import OcpWorkflow
 from workflows.search_attributes import WSIS_PHASE
@@ -43,26 +42,11 @@ from workflows.search_attributes import WSIS_PHASE
 pytestmark = [pytest.mark.browser, pytest.mark.devserver]
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "var" / "screenshots"
-ENSURE_CHROMIUM = ROOT / "scripts" / "ensure-chromium"
 
 # One calendar hour per real second: 2024's phase I (15 Sep to 11 Oct 2023, 25 days 19 hours)
 # lasts 619 s, far longer than this test, so the cycle is known to be in "opening" throughout.
 SPEEDUP = 3600.0
 OPENING = "opening"
-
-# Chromium as root, in a closed network: no sandbox (root), no GPU, and no background
-# connections (updates, sync, QUIC) that the network would refuse. Playwright adds --headless
-# and a fresh temporary --user-data-dir itself.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # The UI keeps its table columns per namespace in localStorage; showing the WsisPhase column is
 # what an operator does with "Configure columns", and it puts each row's phase on screen.
@@ -79,26 +63,6 @@ SEED_COLUMNS = (
     " localStorage.setItem('namespace-workflow-table-columns', "
     f"JSON.stringify({json.dumps({'default': COLUMNS})})); }}"
 )
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The system Chromium's path, installed on the spot when we may (root with apt)."""
-    if not ENSURE_CHROMIUM.exists():
-        pytest.fail(f"{ENSURE_CHROMIUM} is missing")
-    done = subprocess.run(
-        ["bash", str(ENSURE_CHROMIUM)], capture_output=True, text=True, timeout=240, check=False
-    )
-    path = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    if done.returncode == 0 and path and Path(path).exists():
-        return path
-    reason = (
-        "no Chromium for the browser test: scripts/ensure-chromium could not provide one "
-        f"(exit {done.returncode}): {done.stderr.strip()[-500:] or 'no output'}"
-    )
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 20) -> None:

@@ -119,7 +119,7 @@ def test_vote_csv_keeps_good_rows_and_names_bad_lines(
     tmp_path: Path, db_url: str, engine: Engine
 ) -> None:
     write_people(tmp_path / "people.csv", 3)
-    import_participants(tmp_path / "people.csv", engine)
+    import_participants(tmp_path / "people.csv", engine, verified=True)
     open_window(engine, "wsis-2017-prizes", WindowKind.VOTING, '{"categories": ["C1"]}')
     pid = nominated_project(engine)
     votes = tmp_path / "votes.csv"
@@ -151,7 +151,7 @@ def test_vote_csv_keeps_good_rows_and_names_bad_lines(
 
 def test_nominate_csv_names_each_bad_line(tmp_path: Path, db_url: str, engine: Engine) -> None:
     write_people(tmp_path / "people.csv", 1)
-    import_participants(tmp_path / "people.csv", engine)
+    import_participants(tmp_path / "people.csv", engine, verified=True)
     open_window(engine, "wsis-2017-prizes", WindowKind.NOMINATION)
     pid = nominated_project(engine)
     marks = tmp_path / "marks.csv"
@@ -209,7 +209,9 @@ def test_submit_ocp_batch_goes_on_after_a_failing_row(
 
 def test_reports_escape_stored_text(db_url: str, engine: Engine) -> None:
     write_people(Path(db_url.removeprefix("sqlite:///")).with_name("p.csv"), 1)
-    import_participants(Path(db_url.removeprefix("sqlite:///")).with_name("p.csv"), engine)
+    import_participants(
+        Path(db_url.removeprefix("sqlite:///")).with_name("p.csv"), engine, verified=True
+    )
     nominated_project(engine, title="\x1b[2JEvil\u202e title", votes=3, shortlisted=True)
     run = starter("report", "results", "2017", "--before-ceremony", db_url=db_url)
     assert run.returncode == 0, run.stderr

@@ -66,7 +66,7 @@ async def test_prizes_2017_end_to_end(
     tmp_path: Path,
 ) -> None:
     people = write_people(tmp_path / "people.csv", 600)
-    assert import_participants(tmp_path / "people.csv", engine).created == 600
+    assert import_participants(tmp_path / "people.csv", engine, verified=True).created == 600
     # A project that won in an earlier cycle may not be nominated again.
     with engine.begin() as conn:
         conn.execute(
@@ -305,7 +305,7 @@ async def test_prizes_2017_end_to_end(
 def voting(engine: Engine, tmp_path: Path) -> tuple[str, datetime, dict[str, int]]:
     """A contest in its voting window with two nominated projects in C1 and one in C2."""
     write_people(tmp_path / "p.csv", 5)
-    import_participants(tmp_path / "p.csv", engine)
+    import_participants(tmp_path / "p.csv", engine, verified=True)
     opens = datetime(2030, 3, 16, tzinfo=UTC)
     closes = datetime(2030, 4, 15, 22, tzinfo=UTC)
     WindowActivities(engine).open_window(
@@ -364,7 +364,7 @@ def test_voting_rules(engine: Engine, voting: tuple[str, datetime, dict[str, int
             Ballot(voter, "C1", p["b"]),  # second vote in C1
             Ballot(voter, "C1", p["c"]),  # project of another category
             Ballot(voter, "C2", p["d"]),  # not nominated
-            Ballot("stranger@example.org", "C2", p["c"]),  # not a verified member
+            Ballot("stranger@example.org", "C2", p["c"]),  # not in the registry
             Ballot(voter, "C2", p["c"]),  # counted
         ],
         engine,
@@ -374,7 +374,7 @@ def test_voting_rules(engine: Engine, voting: tuple[str, datetime, dict[str, int
     assert "already voted in category C1" in (outcomes[1] or "")
     assert "not nominated in category C1 (it is in C2)" in (outcomes[2] or "")
     assert "is not a nominated project" in (outcomes[3] or "")
-    assert "not a verified member" in (outcomes[4] or "")
+    assert "not a member of the WSIS community" in (outcomes[4] or "")
     assert cast_votes(pid, [Ballot(voter.upper(), "C1", p["b"])], engine, now=during)[0]
 
 
@@ -420,7 +420,7 @@ def test_nominations_report_reproduces_2017_figures(engine: Engine, tmp_path: Pa
     organizations (6.3%), 47 other (13.5%). The report states 345 projects; its counts add
     up to 348, and its percentages are of 348."""
     write_people(tmp_path / "p.csv", 1)
-    import_participants(tmp_path / "p.csv", engine)
+    import_participants(tmp_path / "p.csv", engine, verified=True)
     figures = {
         "Civil Society": 56,
         "Government": 145,

@@ -1,0 +1,61 @@
+"""Transactional mail sent at once, outside any campaign: a sign-in link.
+
+A sign-in link carries a secret that is kept nowhere but in the message, so it cannot wait
+in the outbox (the outbox keeps what it sends); it goes out now, over one connection, and a
+person whose link does not arrive asks for another. It is never bulk: no List-Unsubscribe,
+and unsubscribed participants still receive it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosmtplib
+
+from core.log import get_logger
+from core.settings import Settings
+from mail.compose import Composer, Recipient
+from models.plan import GENEVA
+from models.wire import Audience, CampaignRequest, MessageKind
+
+log = get_logger(__name__)
+
+
+async def send_now(
+    kind: MessageKind,
+    recipient: Recipient,
+    settings: Settings,
+    *,
+    title: str,
+    extra: dict[str, Any],
+) -> bool:
+    """Compose ``kind`` for ``recipient`` and send it now; False if the server refused it
+    or could not be reached (the caller's page already says what to do then)."""
+    request = CampaignRequest(
+        key=f"portal:{kind.value}",
+        process_id="portal",
+        kind=kind,
+        audience=Audience.ONE_PARTICIPANT,
+        participant_id=recipient.participant_id,
+        title=title,
+        timezone=GENEVA,
+    )
+    sender = settings.mail_from_transactional or settings.mail_from
+    composer = Composer(
+        request,
+        sender=sender,
+        unsubscribe_url=settings.unsubscribe_url,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+        extra=extra,
+    )
+    data = composer.message_bytes(recipient)
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_seconds
+    )
+    try:
+        async with smtp:
+            await smtp.sendmail(composer.sender_address, [recipient.email], data)
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        log.warning("transactional.not_sent", kind=kind.value, error=type(exc).__name__)
+        return False
+    return True

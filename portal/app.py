@@ -1,0 +1,82 @@
+"""The portal's application: its routes, the guards every request passes, its error pages.
+
+uvicorn --factory portal.app:create_app     # or: python -m portal
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException
+
+from core.db import get_engine, migrate
+from core.log import get_logger
+from core.settings import Settings, get_settings
+from portal.guards import Refusal
+from portal.pages import render
+from portal.routes import account, public, signin, unsubscribe
+from portal.security import BodyLimit, SecurityHeaders
+from portal.session import SignInRequired, load_participant
+
+STATIC = Path(__file__).parent / "static"
+log = get_logger("portal")
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The portal for ``settings`` (default: from the environment) on ``engine``."""
+    settings = settings or get_settings()
+    if engine is None:
+        migrate(settings.database_url)
+        engine = get_engine(settings.database_url)
+    app = FastAPI(title="WSIS community portal", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+    settings.portal_key()  # made (or read) once at start, not by the first request
+    app.add_middleware(BodyLimit, limit=settings.portal_max_body_bytes)
+    app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for routes in (public, signin, account, unsubscribe):
+        app.include_router(routes.router)
+
+    @app.middleware("http")
+    async def log_request(request: Request, call_next: Any) -> Response:
+        # The route's template (/signin/link/{token}), never the path itself: paths carry
+        # sign-in and unsubscribe tokens.
+        started = time.monotonic()
+        response: Response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.info(
+            "portal.request", method=request.method, route=route,
+            status=response.status_code, ms=round((time.monotonic() - started) * 1000, 1),
+        )  # fmt: skip
+        return response
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, refusal: Refusal) -> Response:
+        response = render(request, refusal.template, status=refusal.status, **refusal.context)
+        if refusal.status == 429 and "retry_after" in refusal.context:
+            response.headers["retry-after"] = str(refusal.context["retry_after"])
+        return response
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, _: SignInRequired) -> Response:
+        return RedirectResponse("/signin", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        await load_participant(request)
+        problem = {404: "not-found", 405: "not-found"}.get(exc.status_code, "bad-request")
+        return render(request, "error.html", status=exc.status_code, problem=problem)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, _: RequestValidationError) -> Response:
+        return render(request, "error.html", status=400, problem="bad-request")
+
+    return app

@@ -1,0 +1,43 @@
+"""Checks a route makes before it acts: the form's CSRF token, and the request rate.
+
+Each raises ``Refusal`` with the status and page the visitor gets (403, 429); the app turns
+it into that page in the visitor's language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import Request
+
+from portal.security import csrf_ok, network_of
+from portal.throttle import allowed, retry_after
+
+
+class Refusal(Exception):
+    """Answer with ``template`` and ``status`` instead of going on."""
+
+    def __init__(self, status: int, template: str, **context: object) -> None:
+        super().__init__(template)
+        self.status = status
+        self.template = template
+        self.context = context
+
+
+async def checked_form(request: Request, submitted: str) -> None:
+    """A form POST must carry the token its page was rendered with (403 otherwise)."""
+    if not csrf_ok(request.app.state.settings.portal_key(), request, submitted):
+        raise Refusal(403, "error.html", problem="csrf")
+
+
+async def throttled(request: Request, address: str) -> None:
+    """Sign-in requests per address and per client network within their limits (429)."""
+    app = request.app.state
+    settings, key = app.settings, app.settings.portal_key()
+    network = network_of(request.client.host if request.client else None)
+    for what, limit in (
+        (f"signin:address:{address}", settings.signin_per_address),
+        (f"signin:network:{network}", settings.signin_per_client),
+    ):
+        if not await asyncio.to_thread(allowed, app.engine, key, what, limit):
+            raise Refusal(429, "error.html", problem="throttled", retry_after=retry_after())

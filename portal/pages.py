@@ -1,0 +1,84 @@
+"""Rendering a page in the visitor's language, with the form token and the headers it needs.
+
+The language is, in order: the one chosen with the switcher (a cookie), the signed-in
+participant's preference, the browser's ``Accept-Language``, English. A page is written in it
+only where the catalog translates every string of the page and its layout; ``lang``, ``dir``
+and ``Content-Language`` then say which language it really is.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from core import i18n
+from portal.security import CSRF_COOKIE, csrf_seed, csrf_token
+
+TEMPLATES = Path(__file__).parent / "templates"
+LANGUAGE_COOKIE = "wsis_lang"
+LAYOUT = "portal/templates/base.html"
+
+
+@lru_cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return i18n.install(env, "portal")
+
+
+def wanted_language(request: Request) -> str:
+    """What the visitor asked for, before checking that the page is translated."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in i18n.LANGUAGES:
+        return chosen
+    participant = getattr(request.state, "participant", None)
+    if participant is not None and participant.language in i18n.LANGUAGES:
+        return str(participant.language)
+    return i18n.negotiate(request.headers.get("accept-language")) or i18n.SOURCE
+
+
+def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """``template`` in the visitor's language, with a CSRF token for its forms."""
+    settings = request.app.state.settings
+    lang = i18n.language_for(
+        wanted_language(request), "portal", LAYOUT, f"portal/templates/{template}"
+    )
+    seed, new_seed = csrf_seed(request)
+    with i18n.speaking(lang):
+        html = (
+            environment()
+            .get_template(template)
+            .render(
+                request=request,
+                lang=lang,
+                dir=i18n.direction(lang),
+                languages=i18n.LANGUAGES,
+                csrf=csrf_token(settings.portal_key(), seed),
+                participant=getattr(request.state, "participant", None),
+                path=request.url.path,
+                **context,
+            )
+        )
+    response = HTMLResponse(html, status_code=status)
+    response.headers["content-language"] = lang
+    response.headers["cache-control"] = "no-store"
+    response.headers["vary"] = "Cookie, Accept-Language"
+    if new_seed:
+        response.set_cookie(
+            CSRF_COOKIE, seed, httponly=True, samesite="lax", secure=secure(request), path="/"
+        )
+    return response
+
+
+def secure(request: Request) -> bool:
+    """Cookies are Secure when the portal is served over https."""
+    return str(request.app.state.settings.portal_url).startswith("https://")

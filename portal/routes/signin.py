@@ -1,0 +1,176 @@
+"""Sign up, ask for a sign-in link, sign in with the link or its code, sign out.
+
+The link's GET only shows a page with a button: corporate mail scanners (Safe Links,
+Proofpoint) open every link in a message, so only the POST uses the token. Whether an
+address is known or not, asking for a link answers the same page and takes the same path
+through this code up to the mail itself, which only a known address gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from intake.accounts import (
+    LINK_LIFETIME,
+    SignInFailed,
+    SignInRequest,
+    SignUpForm,
+    consume_code,
+    consume_link,
+    request_sign_in,
+    sign_up,
+)
+from intake.participants import normalize_email
+from mail.transactional import send_now
+from models.vocab import Language, StakeholderType
+from models.wire import MessageKind
+from portal.guards import checked_form, throttled
+from portal.pages import render, secure
+from portal.session import end_session, load_participant, start_session
+
+router = APIRouter()
+PENDING_COOKIE = "wsis_pending"
+Text = Annotated[str, Form()]
+
+
+@router.get("/signin")
+async def signin_page(request: Request) -> Response:
+    await load_participant(request)
+    return render(request, "signin.html")
+
+
+@router.get("/signup")
+async def signup_page(request: Request) -> Response:
+    await load_participant(request)
+    return render(request, "signup.html", form={}, kinds=list(StakeholderType), problems=[])
+
+
+def _sent(request: Request, issued: SignInRequest, tasks: BackgroundTasks) -> Response:
+    """The one answer to every request for a link; the mail goes out after it."""
+    if issued.recipient is not None:
+        settings = request.app.state.settings
+        tasks.add_task(
+            send_now,
+            MessageKind.SIGN_IN_LINK,
+            issued.recipient,
+            settings,
+            title="WSIS",
+            extra={
+                "link": f"{settings.portal_url}/signin/link/{issued.token}",
+                "code": issued.code,
+                "minutes": int(LINK_LIFETIME.total_seconds() // 60),
+            },
+        )
+    response = render(request, "signin_sent.html")
+    response.set_cookie(
+        PENDING_COOKIE, issued.pending, max_age=int(LINK_LIFETIME.total_seconds()),
+        httponly=True, samesite="lax", secure=secure(request), path="/signin",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/signin")
+async def ask_for_link(
+    request: Request, tasks: BackgroundTasks, email: Text = "", csrf: Text = ""
+) -> Response:
+    await checked_form(request, csrf)
+    try:
+        address = normalize_email(email)
+    except ValueError:
+        return render(request, "signin.html", status=400, problem="address", email=email)
+    await throttled(request, address)
+    app = request.app.state
+    issued = await asyncio.to_thread(
+        request_sign_in, app.engine, address, app.settings.portal_key()
+    )
+    return _sent(request, issued, tasks)
+
+
+@router.post("/signup")
+async def sign_up_and_ask(
+    request: Request,
+    tasks: BackgroundTasks,
+    name: Text = "",
+    organization: Text = "",
+    country: Text = "",
+    stakeholder_type: Text = "",
+    language: Text = "",
+    email: Text = "",
+    csrf: Text = "",
+) -> Response:
+    await checked_form(request, csrf)
+    fields = {
+        "name": name,
+        "organization": organization,
+        "country": country,
+        "stakeholder_type": stakeholder_type or StakeholderType.OTHER.value,
+        "language": language or Language.EN.value,
+        "email": email,
+    }
+    try:
+        form = SignUpForm.model_validate(fields)
+    except ValidationError as exc:
+        problems = sorted({str(e["loc"][0]) for e in exc.errors()})
+        return render(
+            request, "signup.html", status=400, form=fields, kinds=list(StakeholderType),
+            problems=problems,
+        )  # fmt: skip
+    await throttled(request, form.email)
+    app = request.app.state
+    issued = await asyncio.to_thread(sign_up, app.engine, form, app.settings.portal_key())
+    return _sent(request, issued, tasks)
+
+
+@router.get("/signin/link/{token}")
+async def link_page(request: Request, token: str) -> Response:
+    """Only a page with a button: opening the link (as a scanner does) uses nothing."""
+    await load_participant(request)
+    return render(request, "signin_confirm.html", token=token)
+
+
+def _failed(request: Request, failure: SignInFailed) -> Response:
+    return render(request, "signin_failed.html", status=400, reason=failure.reason)
+
+
+@router.post("/signin/link/{token}")
+async def sign_in_with_link(request: Request, token: str, csrf: Text = "") -> Response:
+    await checked_form(request, csrf)
+    app = request.app.state
+    try:
+        participant_id = await asyncio.to_thread(
+            consume_link, app.engine, token, app.settings.portal_key()
+        )
+    except SignInFailed as failure:
+        return _failed(request, failure)
+    return await start_session(request, participant_id, "/me")
+
+
+@router.post("/signin/code")
+async def sign_in_with_code(request: Request, code: Text = "", csrf: Text = "") -> Response:
+    await checked_form(request, csrf)
+    pending = request.cookies.get(PENDING_COOKIE, "")
+    app = request.app.state
+    try:
+        if not pending:
+            raise SignInFailed("expired")
+        participant_id = await asyncio.to_thread(
+            consume_code, app.engine, pending, code, app.settings.portal_key()
+        )
+    except SignInFailed as failure:
+        if failure.reason == "wrong-code":
+            return render(request, "signin_sent.html", status=400, wrong_code=True)
+        return _failed(request, failure)
+    response = await start_session(request, participant_id, "/me")
+    response.delete_cookie(PENDING_COOKIE, path="/signin")
+    return response
+
+
+@router.post("/signout")
+async def sign_out(request: Request, csrf: Text = "") -> Response:
+    await checked_form(request, csrf)
+    return await end_session(request)

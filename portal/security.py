@@ -1,0 +1,161 @@
+"""What guards every request: CSRF tokens, security headers, a body size limit, and the
+client's network (never its full address) for throttling and vote evidence.
+
+CSRF: a random value in an HttpOnly cookie and, in every form, its HMAC under the portal's
+key (a signed double-submit token). It needs no server-side state, so any portal process
+checks what another issued. The one-click unsubscribe POST (RFC 8058) is the one form
+without it: the token in its URL is the capability, and mail providers send no cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSRF_COOKIE = "wsis_csrf"
+CSRF_FIELD = "csrf"
+
+
+def csrf_seed(request: Request) -> tuple[str, bool]:
+    """The browser's CSRF cookie value, and whether it must be set (it had none)."""
+    seed = request.cookies.get(CSRF_COOKIE, "")
+    if len(seed) >= 32:
+        return seed, False
+    return secrets.token_urlsafe(32), True
+
+
+def csrf_token(key: bytes, seed: str) -> str:
+    """What a form carries: the HMAC of the cookie's value."""
+    return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(key: bytes, request: Request, submitted: str) -> bool:
+    seed = request.cookies.get(CSRF_COOKIE, "")
+    if len(seed) < 32 or not submitted:
+        return False
+    return hmac.compare_digest(csrf_token(key, seed), submitted)
+
+
+def network_of(host: str | None) -> str:
+    """The client's network: its /24 (IPv4) or /48 (IPv6). Enough to see many accounts
+    acting from one place; not enough to name a person."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return "unknown"
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def content_security_policy() -> str:
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ]
+    )
+
+
+class SecurityHeaders:
+    """Headers on every response: no inline script runs, no framing, no referrer (links
+    carry tokens), no sniffing; HSTS when the portal is served over https."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.headers = {
+            "content-security-policy": content_security_policy(),
+            "x-content-type-options": "nosniff",
+            "x-frame-options": "DENY",
+            "referrer-policy": "no-referrer",
+            "permissions-policy": "camera=(), microphone=(), geolocation=()",
+            "cross-origin-opener-policy": "same-origin",
+        }
+        if https:
+            self.headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes with 413, whether it says its length or
+    streams it: nothing larger ever reaches a form parser."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await _too_large(send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send) -> None:
+    body = b"Request too large.\n"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,139 @@
+"""A person at the portal's front door, in the system Chromium (headless, driven by
+Playwright, no browser download): sign up, read the .eml the catcher saved, open the link,
+confirm, land signed in; then unsubscribe from a real announcement's List-Unsubscribe URL as
+a mail provider does (a cookie-less POST), and the next announcement skips them while a
+sign-in link still reaches them. Screenshots go to var/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import re
+import time
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import async_playwright, expect
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from devstack.catcher import MailCatcher
+from models.wire import Audience, CampaignRequest, MessageKind
+from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal
+from worker import build_worker
+from workflows.announcement import AnnouncementInput, AnnouncementWorkflow
+
+pytestmark = pytest.mark.browser
+ADDRESS = "leila.haddad@example.org"
+
+
+def saved_messages(folder: Path, to: str) -> list[EmailMessage]:
+    """The .eml files the catcher saved for ``to``, oldest first (as a person reads them)."""
+    found = []
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if to in str(message["To"]):
+            found.append(message)
+    return found
+
+
+async def newest(folder: Path, to: str, count: int) -> EmailMessage:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        found = saved_messages(folder, to)
+        if len(found) >= count:
+            return found[count - 1]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"message {count} to {to} never arrived")
+
+
+async def announce(env: WorkflowEnvironment, portal: Portal, engine: Engine, key: str) -> None:
+    """A bulk announcement to everyone, sent by the real campaign activity."""
+    request = CampaignRequest(
+        key=key,
+        process_id="adhoc",
+        kind=MessageKind.PROCESS_CANCELLED,
+        audience=Audience.EVERYONE,
+        title="WSIS Forum",
+        timezone="Europe/Zurich",
+        note="A test announcement.",
+    )
+    async with build_worker(env.client, portal.settings, engine):
+        await env.client.execute_workflow(
+            AnnouncementWorkflow.run,
+            AnnouncementInput(request=request),
+            id=f"announcement-{key}",
+            task_queue=portal.settings.task_queue,
+        )
+
+
+async def test_a_person_signs_up_signs_in_and_unsubscribes_in_chromium(
+    chromium: str,
+    skipping_env: WorkflowEnvironment,
+    portal: Portal,
+    engine: Engine,
+    mail: MailCatcher,
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "mail"
+    mail.folder = inbox  # the catcher saves each message as a .eml file, as in make demo
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = await browser.new_page(locale="en-GB")
+        await page.goto(f"{portal.url}/signup")
+        await page.get_by_label("Full name").fill("Leila Haddad")
+        await page.get_by_label("Organization").fill("Digital Rights Lebanon")
+        await page.get_by_label("Country").fill("Lebanon")
+        await page.get_by_label("Stakeholder type").select_option("Civil Society")
+        await page.get_by_label("E-mail address").fill(ADDRESS)
+        await page.get_by_role("button", name="Sign up and send me a link").click()
+        await expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+
+        sign_in = await newest(inbox, ADDRESS, 1)
+        text = sign_in.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        link = re.search(r"https?://\S+/signin/link/[\w-]+", text)
+        assert link, text
+        assert "List-Unsubscribe" not in sign_in  # transactional
+        await page.goto(link.group(0))
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("heading", name="Welcome, Leila Haddad")).to_be_visible()
+        await page.screenshot(path=str(SCREENSHOTS / "portal-signed-in.png"), full_page=True)
+
+        # A real announcement: its List-Unsubscribe header points at the portal.
+        await announce(skipping_env, portal, engine, "browser-first")
+        bulk = await newest(inbox, ADDRESS, 2)
+        assert bulk["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        unsubscribe = re.search(r"<(https?://[^>]+)>", str(bulk["List-Unsubscribe"]))
+        assert unsubscribe and unsubscribe.group(1).startswith(f"{portal.url}/unsubscribe/")
+        # A person who opens it sees a page with a button...
+        await page.goto(unsubscribe.group(1))
+        await expect(page.get_by_role("button", name="Unsubscribe")).to_be_visible()
+        await browser.close()
+
+    # ...a mail provider posts the one-click body, with no cookie and no form token.
+    async with httpx.AsyncClient() as provider:
+        for _ in range(2):  # idempotent
+            done = await provider.post(
+                unsubscribe.group(1),
+                content=b"List-Unsubscribe=One-Click",
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+            assert done.status_code == 200 and "You are unsubscribed" in done.text
+
+    await announce(skipping_env, portal, engine, "browser-second")
+    first = {address for _, address in mail.per_recipient("browser-first")}
+    second = {address for _, address in mail.per_recipient("browser-second")}
+    assert ADDRESS in first and ADDRESS not in second and second  # the others still get it
+    # Transactional mail still reaches them.
+    async with httpx.AsyncClient(base_url=portal.url) as again:
+        form = await again.get("/signin")
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', form.text)
+        assert csrf
+        await again.post("/signin", data={"email": ADDRESS, "csrf": csrf.group(1)})
+    link_again = await newest(inbox, ADDRESS, 3)
+    assert "/signin/link/" in link_again.get_body(("plain",)).get_content()  # type: ignore[union-attr]
