@@ -57,9 +57,7 @@ def extract(domain: str) -> Catalog:
         )
         for filename, lineno, message, comments, context in found:
             path = Path(filename).as_posix()
-            template.add(
-                message, None, [(path, lineno)], auto_comments=comments, context=context
-            )
+            template.add(message, None, [(path, lineno)], auto_comments=comments, context=context)
     return template
 
 
