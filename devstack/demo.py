@@ -2,9 +2,10 @@
 
 Starts the Temporal CLI dev server (persistent database under ``var/``, Web UI on 8233, the
 search attributes registered), an SMTP server that saves every message as a ``.eml`` file under
-``var/mail/``, the worker, and the 2024 cycle file squeezed into a few minutes (same workflows,
-same config format: the squeezed file is written to ``var/demo-cycle.toml``). Synthetic
-participants submit, vote, and the "Expert Group" selects winners along the way.
+``var/mail/``, the participants' portal (http://localhost:8000), the worker, and the 2024 cycle
+file squeezed into a few minutes (same workflows, same config format: the squeezed file is
+written to ``var/demo-cycle.toml``). Synthetic participants submit, vote, and the "Expert
+Group" selects winners along the way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 import tomli_w
+import uvicorn
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -25,7 +27,7 @@ from core.db import get_engine, migrate
 from core.log import configure_logging, get_logger
 from core.settings import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from devstack.catcher import MailCatcher
-from devstack.temporal import start_dev_server
+from devstack.temporal import port_open, start_dev_server
 from intake.ocp import OcpForm, submit_ocp
 from intake.participants import import_participants
 from intake.prizes import Ballot, ProjectForm, cast_votes, submit_project
@@ -33,6 +35,7 @@ from intake.windows import Refused
 from models.cycle import CycleConfig, rebased
 from models.cycle_file import load_cycle
 from models.wire import ProcessStatus, WinnerSelection
+from portal.app import create_app
 from reports.status import registry_size
 from worker import build_worker, connect
 from workflows.prizes import PrizeContestWorkflow
@@ -158,6 +161,29 @@ async def _act(
         print(f"             the Expert Group selected {len(shortlists)} winner(s)", flush=True)
 
 
+async def start_portal(settings: Settings) -> uvicorn.Server:
+    """The portal, served in this process beside the worker (``python -m portal`` serves it
+    alone); refuses to start on a port already taken."""
+    if port_open(settings.portal_host, settings.portal_port):
+        raise RuntimeError(
+            f"port {settings.portal_port} is already in use: set WSIS_PORTAL_PORT (and "
+            f"WSIS_PORTAL_URL) to another one"
+        )
+    config = uvicorn.Config(
+        create_app(settings, get_engine()),
+        host=settings.portal_host,
+        port=settings.portal_port,
+        log_config=None,
+        access_log=False,  # paths carry tokens
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn says so with a flag, not an event)
+        await asyncio.sleep(0.05)
+    return server
+
+
 async def main(minutes: float) -> None:
     configure_logging()
     settings = get_settings()
@@ -171,6 +197,7 @@ async def main(minutes: float) -> None:
     catcher = MailCatcher(
         host="127.0.0.1", port=settings.smtp_port, folder=mail_dir, keep=False
     ).start()
+    portal = await start_portal(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -186,6 +213,9 @@ async def main(minutes: float) -> None:
                 f"""
   Temporal Web UI   http://localhost:8233/namespaces/default/workflows
                     filter: WsisYear = 2024 AND WsisPhase = "public-voting"
+  Portal            {settings.portal_url}/
+                    sign in as demo00@example.org (or any address in the sample file):
+                    the link and its code arrive in {mail_dir}/ (the newest .eml file)
   Mail received     {mail_dir}/  (one .eml file per message)
   Participants      {report.accepted} imported from {SAMPLES.relative_to(PROJECT_ROOT)}
   Cycle file        {VAR_DIR / "demo-cycle.toml"} (cycles/2024.toml, {minutes:g} minutes long)
@@ -209,10 +239,11 @@ async def main(minutes: float) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await player
     finally:
+        portal.should_exit = True
         catcher.stop()
         server.terminate()
         server.wait(timeout=30)
-        print("stopped: dev server, mail catcher, worker")
+        print("stopped: dev server, mail catcher, portal, worker")
 
 
 if __name__ == "__main__":
