@@ -8,7 +8,6 @@ the proxies ``WSIS_PORTAL_TRUSTED_PROXIES`` names (uvicorn's ``forwarded_allow_i
 from __future__ import annotations
 
 import argparse
-import os
 
 import uvicorn
 
@@ -33,7 +32,7 @@ def main() -> None:
         port=settings.portal_port,
         workers=args.workers,
         proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("WSIS_PORTAL_TRUSTED_PROXIES", "127.0.0.1"),
+        forwarded_allow_ips=settings.portal_trusted_proxies,
         access_log=False,  # paths carry tokens (sign-in links, unsubscribe): never logged
         log_config=None,
     )

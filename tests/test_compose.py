@@ -188,6 +188,34 @@ def test_worker(services: dict[str, dict[str, Any]]) -> None:
     assert "container_name" not in worker and not worker.get("ports")
 
 
+def test_portal_scales_out_behind_the_load_balancer(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    portal = services["portal"]
+    assert portal.get("build") and "-m portal" in " ".join(script(portal).split())
+    env = environment(portal)
+    engine_env = environment(services["worker"])
+    # The same engine settings as the workers (one database, one Temporal, one mail relay).
+    assert {k: env[k] for k in engine_env} == engine_env
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        settings = Settings()
+    assert (settings.portal_host, settings.portal_port) == ("0.0.0.0", 8000)
+    assert settings.portal_secret is not None
+    fields = {name.upper() for name in Settings.model_fields}
+    assert all(k.removeprefix("WSIS_") in fields for k in env if k.startswith("WSIS_"))
+    # Stateless replicas: no published port, no name; one load balancer reaches them all.
+    assert portal["deploy"]["replicas"] >= 2 and not portal.get("ports")
+    assert "container_name" not in portal
+    balancer = services[service_using(services, "caddy:")]
+    assert published(balancer) == {8000: 8000}
+    assert urlsplit(settings.portal_url).port == 8000
+    caddyfile = compose["configs"]["caddyfile"]["content"]
+    assert "dynamic a portal 8000" in caddyfile
+    assert depends_on(portal)["migrate"] == "service_completed_successfully"
+
+
 def test_migrate_runs_the_migrations_first(services: dict[str, dict[str, Any]]) -> None:
     migrate = services["migrate"]
     assert migrate.get("build")
