@@ -30,8 +30,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the engine's modules first
     sys.path.insert(0, str(ROOT))
 
+from bench.common import add_participants, free_port  # noqa: E402
 from core.db import create_db_engine, migrate  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from devstack.temporal import binary  # noqa: E402
@@ -64,52 +63,6 @@ from models.wire import Audience, CampaignRequest, MessageKind  # noqa: E402
 from workflows.announcement import AnnouncementInput, AnnouncementWorkflow  # noqa: E402
 
 _p = Participant.__table__  # type: ignore[attr-defined]
-LANGUAGES = ["en", "fr", "es", "en", "zh", "ar", "ru", "pt", "en", "en"]
-NAMES = [
-    "Amina Diallo",
-    "Bruno Costa",
-    "Chen Wei 陈伟",
-    "Dana Ivanova",
-    "Elif Kaya",
-    "Farah Haddad فرح",
-    "Gustavo Pérez",
-    "Hana Sato",
-    "Ivan Petrov Иван",
-    "Julia Müller",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def add_participants(url: str, count: int) -> None:
-    engine = create_db_engine(url)
-    now = datetime.now(UTC)
-    batch = 20_000
-    with engine.begin() as conn:
-        for start in range(0, count, batch):
-            conn.execute(
-                _p.insert(),
-                [
-                    {
-                        "email": f"participant{i}@example.org",
-                        "name": f"{NAMES[i % 10]} {i}",
-                        "organization": "Org",
-                        "country": "Switzerland",
-                        "stakeholder_type": "Other",
-                        "language": LANGUAGES[i % 10],
-                        "unsubscribed": False,
-                        "unsubscribe_token": secrets.token_urlsafe(18),
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for i in range(start, min(start + batch, count))
-                ],
-            )
-    engine.dispose()
 
 
 class SmtpServer:

@@ -24,6 +24,7 @@ import asyncio
 import email
 import json
 import logging
+import re
 import ssl
 import sys
 import threading
@@ -288,12 +289,30 @@ class _SinkCounts:
         }
 
 
+def _report(pattern: re.Pattern[str], content: bytes, recipients: list[str]) -> None:
+    """Print ``<recipient> <match>`` for what ``pattern`` finds in the message's text parts:
+    how a benchmark learns a sign-in link without an SMTP server in its own process."""
+    message = email.message_from_bytes(content, policy=policy.default)
+    for part in message.walk():
+        if part.get_content_maintype() != "text":
+            continue
+        found = pattern.search(str(part.get_content()))
+        if found:
+            for rcpt in recipients:
+                sys.stdout.write(f"{rcpt} {found.group(0)}\n")
+            sys.stdout.flush()
+            return
+
+
 class _SinkProtocol(asyncio.Protocol):
     """SMTP, just enough of it: replies to each command line, counts each message."""
 
-    def __init__(self, counts: _SinkCounts, host: str) -> None:
+    def __init__(
+        self, counts: _SinkCounts, host: str, report: re.Pattern[str] | None = None
+    ) -> None:
         self.counts = counts
         self.host = host
+        self.report = report
         self.buffer = b""
         self.in_data = False
         self.rcpts: list[str] = []
@@ -317,6 +336,8 @@ class _SinkProtocol(asyncio.Protocol):
                     skip = 5
                 if end < 0:
                     break
+                if self.report is not None:
+                    _report(self.report, self.buffer[:end], self.rcpts)
                 self.buffer = self.buffer[end + skip :]
                 self.in_data = False
                 self.counts.messages += 1
@@ -356,10 +377,11 @@ class _SinkProtocol(asyncio.Protocol):
             self.transport.write(b"".join(replies))
 
 
-async def _serve_sink(host: str, port: int) -> None:
+async def _serve_sink(host: str, port: int, report: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     counts = _SinkCounts()
-    server = await loop.create_server(lambda: _SinkProtocol(counts, host), host, port)
+    pattern = re.compile(report) if report else None
+    server = await loop.create_server(lambda: _SinkProtocol(counts, host, pattern), host, port)
     print(f"ready {port}", flush=True)
     async with server:
         while True:
@@ -395,10 +417,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--smtputf8", action="store_true", help="offer SMTPUTF8 (the sink always does)"
     )
+    parser.add_argument(
+        "--report", metavar="REGEX", help="sink: print '<recipient> <match>' for each message"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.sink:
-        asyncio.run(_serve_sink(args.host, args.port))
+        asyncio.run(_serve_sink(args.host, args.port, args.report))
         return
     catcher = MailCatcher(
         args.host, args.port, args.folder, keep=not args.count_only, smtputf8=args.smtputf8

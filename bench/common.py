@@ -1,0 +1,123 @@
+"""What the benchmarks share: a registry of synthetic participants, the portal in its own
+process, and how figures are printed."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.db import create_db_engine
+from models.tables import Participant
+
+ROOT = Path(__file__).resolve().parent.parent
+_p = Participant.__table__  # type: ignore[attr-defined]
+LANGUAGES = ["en", "fr", "es", "en", "zh", "ar", "ru", "pt", "en", "en"]
+NAMES = [
+    "Amina Diallo",
+    "Bruno Costa",
+    "Chen Wei 陈伟",
+    "Dana Ivanova",
+    "Elif Kaya",
+    "Farah Haddad فرح",
+    "Gustavo Pérez",
+    "Hana Sato",
+    "Ivan Petrov Иван",
+    "Julia Müller",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def address(i: int) -> str:
+    return f"participant{i}@example.org"
+
+
+def add_participants(url: str, count: int, *, verified: bool = False) -> None:
+    """``count`` participants ``participant<i>@example.org`` in ten languages."""
+    engine = create_db_engine(url)
+    now = datetime.now(UTC)
+    batch = 20_000
+    with engine.begin() as conn:
+        for start in range(0, count, batch):
+            conn.execute(
+                _p.insert(),
+                [
+                    {
+                        "email": address(i),
+                        "name": f"{NAMES[i % 10]} {i}",
+                        "organization": "Org",
+                        "country": "Switzerland",
+                        "stakeholder_type": "Other",
+                        "language": LANGUAGES[i % 10],
+                        "unsubscribed": False,
+                        "unsubscribe_token": secrets.token_urlsafe(18),
+                        "verified_at": now if verified else None,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(start, min(start + batch, count))
+                ],
+            )
+    engine.dispose()
+
+
+class PortalProcess:
+    """``python -m portal`` in its own process (as deployed), with ``env`` settings."""
+
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        full = {
+            **os.environ,
+            **env,
+            "WSIS_PORTAL_HOST": "127.0.0.1",
+            "WSIS_PORTAL_PORT": str(port),
+            "WSIS_PORTAL_URL": self.url,
+            "WSIS_LOG_LEVEL": "WARNING",
+        }
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "portal"],
+            cwd=ROOT,
+            env=full,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the portal exited; see {log}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"the portal did not start; see {log}")
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the portal process so far (Linux)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+
+def percentiles(samples: Sequence[float]) -> tuple[float, float]:
+    """p50 and p99 of ``samples`` (seconds), in milliseconds."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered) * 1000, p99 * 1000
