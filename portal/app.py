@@ -5,6 +5,7 @@ uvicorn --factory portal.app:create_app     # or: python -m portal
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     settings.portal_key()  # made (or read) once at start, not by the first request
+    # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,
+    # whatever options it was started with (log_request below names the route instead).
+    logging.getLogger("uvicorn.access").disabled = True
     app.add_middleware(BodyLimit, limit=settings.portal_max_body_bytes)
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

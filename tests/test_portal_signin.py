@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import pytest_asyncio
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.engine import Engine
 
 from devstack.catcher import MailCatcher
@@ -260,3 +262,53 @@ async def test_only_a_verified_participant_votes(
     confirm = await browser.get(link)
     await browser.post(link, data={"csrf": token_of(confirm.text)})
     assert cast_votes("p-verified", [Ballot(NEW, "C1", project[0])], engine) == [None]
+
+
+async def test_links_ignore_the_host_header_and_logs_name_no_address_or_token(
+    portal: Portal, mail: MailCatcher, participants: list[dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    address = participants[5]["email"]
+    caplog.set_level("INFO")
+    with structlog.testing.capture_logs() as events:
+        async with httpx.AsyncClient(base_url=portal.url, headers={"host": "evil.example"}) as liar:
+            csrf = await page_token(liar, "/signin")
+            await liar.post("/signin", data={"email": address, "csrf": csrf})
+            link, code = await sign_in_mail(mail, address)
+            assert link.startswith(portal.url) and "evil.example" not in link
+            page = await liar.get(link)
+            await liar.post(link, data={"csrf": token_of(page.text)})
+    token = link.rsplit("/", 1)[1]
+    portal_lines = [str(e) for e in events] + [
+        f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name.startswith("uvicorn")
+    ]
+    logged = "\n".join(portal_lines)
+    assert "/signin/link/{token}" in logged  # the route's template, logged per request
+    for secret in (address, token, code):
+        assert secret not in logged
+
+
+async def test_preferences_change_the_language_and_the_subscription(
+    browser: httpx.AsyncClient, mail: MailCatcher, engine: Engine,
+    participants: list[dict[str, str]],
+) -> None:  # fmt: skip
+    address = participants[6]["email"]
+    assert (await browser.get("/preferences")).headers["location"] == "/signin"
+    await ask_for_link(browser, address)
+    link, _ = await sign_in_mail(mail, address)
+    page = await browser.get(link)
+    await browser.post(link, data={"csrf": token_of(page.text)})
+    form = await browser.get("/preferences")
+    saved = await browser.post(
+        "/preferences", data={"language": "ar", "csrf": token_of(form.text)}
+    )  # no "subscribed": the box was unticked
+    assert saved.status_code == 303
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(Participant.language, Participant.unsubscribed).where(  # type: ignore[call-overload]
+                Participant.email == address
+            )
+        ).one()
+    assert (row.language, row.unsubscribed) == ("ar", True)
+    again = await browser.get("/preferences?saved=1")
+    assert again.headers["content-language"] in ("ar", "en")  # en until Arabic is complete
