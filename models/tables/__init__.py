@@ -1,0 +1,31 @@
+"""Database tables, one module per part of the domain. The database owns the data; workflows
+only ever see ids. Every table is importable from here (the migrations do so)."""
+
+from models.tables.accounts import PortalSession, RateCounter, SignInToken
+from models.tables.base import UTCDateTime, new_token, utcnow
+from models.tables.contests import PrizeTally, Project, ProjectStatus, Vote
+from models.tables.ocp import OcpSubmission
+from models.tables.outbox import Campaign, OutboxMessage, OutboxState
+from models.tables.registry import Participant
+from models.tables.windows import Window, WindowKind, WindowState
+
+__all__ = [
+    "Campaign",
+    "OcpSubmission",
+    "OutboxMessage",
+    "OutboxState",
+    "Participant",
+    "PortalSession",
+    "PrizeTally",
+    "Project",
+    "ProjectStatus",
+    "RateCounter",
+    "SignInToken",
+    "UTCDateTime",
+    "Vote",
+    "Window",
+    "WindowKind",
+    "WindowState",
+    "new_token",
+    "utcnow",
+]

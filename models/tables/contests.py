@@ -1,0 +1,67 @@
+"""Prize contests: projects, votes and the tally."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.tables.base import utc_column
+from models.vocab import StakeholderType
+
+
+class ProjectStatus(StrEnum):
+    SUBMITTED = "submitted"
+    ELIGIBLE = "eligible"  # passed the automatic checks; may still be marked ineligible
+    INELIGIBLE = "ineligible"
+    NOMINATED = "nominated"  # frozen at the end of phase II
+
+
+class Project(SQLModel, table=True):
+    """A project submitted to a prize contest, in one category."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: str = Field(index=True)
+    category: str = Field(index=True)
+    title: str
+    # Case- and space-folded title: how duplicates and earlier winners are recognised.
+    title_key: str = Field(index=True)
+    description: str = Field(sa_type=sa.Text)
+    owner_id: int = Field(foreign_key="participant.id", index=True)
+    organization: str = ""
+    stakeholder_type: StakeholderType = Field(sa_type=sa.String(40))
+    country: str
+    submitted_at: datetime = Field(sa_column=utc_column(nullable=False))
+    status: ProjectStatus = Field(default=ProjectStatus.SUBMITTED, sa_type=sa.String(12))
+    reason: str | None = None  # why ineligible
+    votes: int | None = None  # valid votes, frozen at the close of voting
+    shortlisted: bool = False
+    winner: bool = False
+    # Revision of the Expert Group's selection in this category that set ``winner``.
+    selection_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class Vote(SQLModel, table=True):
+    """One ballot: one vote per voter per category, enforced by the database."""
+
+    __table_args__ = (sa.UniqueConstraint("process_id", "category", "voter_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: str = Field(index=True)
+    category: str
+    project_id: int = Field(foreign_key="project.id", index=True)
+    voter_id: int = Field(foreign_key="participant.id")
+    cast_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class PrizeTally(SQLModel, table=True):
+    """The frozen result of a vote: what was counted, and a hash of exactly those ballots."""
+
+    process_id: str = Field(primary_key=True)
+    ballots_cast: int
+    ballots_counted: int
+    sha256: str
+    ballot_rule: str
+    tallied_at: datetime = Field(sa_column=utc_column(nullable=False))

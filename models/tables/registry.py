@@ -1,0 +1,30 @@
+"""The stakeholder registry: who the community is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.tables.base import new_token, utc_column, utcnow
+from models.vocab import Language, StakeholderType
+
+
+class Participant(SQLModel, table=True):
+    """A member of the WSIS community: the stakeholder registry."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_column=sa.Column(sa.String(320), unique=True, nullable=False))
+    name: str
+    organization: str = ""
+    country: str = ""
+    stakeholder_type: StakeholderType = Field(default=StakeholderType.OTHER, sa_type=sa.String(40))
+    language: Language = Field(default=Language.EN, sa_type=sa.String(5))
+    unsubscribed: bool = False
+    unsubscribe_token: str = Field(default_factory=new_token, unique=True)
+    # When this person was verified: their first sign-in through an e-mailed link, or the
+    # secretariat vouching for them at import (``participants import --verified``).
+    verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
