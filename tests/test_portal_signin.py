@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -266,8 +266,8 @@ async def test_the_body_limit_refuses_a_declared_or_streamed_body_over_it() -> N
             body = pending.pop(0)
             return {"type": "http.request", "body": body, "more_body": bool(pending)}
 
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
 
         scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
         await limited(scope, receive, send)
