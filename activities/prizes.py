@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -30,6 +32,13 @@ from models.wire import (
 _p = Project.__table__  # type: ignore[attr-defined]
 _v = Vote.__table__  # type: ignore[attr-defined]
 _t = PrizeTally.__table__  # type: ignore[attr-defined]
+
+
+def ballot_hash(ballots: Iterable[Sequence[Any]]) -> str:
+    """SHA-256 of exactly these (voter, category, project) votes, in a fixed order: what the
+    tally records of what it counted."""
+    lines = sorted(f"{voter},{category},{project}" for voter, category, project in ballots)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def shortlist_of(ranked: list[tuple[int, int]], size: int) -> list[int]:
@@ -120,9 +129,10 @@ class PrizeActivities:
         """Count the valid ballots, record a hash of exactly those, freeze the shortlists."""
         pid = request.process_id
         with _immediate(self.engine) as conn, conn.begin():
+            # A vote the secretariat voided is left out of the count and of the hash.
             ballots = conn.execute(
                 sa.select(_v.c.voter_id, _v.c.category, _v.c.project_id).where(
-                    _v.c.process_id == pid
+                    _v.c.process_id == pid, _v.c.voided_at.is_(None)
                 )
             ).all()
             nominated = conn.execute(
@@ -137,9 +147,7 @@ class PrizeActivities:
                 for voter, category, _ in ballots:
                     voted[voter].add(category)
                 counted = [b for b in ballots if voted[b[0]] >= needed]
-            digest = hashlib.sha256(
-                "\n".join(sorted(f"{v},{c},{p}" for v, c, p in counted)).encode()
-            ).hexdigest()
+            digest = ballot_hash(counted)
             votes = Counter(p for _, _, p in counted)
             by_category: dict[str, list[tuple[int, int]]] = defaultdict(list)
             for project_id, category in nominated:
@@ -159,7 +167,9 @@ class PrizeActivities:
             conn.execute(
                 _t.insert().values(
                     process_id=pid,
-                    ballots_cast=len(ballots),
+                    ballots_cast=conn.execute(  # every vote, the voided ones included
+                        sa.select(sa.func.count()).where(_v.c.process_id == pid)
+                    ).scalar_one(),
                     ballots_counted=len(counted),
                     sha256=digest,
                     ballot_rule=request.ballot_rule.value,

@@ -31,14 +31,8 @@ from core.settings import get_settings
 from intake.csvfile import Columns, CsvProblem, read_csv
 from intake.fields import REASON_LIMIT
 from intake.ocp import OcpForm, submit_ocp
-from intake.prizes import (
-    MAX_ID,
-    Ballot,
-    ProjectForm,
-    cast_votes,
-    mark_ineligible,
-    submit_project,
-)
+from intake.prizes import ProjectForm, mark_ineligible, submit_project
+from intake.votes import MAX_ID, Ballot, cast_votes
 from intake.windows import Refused
 from models import ids
 from models.text import clean_line, clean_text

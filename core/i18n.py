@@ -75,35 +75,50 @@ def translations(lang: str, domain: str) -> NullTranslations:
 
 
 @lru_cache
-def complete_sources(lang: str, domain: str) -> frozenset[str]:
-    """The template and source files whose every string ``lang`` translates in ``domain``."""
+def strings_of(domain: str) -> dict[str, frozenset[str]]:
+    """Each source file's strings, from the domain's extracted template
+    (``locales/<domain>.pot``, written by ``make i18n``; CI checks it is current)."""
+    path = LOCALES / f"{domain}.pot"
+    if not path.exists():
+        return {}
+    with path.open("rb") as fh:
+        template = read_po(fh, domain=domain)
+    found: dict[str, set[str]] = {}
+    for message in template:
+        if message.id:
+            key = message.id if isinstance(message.id, str) else message.id[0]
+            for filename, _ in message.locations:
+                found.setdefault(filename, set()).add(key)
+    return {source: frozenset(ids) for source, ids in found.items()}
+
+
+@lru_cache
+def translated_ids(lang: str, domain: str) -> frozenset[str]:
+    """The strings ``lang`` translates in ``domain`` (every plural form, none fuzzy)."""
     found = catalog(lang, domain)
     if found is None:
         return frozenset()
-    files: set[str] = set()
-    missing: set[str] = set()
+    done: set[str] = set()
     for message in found:
         if not message.id:
             continue
         strings = message.string if isinstance(message.string, tuple | list) else [message.string]
-        translated = all(strings) and not message.fuzzy
-        for filename, _ in message.locations:
-            (files if translated else missing).add(filename)
-    return frozenset(files - missing)
+        if all(strings) and not message.fuzzy:
+            done.add(message.id if isinstance(message.id, str) else message.id[0])
+    return frozenset(done)
 
 
 def language_for(wanted: str | None, domain: str, *sources: str) -> str:
     """``wanted`` if its ``domain`` catalog translates every string of ``sources`` (paths
     relative to the project, as the catalogs name them), else English: the language a page
-    or a message is really written in. A source with no string to translate is complete."""
+    or a message is really written in. A source without a string to translate needs none."""
     lang = wanted if wanted in LANGUAGES else SOURCE
     if lang == SOURCE:
         return SOURCE
-    complete = complete_sources(lang, domain)
-    found = catalog(lang, domain)
-    named = {f for m in found for f, _ in m.locations} if found is not None else set()
-    ok = all(source in complete or source not in named for source in sources)
-    return lang if found is not None and ok else SOURCE
+    needed = strings_of(domain)
+    done = translated_ids(lang, domain)
+    complete = all(needed.get(source, frozenset()) <= done for source in sources)
+    return lang if complete else SOURCE
 
 
 def direction(lang: str) -> str:

@@ -30,7 +30,8 @@ from devstack.catcher import MailCatcher
 from devstack.temporal import port_open, start_dev_server
 from intake.ocp import OcpForm, submit_ocp
 from intake.participants import import_participants
-from intake.prizes import Ballot, ProjectForm, cast_votes, submit_project
+from intake.prizes import ProjectForm, submit_project
+from intake.votes import Ballot, cast_votes
 from intake.windows import Refused
 from models.cycle import CycleConfig, rebased
 from models.cycle_file import load_cycle

@@ -34,15 +34,23 @@ class AckOutcome(StrEnum):
 
 
 def queue_ack(
-    session: Session, window: Window, kind: MessageKind, ref: str, participant_id: int
+    session: Session,
+    window: Window,
+    kind: MessageKind,
+    ref: str,
+    participant_id: int,
+    *,
+    subject_id: int | None = None,
 ) -> CampaignRequest:
-    """Add the acknowledgement of ``ref`` (e.g. ``ack:12``) to the outbox, in ``session``."""
+    """Add the acknowledgement of ``ref`` (e.g. ``ack:12``) to the outbox, in ``session``;
+    ``subject_id`` names the row it is about when its template needs it (a receipt)."""
     request = CampaignRequest(
         key=f"{window.process_id}:{ref}",
         process_id=window.process_id,
         kind=kind,
         audience=Audience.ONE_PARTICIPANT,
         participant_id=participant_id,
+        subject_id=subject_id,
         title=window.title,
         timezone=window.timezone,
     )

@@ -11,7 +11,23 @@ from models.tables import Window, WindowKind, WindowState
 
 
 class Refused(Exception):
-    """Intake refused a submission or vote; the message says why, in plain words."""
+    """Intake refused a submission or vote. The message says why in plain English (the CLI
+    prints it); ``reason`` and ``details`` say it for a page that speaks the reader's
+    language (``not-open``, ``opens-later``, ``closed``, ``cancelled``, ...), and ``window``
+    is the window that decided, when one did."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "refused",
+        window: Window | None = None,
+        **details: object,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.window = window
+        self.details = details
 
 
 def check_window(
@@ -27,14 +43,20 @@ def check_window(
         select(Window).where(Window.process_id == process_id, Window.kind == kind)
     ).first()
     if window is None:
-        raise Refused(f"{what} for {process_id} is not open")
+        raise Refused(f"{what} for {process_id} is not open", reason="not-open")
     if window.state == WindowState.CANCELLED:
-        raise Refused(f"{what} for {process_id} was cancelled")
+        raise Refused(f"{what} for {process_id} was cancelled", reason="cancelled", window=window)
     if now < window.opens_at:
-        raise Refused(f"{what} opens {local_time(window.opens_at, window.timezone)}")
+        raise Refused(
+            f"{what} opens {local_time(window.opens_at, window.timezone)}",
+            reason="opens-later",
+            window=window,
+        )
     if now >= window.closes_at or window.state == WindowState.CLOSED:
         raise Refused(
             f"{what} closed at the deadline, {local_time(window.closes_at, window.timezone)}; "
-            f"late submissions are not accepted"
+            f"late submissions are not accepted",
+            reason="closed",
+            window=window,
         )
     return window

@@ -13,6 +13,7 @@ from core.settings import Settings
 from models.wire import CampaignRequest, MessageKind
 from reports.ocp import ocp_analysis
 from reports.prizes import PRIZE_KINDS, prize_context
+from reports.votes import receipt_context
 
 
 def campaign_context(
@@ -30,4 +31,6 @@ def campaign_context(
         }
     if request.kind in PRIZE_KINDS:
         return prize_context(request, engine)
+    if request.kind is MessageKind.VOTE_RECEIPT:
+        return receipt_context(request, engine)
     return {}

@@ -22,9 +22,10 @@ from core.log import get_logger
 from core.settings import Settings, get_settings
 from portal.guards import Refusal
 from portal.pages import render
-from portal.routes import account, public, signin, unsubscribe
+from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
 from portal.security import BodyLimit, SecurityHeaders
 from portal.session import SignInRequired, load_participant
+from portal.work import writer_for
 
 STATIC = Path(__file__).parent / "static"
 log = get_logger("portal")
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="WSIS community portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.writer = writer_for(engine)
     settings.portal_key()  # made (or read) once at start, not by the first request
     # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,
     # whatever options it was started with (log_request below names the route instead).
@@ -46,7 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(BodyLimit, limit=settings.portal_max_body_bytes)
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for routes in (public, signin, account, unsubscribe):
+    for routes in (public, signin, account, unsubscribe, ocp, projects, ballot, mine, results):
         app.include_router(routes.router)
 
     @app.middleware("http")

@@ -3,8 +3,10 @@ rows intake checks, so the page and the deadline rule can never disagree."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,6 +25,7 @@ class WindowView:
     opens_at: datetime
     closes_at: datetime
     timezone: str
+    title: str = ""
 
 
 @dataclass
@@ -63,6 +66,31 @@ def state_now(state: str, opens_at: datetime, closes_at: datetime, now: datetime
     if state == WindowState.CLOSED.value or now >= closes_at:
         return "closed"
     return "open" if now >= opens_at else "scheduled"
+
+
+def window_of(
+    process_id: str, kind: WindowKind, engine: Engine, *, now: datetime | None = None
+) -> WindowView | None:
+    """One window of a process, as intake judges it now (None if it has none)."""
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        r = conn.execute(
+            sa.select(_w).where(_w.c.process_id == process_id, _w.c.kind == kind.value)
+        ).first()
+    if r is None:
+        return None
+    state = state_now(r.state, r.opens_at, r.closes_at, now)
+    return WindowView(r.kind, state, r.opens_at, r.closes_at, r.timezone, r.title)
+
+
+def rules_of(process_id: str, kind: WindowKind, engine: Engine) -> dict[str, Any]:
+    """The intake rules a window carries (categories and their names, word limits...)."""
+    with engine.connect() as conn:
+        rules = conn.execute(
+            sa.select(_w.c.rules_json).where(_w.c.process_id == process_id, _w.c.kind == kind.value)
+        ).scalar()
+    found: dict[str, Any] = json.loads(rules or "{}")
+    return found
 
 
 def intake_calendar(engine: Engine, *, now: datetime | None = None) -> list[ProcessView]:

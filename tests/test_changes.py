@@ -24,7 +24,8 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from intake.ocp import OcpForm, record_submission
-from intake.prizes import Ballot, ProjectForm, cast_votes, record_project
+from intake.prizes import ProjectForm, record_project
+from intake.votes import Ballot, cast_votes
 from intake.windows import Refused
 from mail.calendar import meeting_uid
 from models.cycle import CycleConfig, map_times, rebased

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import AsyncIterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,12 +19,18 @@ from sqlalchemy.engine import Engine
 
 from devstack.catcher import MailCatcher
 from intake.accounts import digest, keyed, request_sign_in
-from intake.prizes import Ballot, cast_votes
+from intake.votes import Ballot, cast_votes
 from models.tables import Participant, Project, SignInToken, Window
 from portal.security import BodyLimit
 from tests.conftest import Portal
-
-NEW = "new.member@example.org"
+from tests.portal_flow import (
+    NEW,
+    ask_for_link,
+    page_token,
+    sign_in_mail,
+    sign_up,
+    token_of,
+)
 
 
 @pytest_asyncio.fixture
@@ -33,54 +38,6 @@ async def browser(portal: Portal) -> AsyncIterator[httpx.AsyncClient]:
     """A browser: it keeps its cookies and does not follow redirects by itself."""
     async with httpx.AsyncClient(base_url=portal.url, follow_redirects=False) as client:
         yield client
-
-
-def token_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
-    assert found, "the page has no form token"
-    return found.group(1)
-
-
-async def page_token(client: httpx.AsyncClient, path: str) -> str:
-    response = await client.get(path)
-    assert response.status_code == 200, response.text
-    return token_of(response.text)
-
-
-async def sign_in_mail(mail: MailCatcher, address: str, seen: int = 0) -> tuple[str, str]:
-    """The link and the code of the newest sign-in message to ``address`` (waits for it)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = [m for m in mail.received if address in m.recipients]
-        if len(found) > seen:
-            text = found[-1].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-            link = re.search(r"https?://\S+/signin/link/[\w-]+", text)
-            code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", text)
-            assert link and code, text
-            return link.group(0), code.group(0)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no sign-in message reached {address}")
-
-
-async def ask_for_link(client: httpx.AsyncClient, address: str) -> httpx.Response:
-    csrf = await page_token(client, "/signin")
-    return await client.post("/signin", data={"email": address, "csrf": csrf})
-
-
-async def sign_up(client: httpx.AsyncClient, address: str = NEW) -> httpx.Response:
-    csrf = await page_token(client, "/signup")
-    return await client.post(
-        "/signup",
-        data={
-            "name": "Nadia Rahman",
-            "organization": "Ministry of ICT",
-            "country": "Bangladesh",
-            "stakeholder_type": "Government",
-            "language": "en",
-            "email": address,
-            "csrf": csrf,
-        },
-    )
 
 
 def verified_at(engine: Engine, address: str) -> datetime | None:

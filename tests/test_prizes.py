@@ -22,7 +22,8 @@ from activities.windows import WindowActivities
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from intake.participants import import_participants
-from intake.prizes import Ballot, ProjectForm, cast_votes, mark_ineligible, record_project
+from intake.prizes import ProjectForm, mark_ineligible, record_project
+from intake.votes import Ballot, cast_votes
 from intake.windows import Refused
 from models.cycle import rebased
 from models.cycle_file import load_cycle

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from activities.windows import WindowActivities
 from intake.participants import import_participants
-from intake.prizes import VOTE_CHUNK, Ballot, cast_votes
+from intake.votes import VOTE_CHUNK, Ballot, cast_votes
 from models.tables import Project, Vote, WindowKind
 from models.wire import WindowRequest
 from tests.conftest import write_people

@@ -86,9 +86,14 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     def _window(self, kind: WindowKind, opens: datetime, closes: datetime) -> WindowRequest:
         c = self.snapshot
-        rules: dict[str, object] = {"categories": [cat.code for cat in c.categories]}
+        rules: dict[str, object] = {
+            "categories": [cat.code for cat in c.categories],
+            "category_names": {cat.code: cat.name for cat in c.categories},
+        }
         if kind is WindowKind.PROJECT_SUBMISSIONS:
             rules["description_words"] = list(c.description_words)
+        if kind is WindowKind.VOTING:  # what the portal's ballot needs to know
+            rules["ballot_rule"] = c.ballot_rule.value
         return WindowRequest(
             process_id=self.process_id,
             kind=kind.value,

@@ -32,6 +32,7 @@ from core.log import get_logger
 from core.redact import redact_addresses
 from core.settings import Settings
 from mail.compose import Composer
+from mail.context import campaign_context
 from mail.outbox.connect import Unusable, open_connection, tls_context
 from mail.outbox.errors import CampaignStopped, DeliveryDeferred, DeliveryInterrupted
 from mail.outbox.exchange import Exchange, Progress
@@ -82,6 +83,8 @@ async def deliver(
     if progress.ambiguous:
         log.warning("campaign.recovered_in_flight", campaign=key, ambiguous=progress.ambiguous)
     token = await asyncio.to_thread(campaign_token, key, engine)
+    if extra is None:  # an acknowledgement or a flush: the kind's context all the same
+        extra = await asyncio.to_thread(campaign_context, request, engine, settings)
     composer = Composer(
         request,
         sender=settings.mail_from,

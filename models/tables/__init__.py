@@ -3,13 +3,14 @@ only ever see ids. Every table is importable from here (the migrations do so).""
 
 from models.tables.accounts import PortalSession, RateCounter, SignInToken
 from models.tables.base import UTCDateTime, new_token, utcnow
-from models.tables.contests import PrizeTally, Project, ProjectStatus, Vote
+from models.tables.contests import BallotReceipt, PrizeTally, Project, ProjectStatus, Vote
 from models.tables.ocp import OcpSubmission
 from models.tables.outbox import Campaign, OutboxMessage, OutboxState
 from models.tables.registry import Participant
 from models.tables.windows import Window, WindowKind, WindowState
 
 __all__ = [
+    "BallotReceipt",
     "Campaign",
     "OcpSubmission",
     "OutboxMessage",

@@ -43,10 +43,32 @@ class Project(SQLModel, table=True):
     selection_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
-class Vote(SQLModel, table=True):
-    """One ballot: one vote per voter per category, enforced by the database."""
+class BallotReceipt(SQLModel, table=True):
+    """One voter's confirmed ballot in a contest: its votes were cast together, and its code
+    lets the voter check later that it was recorded."""
 
-    __table_args__ = (sa.UniqueConstraint("process_id", "category", "voter_id"),)
+    __tablename__ = "ballot_receipt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: str = Field(index=True)
+    voter_id: int = Field(foreign_key="participant.id", index=True)
+    code: str = Field(sa_column=sa.Column(sa.String(24), unique=True, nullable=False))
+    votes: int
+    cast_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Vote(SQLModel, table=True):
+    """One vote: one per voter per category, enforced by the database.
+
+    It keeps its evidence for the secretariat's review before the tally: when it was cast,
+    the client's network (its /24 or /48, never the full address) and a keyed hash of its
+    user agent. A voided vote stays, with its reason, and is left out of the tally.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("process_id", "category", "voter_id"),
+        sa.Index("ix_vote_network", "process_id", "network", "cast_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     process_id: str = Field(index=True)
@@ -54,6 +76,11 @@ class Vote(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id", index=True)
     voter_id: int = Field(foreign_key="participant.id")
     cast_at: datetime = Field(sa_column=utc_column(nullable=False))
+    ballot_id: int | None = Field(default=None, foreign_key="ballot_receipt.id")
+    network: str = Field(default="", sa_type=sa.String(50))
+    agent_hash: str = Field(default="", sa_type=sa.String(64))
+    voided_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    void_reason: str | None = None
 
 
 class PrizeTally(SQLModel, table=True):

@@ -33,6 +33,7 @@ class MessageKind(StrEnum):
     PRIZE_WINNERS = "prize_winners"
     SECRETARIAT_NOTICE = "secretariat_notice"
     SIGN_IN_LINK = "signin_link"
+    VOTE_RECEIPT = "vote_receipt"
 
 
 class Audience(StrEnum):
@@ -67,6 +68,7 @@ _NEEDS: dict[MessageKind, tuple[str, ...]] = {
     MessageKind.PRIZE_SUBMISSION_REMINDER: ("when",),
     MessageKind.PRIZE_VOTING_OPEN: ("when",),
     MessageKind.SECRETARIAT_NOTICE: ("note",),
+    MessageKind.VOTE_RECEIPT: ("subject_id",),
 }
 
 
@@ -87,6 +89,9 @@ class CampaignRequest(BaseModel):
     meeting: MeetingPlan | None = None
     sequence: int = Field(default=0, description="iCalendar SEQUENCE of the meeting")
     participant_id: int | None = Field(default=None, description="For ONE_PARTICIPANT")
+    subject_id: int | None = Field(
+        default=None, description="The row a message of one is about (a ballot's receipt)"
+    )
     note: str | None = Field(
         default=None, description="Free text from the secretariat (no personal data)"
     )

@@ -1,0 +1,127 @@
+"""Public online voting: the ballot, the review before the final confirm, the receipt.
+
+The ballot shows each category's nominated projects in an order of the voter's own; the
+review page says what will be cast, how many categories remain under the all-categories
+rule, and that a vote is final; the confirm casts the whole ballot in one transaction or
+nothing. Choices travel in the forms themselves (no draft is kept), and a second tab that
+confirms the same categories finds them voted already.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi.responses import Response
+
+from intake.accounts import keyed
+from intake.acks import send_ack
+from intake.votes import BallotView, Evidence, ballot_for, cast_ballot, check_receipt
+from intake.windows import Refused
+from models.tables import Participant
+from portal.guards import checked_form
+from portal.pages import render
+from portal.routes.ocp import not_open
+from portal.security import network_of
+from portal.session import load_participant, signed_in
+from portal.work import read, write
+
+router = APIRouter()
+Me = Annotated[Participant, Depends(signed_in)]
+CHOICE = "choice-"  # a form field per category: choice-<category> = <project id>
+
+
+def evidence_of(request: Request) -> Evidence:
+    """What a vote keeps of its request: the client's network, a keyed hash of its agent."""
+    key = request.app.state.settings.portal_key()
+    agent = request.headers.get("user-agent", "")[:500]
+    network = network_of(request.client.host if request.client else None)
+    return Evidence(network=network, agent_hash=keyed(key, f"agent:{agent}")[:32])
+
+
+async def _choices(request: Request) -> dict[str, int]:
+    """The ballot's choices from a form: one project id per category, ids only."""
+    form = await request.form()
+    chosen: dict[str, int] = {}
+    for name, value in form.multi_items():
+        if name.startswith(CHOICE) and isinstance(value, str) and value.isdigit():
+            category = name.removeprefix(CHOICE)[:100]
+            chosen[category] = int(value[:20])
+    return chosen
+
+
+async def _view(request: Request, process_id: str, me: Participant) -> BallotView | Response:
+    assert me.id is not None
+    try:
+        return await read(ballot_for, process_id, me.id, request.app.state.engine)
+    except Refused as refused:
+        return not_open(request, refused)
+
+
+@router.get("/ballot/{process_id}")
+async def ballot(request: Request, process_id: str, me: Me) -> Response:
+    view = await _view(request, process_id, me)
+    if isinstance(view, Response):
+        return view
+    chosen = {k.removeprefix(CHOICE): v for k, v in request.query_params.items()}
+    return render(request, "ballot.html", ballot=view, chosen=chosen)
+
+
+@router.post("/ballot/{process_id}/review")
+async def review(request: Request, process_id: str, me: Me) -> Response:
+    form = await request.form()
+    await checked_form(request, str(form.get("csrf", "")))
+    view = await _view(request, process_id, me)
+    if isinstance(view, Response):
+        return view
+    chosen = {c: p for c, p in (await _choices(request)).items() if c in view.remaining}
+    titles = {c.project_id: c.title for choices in view.categories.values() for c in choices}
+    left = [c for c in view.remaining if c not in chosen]
+    return render(
+        request, "ballot_review.html", ballot=view, chosen=chosen, titles=titles, left=len(left)
+    )
+
+
+@router.post("/ballot/{process_id}/confirm")
+async def confirm(request: Request, process_id: str, me: Me, tasks: BackgroundTasks) -> Response:
+    form = await request.form()
+    await checked_form(request, str(form.get("csrf", "")))
+    chosen = await _choices(request)
+    assert me.id is not None
+    engine = request.app.state.engine
+    try:
+        receipt = await write(
+            request, cast_ballot, process_id, me.id, chosen, evidence_of(request), engine
+        )
+    except Refused as refused:
+        if refused.reason in ("closed", "opens-later", "cancelled", "not-open", "unverified"):
+            return not_open(request, refused)
+        view = await _view(request, process_id, me)
+        if isinstance(view, Response):
+            return view
+        return render(
+            request, "ballot_refused.html", status=409, ballot=view, refused=refused,
+            chosen=chosen,
+        )  # fmt: skip
+    if receipt.acknowledgement is not None:
+        tasks.add_task(send_ack, receipt.acknowledgement, engine, request.app.state.settings)
+    found = await read(check_receipt, engine, receipt.code)
+    return render(request, "ballot_receipt.html", receipt=receipt, checked=found)
+
+
+@router.get("/receipt")
+async def receipt_page(request: Request) -> Response:
+    await load_participant(request)
+    return render(request, "receipt_check.html", checked=None, code="")
+
+
+@router.post("/receipt")
+async def check(
+    request: Request, code: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
+) -> Response:
+    participant = await load_participant(request)
+    await checked_form(request, csrf)
+    found = await asyncio.to_thread(check_receipt, request.app.state.engine, code[:40])
+    mine = found is not None and participant is not None and participant.id == found.voter_id
+    return render(request, "receipt_check.html", checked=found, code=code[:40], mine=mine)

@@ -1,0 +1,94 @@
+"""The Official Submission Form of the Open Consultation Process, for a signed-in participant.
+
+The window check inside intake's transaction is the one rule for the deadline: a form sent
+one second late is refused there, and this page then says when the form closed, in the
+participant's terms.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from intake.acks import send_ack
+from intake.ocp import OcpForm, record_submission
+from intake.windows import Refused
+from models.tables import Participant, WindowKind
+from models.vocab import StakeholderType
+from portal.guards import checked_form
+from portal.pages import render
+from portal.session import signed_in
+from portal.work import read, write
+from reports.calendar import window_of
+
+router = APIRouter()
+Me = Annotated[Participant, Depends(signed_in)]
+Text = Annotated[str, Form()]
+
+
+def not_open(request: Request, refused: Refused) -> Response:
+    """The page for a window that is not open: when it opens, or when it closed."""
+    return render(request, "window_closed.html", status=409, refused=refused)
+
+
+@router.get("/ocp/{process_id}")
+async def ocp_form(request: Request, process_id: str, me: Me) -> Response:
+    window = await read(window_of, process_id, WindowKind.OCP_SUBMISSIONS, request.app.state.engine)
+    if window is None:
+        return render(request, "error.html", status=404, problem="not-found")
+    form = {
+        "full_name": me.name,
+        "organization": me.organization,
+        "country": me.country,
+        "stakeholder_type": me.stakeholder_type,
+    }
+    return render(
+        request, "ocp_form.html", window=window, process_id=process_id, form=form,
+        kinds=list(StakeholderType), problems=[],
+    )  # fmt: skip
+
+
+@router.post("/ocp/{process_id}")
+async def send_ocp(
+    request: Request,
+    process_id: str,
+    me: Me,
+    tasks: BackgroundTasks,
+    full_name: Text = "",
+    organization: Text = "",
+    country: Text = "",
+    telephone: Text = "",
+    stakeholder_type: Text = "",
+    proposal: Text = "",
+    csrf: Text = "",
+) -> Response:
+    await checked_form(request, csrf)
+    engine = request.app.state.engine
+    fields = {
+        "full_name": full_name,
+        "email": me.email,  # the signed-in participant's own address, never typed
+        "organization": organization,
+        "country": country,
+        "telephone": telephone or None,
+        "stakeholder_type": stakeholder_type or None,
+        "language": me.language,
+        "proposal": proposal,
+    }
+    window = await read(window_of, process_id, WindowKind.OCP_SUBMISSIONS, engine)
+    try:
+        form = OcpForm.model_validate(fields)
+    except ValidationError as exc:
+        problems = sorted({str(e["loc"][0]) for e in exc.errors()})
+        return render(
+            request, "ocp_form.html", status=400, window=window, process_id=process_id,
+            form=fields, kinds=list(StakeholderType), problems=problems,
+        )  # fmt: skip
+    try:
+        submission_id, ack = await write(request, record_submission, process_id, form, engine)
+    except Refused as refused:
+        return not_open(request, refused)
+    tasks.add_task(send_ack, ack, engine, request.app.state.settings)
+    return render(request, "received.html", what="submission", number=submission_id, window=window)

@@ -1,0 +1,101 @@
+"""Submitting a project to a prize contest, for a signed-in participant.
+
+The contest's categories and word limits come with its submission window; the server counts
+the words (a reader's count: zero-width and control characters are not words), the page's
+live count is only a help.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from intake.acks import send_ack
+from intake.prizes import ProjectForm, record_project
+from intake.windows import Refused
+from models.tables import Participant, WindowKind
+from models.vocab import StakeholderType
+from portal.guards import checked_form
+from portal.pages import render
+from portal.routes.ocp import not_open
+from portal.session import signed_in
+from portal.work import read, write
+from reports.calendar import rules_of, window_of
+
+router = APIRouter()
+Me = Annotated[Participant, Depends(signed_in)]
+Text = Annotated[str, Form()]
+
+
+async def _page(
+    request: Request, process_id: str, form: dict[str, Any], *, status: int = 200, **context: Any
+) -> Response:
+    engine = request.app.state.engine
+    window = await read(window_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
+    if window is None:
+        return render(request, "error.html", status=404, problem="not-found")
+    rules = await read(rules_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
+    names = rules.get("category_names", {})
+    categories = [(code, names.get(code, code)) for code in rules.get("categories", [])]
+    low, high = rules.get("description_words", [1, 10_000])
+    return render(
+        request, "project_form.html", status=status, window=window, process_id=process_id,
+        form=form, categories=categories, low=low, high=high, kinds=list(StakeholderType),
+        **context,
+    )  # fmt: skip
+
+
+@router.get("/projects/{process_id}/new")
+async def project_form(request: Request, process_id: str, me: Me) -> Response:
+    form = {
+        "organization": me.organization,
+        "country": me.country,
+        "stakeholder_type": me.stakeholder_type,
+    }
+    return await _page(request, process_id, form, problems=[])
+
+
+@router.post("/projects/{process_id}/new")
+async def submit_project(
+    request: Request,
+    process_id: str,
+    me: Me,
+    tasks: BackgroundTasks,
+    category: Text = "",
+    title: Text = "",
+    description: Text = "",
+    organization: Text = "",
+    stakeholder_type: Text = "",
+    country: Text = "",
+    csrf: Text = "",
+) -> Response:
+    await checked_form(request, csrf)
+    fields = {
+        "owner_email": me.email,
+        "category": category,
+        "title": title,
+        "description": description,
+        "organization": organization,
+        "stakeholder_type": stakeholder_type,
+        "country": country,
+    }
+    try:
+        form = ProjectForm.model_validate(fields)
+    except ValidationError as exc:
+        problems = sorted({str(e["loc"][0]) for e in exc.errors()})
+        return await _page(request, process_id, fields, status=400, problems=problems)
+    engine = request.app.state.engine
+    try:
+        project_id, ack = await write(request, record_project, process_id, form, engine)
+    except Refused as refused:
+        if refused.reason in ("unknown-category", "word-count"):
+            return await _page(
+                request, process_id, fields, status=400, problems=[], refused=refused
+            )
+        return not_open(request, refused)
+    tasks.add_task(send_ack, ack, engine, request.app.state.settings)
+    window = await read(window_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
+    return render(request, "received.html", what="project", number=project_id, window=window)

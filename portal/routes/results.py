@@ -1,0 +1,26 @@
+"""The results of a contest: winners and Champions per category, once the WSIS Prize
+Ceremony has announced them. Before that no page shows a count or a winner."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from portal.pages import render
+from portal.session import load_participant
+from portal.work import read
+from reports.prizes import results, results_are_public
+from reports.votes import category_names
+
+router = APIRouter()
+
+
+@router.get("/results/{process_id}")
+async def contest_results(request: Request, process_id: str) -> Response:
+    await load_participant(request)
+    engine = request.app.state.engine
+    if not await read(results_are_public, process_id, engine):
+        return render(request, "results.html", found=None, names={})
+    found = await read(results, process_id, engine, only_shortlisted=True)
+    names = await read(category_names, process_id, engine)
+    return render(request, "results.html", found=found, names=names)
