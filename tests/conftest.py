@@ -310,3 +310,7 @@ def history_text(history: WorkflowHistory) -> str:
 
     walk(json.loads(history.to_json()))
     return "\n".join(found)
+
+
+# The portal's fixtures live beside the helpers that use them.
+from tests.portal_flow import contest  # noqa: E402, F401

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from devstack.catcher import MailCatcher
+from models.plan import BallotRule
+from models.tables import Project, Window
 
 NEW = "new.member@example.org"
 
@@ -76,3 +84,57 @@ async def signed_in(
         done = await browser.post(link, data={"csrf": token_of(page.text)})
         assert done.status_code == 303, done.text
         yield browser
+
+
+CATEGORIES = {"C1": "The role of public governance authorities and all stakeholders",
+              "C4": "Capacity building", "C9": "Media"}  # fmt: skip
+CONTEST = "wsis-2030-prizes"
+
+
+@dataclass
+class Contest:
+    process_id: str
+    projects: dict[str, list[int]]  # category -> nominated project ids
+
+
+def add_window(engine: Engine, process_id: str, kind: str, rules: Mapping[str, object],
+               opens: datetime, closes: datetime) -> None:  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(Window).values(
+                process_id=process_id, kind=kind, title="WSIS Prizes 2030", opens_at=opens,
+                closes_at=closes, timezone="Europe/Zurich", state="open",
+                rules_json=json.dumps(rules), revision=0,
+            )
+        )  # fmt: skip
+
+
+@pytest.fixture
+def contest(engine: Engine, participants: list[dict[str, str]]) -> Contest:
+    """An all-categories contest in public online voting: three nominated projects in each
+    of three categories, owned by the first participants."""
+    now = datetime.now(UTC)
+    rules = {"categories": list(CATEGORIES), "category_names": CATEGORIES,
+             "ballot_rule": BallotRule.ALL_CATEGORIES.value}  # fmt: skip
+    add_window(engine, CONTEST, "voting", rules, now - timedelta(days=1), now + timedelta(days=1))
+    projects: dict[str, list[int]] = {}
+    with engine.begin() as conn:
+        for i, code in enumerate(CATEGORIES):
+            for j in range(3):
+                values = {
+                    "process_id": CONTEST, "category": code, "title": f"Project {code}-{j}",
+                    "title_key": f"project {code}-{j}", "description": "A community network.",
+                    "owner_id": i * 3 + j + 1, "organization": "Org",
+                    "stakeholder_type": "Academia", "country": "Chile", "submitted_at": now,
+                    "status": "nominated",
+                }  # fmt: skip
+                table = Project.__table__  # type: ignore[attr-defined]
+                row = conn.execute(
+                    table.insert().values(**values).returning(table.c.id)
+                ).scalar_one()
+                projects.setdefault(code, []).append(row)
+    return Contest(CONTEST, projects)
+
+
+def full_ballot(contest: Contest, pick: int = 0) -> dict[str, str]:
+    return {f"choice-{c}": str(ids[pick]) for c, ids in contest.projects.items()}

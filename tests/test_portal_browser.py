@@ -11,19 +11,23 @@ import asyncio
 import email
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import async_playwright, expect
+import sqlalchemy as sa
+from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from devstack.catcher import MailCatcher
+from models.tables import Vote, Window
 from models.wire import Audience, CampaignRequest, MessageKind
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal
+from tests.portal_flow import Contest, sign_in_mail
 from worker import build_worker
 from workflows.announcement import AnnouncementInput, AnnouncementWorkflow
 
@@ -137,3 +141,79 @@ async def test_a_person_signs_up_signs_in_and_unsubscribes_in_chromium(
         await again.post("/signin", data={"email": ADDRESS, "csrf": csrf.group(1)})
     link_again = await newest(inbox, ADDRESS, 3)
     assert "/signin/link/" in link_again.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def browser_sign_in(page: Page, portal: Portal, mail: MailCatcher, address: str) -> None:
+    """Sign in as a person does: the address, the e-mailed link, the button."""
+    seen = len([m for m in mail.received if address in m.recipients])
+    await page.goto(f"{portal.url}/signin")
+    await page.get_by_label("E-mail address").fill(address)
+    await page.get_by_role("button", name="Send me a sign-in link").click()
+    link, _ = await sign_in_mail(mail, address, seen)
+    await page.goto(link)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
+
+
+async def choose_all(page: Page, portal: Portal, contest: Contest) -> None:
+    await page.goto(f"{portal.url}/ballot/{contest.process_id}")
+    for code in contest.projects:
+        await page.locator(f"#category-{code} input[type=radio]").first.check()
+    await page.get_by_role("button", name="Review my ballot").click()
+    await expect(page.get_by_text("A vote is final")).to_be_visible()
+
+
+async def test_a_voter_votes_in_every_category_in_chromium(
+    chromium: str,
+    portal: Portal,
+    engine: Engine,
+    mail: MailCatcher,
+    contest: Contest,
+    participants: list[dict[str, str]],
+) -> None:
+    voter, late_voter = participants[20]["email"], participants[21]["email"]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(locale="en-GB")
+        page = await context.new_page()
+        await browser_sign_in(page, portal, mail, voter)
+        await choose_all(page, portal, contest)
+        other_tab = await context.new_page()  # the same voter, a second tab, the same ballot
+        await choose_all(other_tab, portal, contest)
+
+        await page.get_by_role("button", name="Confirm my vote").click()
+        await expect(page.get_by_role("heading", name="Your vote is recorded")).to_be_visible()
+        code = await page.locator(".code").text_content()
+        assert code and re.fullmatch(r"[A-Z2-9]{5}-[A-Z2-9]{5}", code)
+        await page.screenshot(path=str(SCREENSHOTS / "portal-receipt.png"), full_page=True)
+
+        await other_tab.get_by_role("button", name="Confirm my vote").click()
+        await expect(other_tab.get_by_text("You have already voted in: C1, C4, C9")).to_be_visible()
+
+        # Another voter reviews a ballot, then voting closes; one second later they confirm.
+        late = await (await browser.new_context(locale="en-GB")).new_page()
+        await browser_sign_in(late, portal, mail, late_voter)
+        await choose_all(late, portal, contest)
+        closes = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+        with engine.begin() as conn:
+            conn.execute(sa.update(Window).values(closes_at=closes))
+        await asyncio.sleep((closes + timedelta(seconds=1) - datetime.now(UTC)).total_seconds())
+        await late.get_by_role("button", name="Confirm my vote").click()
+        await expect(late.get_by_role("heading", name="This form is closed")).to_be_visible()
+        await browser.close()
+
+    receipt = await wait_for_campaign(mail, f"{contest.process_id}:receipt:", voter)
+    assert code in receipt.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    with engine.connect() as conn:
+        votes = conn.execute(sa.select(Vote.voter_id, Vote.category)).all()  # type: ignore[call-overload]
+    assert len(votes) == len(contest.projects)  # one voter, one vote per category, no more
+
+
+async def wait_for_campaign(mail: MailCatcher, prefix: str, to: str) -> EmailMessage:
+    for _ in range(200):
+        for item in mail.received:
+            if item.campaign.startswith(prefix) and to in item.recipients:
+                return item.message
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {prefix} message reached {to}")

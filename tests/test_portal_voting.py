@@ -5,10 +5,7 @@ the second, voiding before the tally, and the results' embargo."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -24,60 +21,15 @@ from models.tables import Campaign, Project, Vote, Window
 from models.wire import TallyRequest
 from reports.votes import suspicious_clusters, vote_counts
 from tests.conftest import Portal
-from tests.portal_flow import signed_in, token_of
-
-CATEGORIES = {"C1": "The role of public governance authorities and all stakeholders",
-              "C4": "Capacity building", "C9": "Media"}  # fmt: skip
-CONTEST = "wsis-2030-prizes"
-
-
-@dataclass
-class Contest:
-    process_id: str
-    projects: dict[str, list[int]]  # category -> nominated project ids
-
-
-def add_window(engine: Engine, process_id: str, kind: str, rules: Mapping[str, object],
-               opens: datetime, closes: datetime) -> None:  # fmt: skip
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(Window).values(
-                process_id=process_id, kind=kind, title="WSIS Prizes 2030", opens_at=opens,
-                closes_at=closes, timezone="Europe/Zurich", state="open",
-                rules_json=json.dumps(rules), revision=0,
-            )
-        )  # fmt: skip
-
-
-@pytest.fixture
-def contest(engine: Engine, participants: list[dict[str, str]]) -> Contest:
-    """An all-categories contest in public online voting: three nominated projects in each
-    of three categories, owned by the first participants."""
-    now = datetime.now(UTC)
-    rules = {"categories": list(CATEGORIES), "category_names": CATEGORIES,
-             "ballot_rule": BallotRule.ALL_CATEGORIES.value}  # fmt: skip
-    add_window(engine, CONTEST, "voting", rules, now - timedelta(days=1), now + timedelta(days=1))
-    projects: dict[str, list[int]] = {}
-    with engine.begin() as conn:
-        for i, code in enumerate(CATEGORIES):
-            for j in range(3):
-                values = {
-                    "process_id": CONTEST, "category": code, "title": f"Project {code}-{j}",
-                    "title_key": f"project {code}-{j}", "description": "A community network.",
-                    "owner_id": i * 3 + j + 1, "organization": "Org",
-                    "stakeholder_type": "Academia", "country": "Chile", "submitted_at": now,
-                    "status": "nominated",
-                }  # fmt: skip
-                table = Project.__table__  # type: ignore[attr-defined]
-                row = conn.execute(
-                    table.insert().values(**values).returning(table.c.id)
-                ).scalar_one()
-                projects.setdefault(code, []).append(row)
-    return Contest(CONTEST, projects)
-
-
-def full_ballot(contest: Contest, pick: int = 0) -> dict[str, str]:
-    return {f"choice-{c}": str(ids[pick]) for c, ids in contest.projects.items()}
+from tests.portal_flow import (
+    CATEGORIES,
+    CONTEST,
+    Contest,
+    add_window,
+    full_ballot,
+    signed_in,
+    token_of,
+)
 
 
 async def vote(
