@@ -9,7 +9,7 @@ import traceback
 
 import typer
 
-from cli import admin, changes, cycle, expert, intake, reports
+from cli import admin, changes, cycle, expert, intake, reports, votes
 from models.text import printable
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 for audience in (cycle, changes, intake, expert):
     app.add_typer(audience.commands)
 app.add_typer(reports.commands, name="report")
+app.add_typer(votes.commands, name="votes")
 app.add_typer(admin.participants, name="participants")
 app.add_typer(admin.db, name="db")
 

@@ -14,6 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from cli.common import INVALID, REFUSED, Cycle, connect, fail, iso_utc
+from cli.votes import count_lines
 from core.db import get_engine
 from core.log import configure_logging
 from core.settings import get_settings
@@ -171,6 +172,8 @@ async def _status(cycle: str) -> list[str]:
         lines += _process_lines(status)
         counts = await asyncio.to_thread(counts_for, wid, get_engine())
         lines.append("  counts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if not wid.endswith("-ocp"):
+            lines += await asyncio.to_thread(count_lines, wid)
     if not found:
         raise fail(f"no running or finished cycle {cycle_id} found")
     return lines
