@@ -22,13 +22,14 @@ from core.settings import PROJECT_ROOT, get_settings
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, a busy timeout and IMMEDIATE writers."""
+def create_db_engine(url: str, **pool: Any) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and IMMEDIATE writers.
+    ``pool``: SQLAlchemy's pool options (``pool_size``, ``max_overflow``)."""
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, **pool)
     if url.startswith("sqlite:///") and ":memory:" not in url:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _: Any) -> None:

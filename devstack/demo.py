@@ -4,8 +4,9 @@ Starts the Temporal CLI dev server (persistent database under ``var/``, Web UI o
 search attributes registered), an SMTP server that saves every message as a ``.eml`` file under
 ``var/mail/``, the participants' portal (http://localhost:8000), the worker, and the 2024 cycle
 file squeezed into a few minutes (same workflows, same config format: the squeezed file is
-written to ``var/demo-cycle.toml``). Synthetic participants submit, vote, and the "Expert
-Group" selects winners along the way.
+written to ``var/demo-cycle.toml``). Synthetic participants sign in to the portal by the
+links the catcher receives, submit through its forms and vote through its ballot, as a person
+can beside them in a browser; the "Expert Group" selects winners along the way.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import signal
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import tomli_w
 import uvicorn
-from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -27,12 +29,9 @@ from core.db import get_engine, migrate
 from core.log import configure_logging, get_logger
 from core.settings import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from devstack.catcher import MailCatcher
+from devstack.community import Community, Persona
 from devstack.temporal import port_open, start_dev_server
-from intake.ocp import OcpForm, submit_ocp
 from intake.participants import import_participants
-from intake.prizes import ProjectForm, submit_project
-from intake.votes import Ballot, cast_votes
-from intake.windows import Refused
 from models.cycle import CycleConfig, rebased
 from models.cycle_file import load_cycle
 from models.wire import ProcessStatus, WinnerSelection
@@ -44,10 +43,6 @@ from workflows.process import ProcessWorkflow
 
 log = get_logger("demo")
 SAMPLES = PROJECT_ROOT / "samples" / "participants.csv"
-DESCRIPTION = (
-    "Our project brings affordable connectivity and digital skills training to rural "
-    "communities, with local content in local languages. "
-) * 10  # ~180 words
 
 
 def demo_cycle(minutes: float) -> CycleConfig:
@@ -64,12 +59,18 @@ def demo_cycle(minutes: float) -> CycleConfig:
     return load_cycle(path)  # the written file is a valid cycle file
 
 
-async def play_participants(client: Client, cycle: CycleConfig) -> None:
-    """Act as the community: submit during the windows, vote, select winners."""
-    import csv
+def personas() -> list[Persona]:
+    """The sample registry's people, who play the community."""
+    with SAMPLES.open(encoding="utf-8") as fh:
+        return [
+            Persona(r["name"], r["email"], r["organization"], r["country"], r["stakeholder_type"])
+            for r in csv.DictReader(fh)
+        ]
 
-    engine, settings = get_engine(), get_settings()
-    people = list(csv.DictReader(SAMPLES.open(encoding="utf-8")))
+
+async def play_participants(client: Client, cycle: CycleConfig, community: Community) -> None:
+    """Act as the community, through the portal: submit while the windows are open, vote;
+    and as the Expert Group, select the winners (a secretariat's update)."""
     done: set[str] = set()
     while True:
         for wid in [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]:
@@ -83,72 +84,34 @@ async def play_participants(client: Client, cycle: CycleConfig) -> None:
             done.add(key)
             print(f"  {datetime.now(UTC):%H:%M:%S}Z  {wid}: {status.phase_name}", flush=True)
             try:
-                await _act(client, cycle, wid, status, people, engine, settings)
-            except Refused as exc:  # a window edge in the squeezed calendar: not fatal
-                log.warning("demo.refused", process=wid, reason=str(exc))
+                await _act(client, cycle, wid, status, community)
+            except (httpx.HTTPError, RuntimeError) as exc:  # a window edge of the squeezed
+                log.warning("demo.act_failed", process=wid, error=str(exc))  # calendar
         await asyncio.sleep(1)
 
 
 async def _act(
-    client: Client,
-    cycle: CycleConfig,
-    wid: str,
-    status: ProcessStatus,
-    people: list[dict[str, str]],
-    engine: Engine,
-    settings: Settings,
+    client: Client, cycle: CycleConfig, wid: str, status: ProcessStatus, community: Community
 ) -> None:
+    people = community.people
     if wid == cycle.ocp_id and status.phase == "opening":
-        for p in people[:8]:
-            await submit_ocp(
-                wid,
-                OcpForm(
-                    full_name=p["name"],
-                    email=p["email"],
-                    organization=p["organization"],
-                    country=p["country"],
-                    stakeholder_type=p["stakeholder_type"],
-                    proposal="Proposal: more remote participation and youth tracks.",
-                ),
-                engine,
-                settings,
-            )
+        sent = await asyncio.gather(*(community.submit_ocp(p, wid) for p in people[:8]))
+        print(f"             {sent.count(200)} official submissions, through the form", flush=True)
     contest = next((c for c in cycle.contests if cycle.contest_id(c) == wid), None)
     if contest is None:
         return
     codes = [c.code for c in contest.categories][:3]
     if status.phase == "submission":
-        for i, p in enumerate(people[:12]):
-            await submit_project(
-                wid,
-                ProjectForm(
-                    owner_email=p["email"],
-                    category=codes[i % len(codes)],
-                    title=f"{p['organization']} digital inclusion {i}",
-                    description=DESCRIPTION,
-                    organization=p["organization"],
-                    stakeholder_type=p["stakeholder_type"],
-                    country=p["country"],
-                ),
-                engine,
-                settings,
+        sent = await asyncio.gather(
+            *(
+                community.submit_project(p, wid, codes[i % len(codes)], f"{p.organization} {i}")
+                for i, p in enumerate(people[:12])
             )
+        )
+        print(f"             {sent.count(200)} projects submitted, through the form", flush=True)
     elif status.phase == "public-voting":
-        from sqlmodel import Session, select
-
-        from models.tables import Project
-
-        with Session(engine) as s:
-            projects = s.exec(select(Project).where(Project.process_id == wid)).all()
-        ballots = [
-            Ballot(p["email"], pr.category, pr.id)
-            for i, p in enumerate(people)
-            for pr in projects
-            if pr.id is not None and (pr.id + i) % 4 == 0
-        ]
-        unique = list({(b.voter_email, b.category): b for b in reversed(ballots)}.values())
-        outcomes = cast_votes(wid, unique, engine)
-        print(f"             {outcomes.count(None)} votes cast", flush=True)
+        cast = await asyncio.gather(*(community.vote(p, wid, i) for i, p in enumerate(people)))
+        print(f"             {cast.count(200)} ballots cast, through the ballot", flush=True)
     elif status.phase == "expert-selection":
         handle = client.get_workflow_handle(wid)
         shortlists = await handle.query(PrizeContestWorkflow.shortlists)
@@ -198,6 +161,7 @@ async def main(minutes: float) -> None:
     catcher = MailCatcher(
         host="127.0.0.1", port=settings.smtp_port, folder=mail_dir, keep=False
     ).start()
+    community = Community(settings.portal_url, catcher, personas())
     portal = await start_portal(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -225,7 +189,7 @@ async def main(minutes: float) -> None:
   Running until Ctrl-C. Phases as they begin:""",
                 flush=True,
             )
-            player = asyncio.create_task(play_participants(client, cycle))
+            player = asyncio.create_task(play_participants(client, cycle, community))
             done = asyncio.create_task(client.get_workflow_handle(cycle.cycle_id).result())
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([done, waiter], return_when=asyncio.FIRST_COMPLETED)
@@ -240,6 +204,7 @@ async def main(minutes: float) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await player
     finally:
+        await community.close()
         portal.should_exit = True
         catcher.stop()
         server.terminate()

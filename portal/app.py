@@ -5,6 +5,7 @@ uvicorn --factory portal.app:create_app     # or: python -m portal
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from portal.session import SignInRequired, load_participant
 from portal.work import writer_for
 
 STATIC = Path(__file__).parent / "static"
+MAILING_AT_ONCE = 2  # acknowledgements and receipts being sent at once, per portal process
 log = get_logger("portal")
 
 
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.writer = writer_for(engine)
+    app.state.mailing = asyncio.Semaphore(MAILING_AT_ONCE)
     settings.portal_key()  # made (or read) once at start, not by the first request
     # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,
     # whatever options it was started with (log_request below names the route instead).

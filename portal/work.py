@@ -16,6 +16,9 @@ from typing import ParamSpec, TypeVar
 from fastapi import Request
 from sqlalchemy.engine import Engine
 
+from intake.acks import send_ack
+from models.wire import CampaignRequest
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -37,3 +40,12 @@ async def write(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P
 async def read(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run the read ``fn(*args, **kwargs)`` in a thread of its own."""
     return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def acknowledge(request: Request, ack: CampaignRequest) -> None:
+    """Send an acknowledgement or a receipt after the page, a few at a time: each send holds
+    a database connection for its pass, and a peak of votes must not take them all (what
+    cannot go now stays in the outbox for the process's next flush)."""
+    app = request.app.state
+    async with app.mailing:
+        await send_ack(ack, app.engine, app.settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core.db import create_db_engine
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from intake.acks import AckOutcome, send_ack
@@ -64,3 +65,21 @@ async def test_a_refusal_of_the_campaign_leaves_the_ack_queued(
     mail.faults.refuse[emails[0]] = (554, "5.7.1 Relay access denied")
     request = ack_for(engine, settings, emails[0], "ack:9")
     assert await send_ack(request, engine, settings) is AckOutcome.QUEUED
+
+
+async def test_many_acknowledgements_at_once_share_a_small_pool_without_a_deadlock(
+    settings: Settings, db_url: str, mail: MailCatcher
+) -> None:
+    """Forty receipts sent at once in one event loop through a pool of two connections: each
+    waits for a connection in a thread, never on the loop (where the connections it waits for
+    could never be given back). This hung the demo's voting phase."""
+    import asyncio
+
+    small = create_db_engine(db_url, pool_size=2, max_overflow=0, pool_timeout=60)
+    emails = add_people(small, 40)
+    requests = [ack_for(small, settings, address, f"ack:{i}") for i, address in enumerate(emails)]
+    async with asyncio.timeout(60):
+        outcomes = await asyncio.gather(*(send_ack(r, small, settings) for r in requests))
+    assert outcomes == [AckOutcome.SENT] * 40
+    assert mail.count == 40
+    small.dispose()

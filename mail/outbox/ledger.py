@@ -142,7 +142,9 @@ class Ledger:
         ops, self._ops = self._ops, {}
         claims, self._claims = self._claims, []
         ids = [c.outbox_id for c in claims]
-        if self._sqlite:
+        # On the loop only with the connection in hand: taking one from the pool may wait for
+        # another task to give one back, and that task cannot run while the loop waits.
+        if self._sqlite and self._raw is not None:
             try:
                 got = self._apply(ops, ids, wait=False)
             except _Busy:

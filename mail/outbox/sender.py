@@ -26,6 +26,7 @@ from typing import Any
 
 import aiosmtplib
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 
 from core.db import get_engine
 from core.log import get_logger
@@ -75,6 +76,44 @@ async def deliver(
     when the pass was cut short by the database or the heartbeat. Returns the shard's counts.
     """
     engine = engine or get_engine()
+    async with _pass_slots(engine):
+        return await _deliver(
+            request, settings, engine, extra, heartbeat, connect_patience, recover_after,
+            heartbeat_every,
+        )  # fmt: skip
+
+
+# Passes running at once, per engine and event loop (see ``_pass_slots``).
+_SLOTS: dict[tuple[int, int], asyncio.Semaphore] = {}
+
+
+def _pass_slots(engine: Engine) -> asyncio.Semaphore:
+    """How many passes may run at once on ``engine``: each holds one connection for its
+    ledger and takes another for its reads, so more passes than half the pool could each
+    hold one and wait for a second forever (and the threads they wait in are the ones the
+    others need). Forty receipts sent at once from the portal did exactly that."""
+    loop = asyncio.get_running_loop()
+    key = (id(engine), id(loop))
+    slots = _SLOTS.get(key)
+    if slots is None:
+        pool = engine.pool
+        capacity = 16  # a pool without a fixed size (NullPool, StaticPool): a fair number
+        if isinstance(pool, QueuePool):
+            capacity = pool.size() + max(0, pool._max_overflow)
+        slots = _SLOTS[key] = asyncio.Semaphore(max(1, capacity // 2))
+    return slots
+
+
+async def _deliver(
+    request: CampaignRequest,
+    settings: Settings,
+    engine: Engine,
+    extra: dict[str, Any] | None,
+    heartbeat: Heartbeat | None,
+    connect_patience: float,
+    recover_after: timedelta,
+    heartbeat_every: float,
+) -> CampaignResult:
     key, shard, shards = request.key, request.shard, request.shards
     progress = Progress()
     progress.ambiguous = await asyncio.to_thread(

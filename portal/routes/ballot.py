@@ -16,7 +16,6 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import Response
 
 from intake.accounts import keyed
-from intake.acks import send_ack
 from intake.votes import BallotView, Evidence, ballot_for, cast_ballot, check_receipt
 from intake.windows import Refused
 from models.tables import Participant
@@ -25,7 +24,7 @@ from portal.pages import render
 from portal.routes.ocp import not_open
 from portal.security import network_of
 from portal.session import load_participant, signed_in
-from portal.work import read, write
+from portal.work import acknowledge, read, write
 
 router = APIRouter()
 Me = Annotated[Participant, Depends(signed_in)]
@@ -105,7 +104,7 @@ async def confirm(request: Request, process_id: str, me: Me, tasks: BackgroundTa
             chosen=chosen,
         )  # fmt: skip
     if receipt.acknowledgement is not None:
-        tasks.add_task(send_ack, receipt.acknowledgement, engine, request.app.state.settings)
+        tasks.add_task(acknowledge, request, receipt.acknowledgement)
     found = await read(check_receipt, engine, receipt.code)
     return render(request, "ballot_receipt.html", receipt=receipt, checked=found)
 

@@ -13,7 +13,6 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from intake.acks import send_ack
 from intake.ocp import OcpForm, record_submission
 from intake.windows import Refused
 from models.tables import Participant, WindowKind
@@ -21,7 +20,7 @@ from models.vocab import StakeholderType
 from portal.guards import checked_form
 from portal.pages import render
 from portal.session import signed_in
-from portal.work import read, write
+from portal.work import acknowledge, read, write
 from reports.calendar import window_of
 
 router = APIRouter()
@@ -90,5 +89,5 @@ async def send_ocp(
         submission_id, ack = await write(request, record_submission, process_id, form, engine)
     except Refused as refused:
         return not_open(request, refused)
-    tasks.add_task(send_ack, ack, engine, request.app.state.settings)
+    tasks.add_task(acknowledge, request, ack)
     return render(request, "received.html", what="submission", number=submission_id, window=window)

@@ -13,7 +13,6 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from intake.acks import send_ack
 from intake.prizes import ProjectForm, record_project
 from intake.windows import Refused
 from models.tables import Participant, WindowKind
@@ -22,7 +21,7 @@ from portal.guards import checked_form
 from portal.pages import render
 from portal.routes.ocp import not_open
 from portal.session import signed_in
-from portal.work import read, write
+from portal.work import acknowledge, read, write
 from reports.calendar import rules_of, window_of
 
 router = APIRouter()
@@ -96,6 +95,6 @@ async def submit_project(
                 request, process_id, fields, status=400, problems=[], refused=refused
             )
         return not_open(request, refused)
-    tasks.add_task(send_ack, ack, engine, request.app.state.settings)
+    tasks.add_task(acknowledge, request, ack)
     window = await read(window_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
     return render(request, "received.html", what="project", number=project_id, window=window)
