@@ -3,6 +3,7 @@
     python -m devstack.catalogs update     # after changing a template: new strings appear
                                            # (empty) in every language's .po, gone ones go
     python -m devstack.catalogs check      # every string translated, none fuzzy (CI runs it)
+    python -m devstack.catalogs check mail vocab    # only these domains
 
 ``make i18n`` runs ``update``. Then translate the new entries in ``locales/<lang>/LC_MESSAGES/
 <domain>.po`` (formal register, as a UN secretariat writes) and remove their ``fuzzy`` flags
@@ -17,15 +18,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from babel.messages.catalog import Catalog, Message
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from core.i18n import LANGUAGES, LOCALES, SOURCE, catalog_path
+from core.i18n import (
+    JINJA_OPTIONS,
+    LANGUAGES,
+    LOCALES,
+    PY_KEYWORDS,
+    SOURCE,
+    VOCAB_KEYWORDS,
+    catalog_path,
+    translated,
+)
 from core.settings import PROJECT_ROOT
 
-_JINJA = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
-_PY_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+# The same extraction options as core.i18n.marked, which reads a source's strings at run time.
+_JINJA = JINJA_OPTIONS
+_PY_KEYWORDS = PY_KEYWORDS
 
 # For each catalog: (files, extraction method, options, keywords).
 SOURCES: dict[str, list[tuple[str, str, dict[str, str], dict[str, Any]]]] = {
@@ -38,7 +49,7 @@ SOURCES: dict[str, list[tuple[str, str, dict[str, str], dict[str, Any]]]] = {
         ("portal/**.py", "python", {}, _PY_KEYWORDS),
     ],
     # The vocabulary both use, marked N_("...") where it is defined.
-    "vocab": [("models/**.py", "python", {}, {"N_": None})],
+    "vocab": [("models/**.py", "python", {}, VOCAB_KEYWORDS)],
 }
 TRANSLATED = tuple(lang for lang in LANGUAGES if lang != SOURCE)
 
@@ -57,9 +68,7 @@ def extract(domain: str) -> Catalog:
         )
         for filename, lineno, message, comments, context in found:
             path = Path(filename).as_posix()
-            template.add(
-                message, None, [(path, lineno)], auto_comments=comments, context=context
-            )
+            template.add(message, None, [(path, lineno)], auto_comments=comments, context=context)
     return template
 
 
@@ -99,13 +108,8 @@ def update() -> None:
 
 def _summary(found: Catalog) -> str:
     messages = [m for m in found if m.id]
-    todo = [m for m in messages if not _translated(m)]
+    todo = [m for m in messages if not translated(m)]
     return f"{len(messages)} strings, {len(todo)} to translate or review"
-
-
-def _translated(message: Message) -> bool:
-    strings = message.string if isinstance(message.string, tuple | list) else [message.string]
-    return bool(strings) and all(strings) and not message.fuzzy
 
 
 def problems(domains: tuple[str, ...] = tuple(SOURCES)) -> list[str]:
@@ -122,7 +126,7 @@ def problems(domains: tuple[str, ...] = tuple(SOURCES)) -> list[str]:
                 if not message.id:
                     continue
                 have = found.get(message.id, message.context)
-                if have is None or not _translated(have):
+                if have is None or not translated(have):
                     state = "missing" if have is None else ("fuzzy" if have.fuzzy else "empty")
                     lines.append(f"{where}: {state}: {_short(message.id)}")
             for message, errors in found.check():
@@ -138,11 +142,15 @@ def _short(message_id: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["update", "check"])
+    parser.add_argument("domains", nargs="*", help=f"check only these of {', '.join(SOURCES)}")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.domains) - set(SOURCES))
+    if unknown:
+        parser.error(f"unknown domain(s): {', '.join(unknown)} (one of: {', '.join(SOURCES)})")
     if args.command == "update":
         update()
         return 0
-    found = problems()
+    found = problems(tuple(args.domains) or tuple(SOURCES))
     for line in found:
         print(line)
     print(f"{len(found)} problem(s)" if found else "every catalog is complete")

@@ -11,7 +11,6 @@ def N_(term: str) -> str:
     return term
 
 
-
 class StakeholderType(StrEnum):
     """Stakeholder types used in WSIS reporting."""
 
