@@ -3,7 +3,7 @@
     python -m devstack.catalogs update     # after changing a template: new strings appear
                                            # (empty) in every language's .po, gone ones go
     python -m devstack.catalogs check      # every string translated, none fuzzy (CI runs it)
-    python -m devstack.catalogs check mail vocab    # only these domains
+    python -m devstack.catalogs check mail vocab    # only these domains (update too)
 
 ``make i18n`` runs ``update``. Then translate the new entries in ``locales/<lang>/LC_MESSAGES/
 <domain>.po`` (formal register, as a UN secretariat writes) and remove their ``fuzzy`` flags
@@ -13,8 +13,10 @@ once reviewed: a fuzzy entry is never used. See ``core/i18n.py`` for how they ar
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +87,14 @@ def _read(path: Path, lang: str, domain: str) -> Catalog:
         return read_po(fh, locale=lang, domain=domain)
 
 
-def update() -> None:
+def update(domains: tuple[str, ...] = tuple(SOURCES)) -> None:
     """Write each domain's template (``locales/<domain>.pot``) and bring every language's
-    catalog up to date with it."""
-    for domain in SOURCES:
+    catalog up to date with it. A file whose entries did not change is left as it is (not
+    even its creation date moves), so an update touches only the catalogs it concerns."""
+    for domain in domains:
         template = extract(domain)
         LOCALES.mkdir(exist_ok=True)
-        with (LOCALES / f"{domain}.pot").open("wb") as fh:
-            write_po(fh, template, width=100, sort_by_file=True)
+        _write(LOCALES / f"{domain}.pot", template, ignore_obsolete=False)
         for lang in TRANSLATED:
             path = catalog_path(lang, domain)
             found = _read(path, lang, domain)
@@ -101,9 +103,20 @@ def update() -> None:
             # it: Russian and Arabic would silently get English plurals.
             found.fuzzy = False
             path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as fh:
-                write_po(fh, found, width=100, ignore_obsolete=True, sort_by_file=True)
+            _write(path, found, ignore_obsolete=True)
             print(f"{path.relative_to(PROJECT_ROOT)}: {_summary(found)}")
+
+
+_DATED = re.compile(rb'^"(POT-Creation-Date|PO-Revision-Date): .*\\n"\n', re.MULTILINE)
+
+
+def _write(path: Path, found: Catalog, *, ignore_obsolete: bool) -> None:
+    out = BytesIO()
+    write_po(out, found, width=100, ignore_obsolete=ignore_obsolete, sort_by_file=True)
+    data = out.getvalue()
+    if path.exists() and _DATED.sub(b"", path.read_bytes()) == _DATED.sub(b"", data):
+        return
+    path.write_bytes(data)
 
 
 def _summary(found: Catalog) -> str:
@@ -142,15 +155,16 @@ def _short(message_id: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["update", "check"])
-    parser.add_argument("domains", nargs="*", help=f"check only these of {', '.join(SOURCES)}")
+    parser.add_argument("domains", nargs="*", help=f"only these of {', '.join(SOURCES)}")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.domains) - set(SOURCES))
     if unknown:
         parser.error(f"unknown domain(s): {', '.join(unknown)} (one of: {', '.join(SOURCES)})")
+    domains = tuple(args.domains) or tuple(SOURCES)
     if args.command == "update":
-        update()
+        update(domains)
         return 0
-    found = problems(tuple(args.domains) or tuple(SOURCES))
+    found = problems(domains)
     for line in found:
         print(line)
     print(f"{len(found)} problem(s)" if found else "every catalog is complete")
