@@ -82,13 +82,7 @@ async def deliver(
     if progress.ambiguous:
         log.warning("campaign.recovered_in_flight", campaign=key, ambiguous=progress.ambiguous)
     token = await asyncio.to_thread(campaign_token, key, engine)
-    composer = Composer(
-        request,
-        sender=settings.mail_from,
-        unsubscribe_url=settings.unsubscribe_url,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-        extra=extra,
-    )
+    composer = Composer.for_settings(request, settings, extra)
     delivery = _Pass(request, settings, engine, composer, token, progress)
     await delivery.run(heartbeat, heartbeat_every, connect_patience)
     return await delivery.outcome()
