@@ -500,6 +500,7 @@ def test_fast_composition_equals_full_rendering() -> None:
     for i, (name, language) in enumerate([*NAMES, ("O'Brien <b>&amp;</b>", "en")] * 5):
         recipient = Recipient(i, f"p{i}@example.org", name, language, f"tok{i}")
         written, subject, text, html = composer.content(recipient)
+        assert written == language  # every catalog translates the template
         context = composer.context(language, name, f"https://example.org/u/tok{i}?a=1&b=2")
         assert (subject, text, html) == render(request.kind, language, context)
     assert all(v.exact and v.checked == 3 for v in composer._variants.values())
