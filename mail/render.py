@@ -28,7 +28,6 @@ from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from core import i18n
-from core.settings import PROJECT_ROOT
 
 TEMPLATES = Path(__file__).parent / "templates"
 LAYOUT = "_layout.j2"
@@ -45,8 +44,9 @@ _ISOLATE_INITIATORS = frozenset("\u2066\u2067\u2068")
 
 
 def source(name: str) -> str:
-    """A template's path as the catalogs and ``core.i18n.language_for`` name it."""
-    return (TEMPLATES / name).relative_to(PROJECT_ROOT).as_posix()
+    """A template's path as the catalogs and ``core.i18n.language_for`` name it (relative to
+    the project: ``core.i18n`` reads it, and the catalogs, from the same tree)."""
+    return f"mail/templates/{name}"
 
 
 def local_time(when: datetime, zone: str) -> str:

@@ -169,6 +169,12 @@ def test_the_check_reports_a_missing_and_a_fuzzy_entry(monkeypatch: pytest.Monke
 # -- Every kind in every language --------------------------------------------------------------
 
 
+def test_one_template_per_message_kind_and_no_other() -> None:
+    folder = Path(__file__).resolve().parent.parent / "mail" / "templates"
+    names = {p.name for p in folder.iterdir()}
+    assert names == {f"{kind.value}.j2" for kind in MessageKind} | {"_layout.j2"}
+
+
 @pytest.mark.parametrize(("kind", "audience"), CASES, ids=lambda v: str(v))
 def test_every_kind_renders_in_every_language_with_nothing_untranslated(
     kind: MessageKind, audience: Audience, looked_up: list[tuple[str, str]]
