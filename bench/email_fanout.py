@@ -140,9 +140,7 @@ async def baseline(
             .order_by(_p.c.id)
         ).all()
     engine.dispose()
-    composer = Composer(
-        request, settings.mail_from, settings.unsubscribe_url, settings.unsubscribe_mailto
-    )
+    composer = Composer.for_settings(request, settings)
     recipients = [Recipient(*r) for r in rows]
     queue = iter(recipients)
 

@@ -10,8 +10,9 @@ the repository or can go stale.
 
 A page or a message is written in a language only where its catalog translates every string
 of its template; otherwise it falls back to English and says so (``lang``/``dir`` and
-``Content-Language`` always tell the truth). ``tests/test_i18n.py`` keeps the catalogs
-complete.
+``Content-Language`` always tell the truth); the strings are read from the template itself,
+so even a catalog older than its template cannot pass for complete. The tests keep the
+catalogs complete (``tests/test_i18n_mail.py`` for the mail and vocab domains).
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from gettext import NullTranslations
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, get_datetime_format, get_timezone_name
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -44,6 +48,20 @@ DOMAINS = ("mail", "portal", "vocab")
 SOURCE = Language.EN.value  # the language the strings are written in
 LANGUAGES = tuple(lang.value for lang in Language)
 RTL = frozenset({Language.AR.value})
+
+# How dates and numbers are written: the UN and ITU write English day-month-year ("Monday,
+# 20 February 2017"), as British English does, not in the US order of Babel's plain "en".
+_FORMATS = {SOURCE: "en_GB"}
+# How strings are found in a source (``devstack/catalogs.py`` extracts with the same options):
+# Jinja2 templates with the i18n extension and trimmed policy, Python with these keywords.
+JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+PY_KEYWORDS: dict[str, Any] = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+}
+VOCAB_KEYWORDS: dict[str, Any] = {"N_": None}
 
 _current: ContextVar[str] = ContextVar("language", default=SOURCE)
 
@@ -74,51 +92,60 @@ def translations(lang: str, domain: str) -> NullTranslations:
     return Translations(compiled, domain=domain)
 
 
+def translated(message: Message | None) -> bool:
+    """Whether a catalog entry is usable: every form translated, and not fuzzy."""
+    if message is None or message.fuzzy:
+        return False
+    strings = message.string if isinstance(message.string, tuple | list) else [message.string]
+    return bool(strings) and all(strings)
+
+
 @lru_cache
-def strings_of(domain: str) -> dict[str, frozenset[str]]:
-    """Each source file's strings, from the domain's extracted template
-    (``locales/<domain>.pot``, written by ``make i18n``; CI checks it is current)."""
-    path = LOCALES / f"{domain}.pot"
-    if not path.exists():
-        return {}
+def marked(source: str, domain: str = "mail") -> frozenset[tuple[str, str | None]]:
+    """The strings ``source`` (a path relative to the project) marks for translation today,
+    read from the file itself (not from a catalog, which may be older): (msgid, context)
+    pairs, a plural by its singular. A file that does not exist marks nothing."""
+    path = PROJECT_ROOT / source
+    if not path.is_file():
+        return frozenset()
+    if path.suffix == ".py":
+        method, options = "python", {}
+        keywords = VOCAB_KEYWORDS if domain == "vocab" else PY_KEYWORDS
+    else:
+        method, options, keywords = "jinja2", JINJA_OPTIONS, PY_KEYWORDS
     with path.open("rb") as fh:
-        template = read_po(fh, domain=domain)
-    found: dict[str, set[str]] = {}
-    for message in template:
-        if message.id:
-            key = message.id if isinstance(message.id, str) else message.id[0]
-            for filename, _ in message.locations:
-                found.setdefault(filename, set()).add(key)
-    return {source: frozenset(ids) for source, ids in found.items()}
+        found = extract(method, fh, keywords=keywords, options=options)
+        return frozenset(
+            (message[0] if isinstance(message, tuple | list) else message, context)
+            for _, message, _, context in found
+        )
 
 
 @lru_cache
-def translated_ids(lang: str, domain: str) -> frozenset[str]:
-    """The strings ``lang`` translates in ``domain`` (every plural form, none fuzzy)."""
+def _complete(lang: str, domain: str, source: str) -> bool:
     found = catalog(lang, domain)
     if found is None:
-        return frozenset()
-    done: set[str] = set()
-    for message in found:
-        if not message.id:
-            continue
-        strings = message.string if isinstance(message.string, tuple | list) else [message.string]
-        if all(strings) and not message.fuzzy:
-            done.add(message.id if isinstance(message.id, str) else message.id[0])
-    return frozenset(done)
+        return False
+    return all(translated(found.get(msgid, context)) for msgid, context in marked(source, domain))
 
 
 def language_for(wanted: str | None, domain: str, *sources: str) -> str:
     """``wanted`` if its ``domain`` catalog translates every string of ``sources`` (paths
-    relative to the project, as the catalogs name them), else English: the language a page
-    or a message is really written in. A source without a string to translate needs none."""
+    relative to the project), else English: the language a page or a message is really
+    written in. The strings are read from the sources themselves, so a string added to a
+    template and not yet in the catalog (``make i18n`` not run) sends that page or message
+    back to English instead of leaving it half translated under another language's name."""
     lang = wanted if wanted in LANGUAGES else SOURCE
     if lang == SOURCE:
         return SOURCE
-    needed = strings_of(domain)
-    done = translated_ids(lang, domain)
-    complete = all(needed.get(source, frozenset()) <= done for source in sources)
-    return lang if complete else SOURCE
+    return lang if all(_complete(lang, domain, source) for source in sources) else SOURCE
+
+
+def forget() -> None:
+    """Forget every catalog and source read so far (they are read again when next used):
+    for tests, and after catalogs change on disk."""
+    for cached in (catalog, translations, marked, _complete):
+        cached.cache_clear()
 
 
 def direction(lang: str) -> str:
@@ -162,20 +189,31 @@ def when(moment: datetime, zone: str, lang: str | None = None) -> str:
     """A date and time as the language writes it, in ``zone``, with the zone named and UTC:
     ``Monday, 20 February 2017, 23:59 Central European Standard Time (22:59 UTC)``."""
     lang = lang or _current.get()
+    form = _FORMATS.get(lang, lang)
     local = moment.astimezone(ZoneInfo(zone))
     # The language's own order of date and time ("{1}, {0}"), its full date, a 24-hour clock.
-    pattern = str(get_datetime_format("full", locale=lang)).replace("'", "")
-    text = pattern.replace("{1}", format_date(local, "full", locale=lang)).replace(
-        "{0}", format_skeleton("Hm", local, locale=lang)
+    pattern = str(get_datetime_format("full", locale=form)).replace("'", "")
+    text = pattern.replace("{1}", format_date(local, "full", locale=form)).replace(
+        "{0}", format_skeleton("Hm", local, locale=form)
     )
-    name = get_timezone_name(local, width="long", locale=lang)
-    utc = format_skeleton("Hm", moment.astimezone(UTC), locale=lang)
-    return f"{text} {name} ({utc} UTC)"
+    name = get_timezone_name(local, width="long", locale=form)
+    utc = f"{format_skeleton('Hm', moment.astimezone(UTC), locale=form)} UTC"
+    if lang in RTL:
+        # Isolated left to right: in an Arabic line "22:59 UTC" would otherwise show as
+        # "UTC 22:59" (a number then Latin letters in a right-to-left paragraph).
+        utc = f"\u2066{utc}\u2069"
+    return f"{text} {name} ({utc})"
 
 
-def number(value: float, lang: str | None = None) -> str:
-    """``1,234.5`` as the language writes it (``1 234,5`` in French)."""
-    return format_decimal(value, locale=lang or _current.get())
+def number(value: float | str, lang: str | None = None, decimals: int | None = None) -> str:
+    """``1,234.5`` as the language writes it (``1 234,5`` in French); with ``decimals``,
+    exactly that many digits after the separator (``36.0``, a percentage to one decimal)."""
+    lang = lang or _current.get()
+    form = _FORMATS.get(lang, lang)
+    if decimals is None:
+        return format_decimal(Decimal(str(value)), locale=form)
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return format_decimal(Decimal(str(value)), format=pattern, locale=form)
 
 
 def language_name(lang: str) -> str:
@@ -218,7 +256,7 @@ def install(env: Environment, domain: str) -> Environment:
         pgettext=lambda context, message: pgettext(context, message, domain),
     )
     env.filters["when"] = lambda moment, zone: when(moment, zone)
-    env.filters["number"] = lambda value: number(value)
+    env.filters["number"] = lambda value, decimals=None: number(value, decimals=decimals)
     env.filters["vocab"] = vocab
     env.globals["direction"] = direction
     env.globals["current_language"] = current

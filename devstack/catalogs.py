@@ -3,6 +3,7 @@
     python -m devstack.catalogs update     # after changing a template: new strings appear
                                            # (empty) in every language's .po, gone ones go
     python -m devstack.catalogs check      # every string translated, none fuzzy (CI runs it)
+    python -m devstack.catalogs check mail vocab    # only these domains (update too)
 
 ``make i18n`` runs ``update``. Then translate the new entries in ``locales/<lang>/LC_MESSAGES/
 <domain>.po`` (formal register, as a UN secretariat writes) and remove their ``fuzzy`` flags
@@ -12,20 +13,32 @@ once reviewed: a fuzzy entry is never used. See ``core/i18n.py`` for how they ar
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from babel.messages.catalog import Catalog, Message
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from core.i18n import LANGUAGES, LOCALES, SOURCE, catalog_path
+from core.i18n import (
+    JINJA_OPTIONS,
+    LANGUAGES,
+    LOCALES,
+    PY_KEYWORDS,
+    SOURCE,
+    VOCAB_KEYWORDS,
+    catalog_path,
+    translated,
+)
 from core.settings import PROJECT_ROOT
 
-_JINJA = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
-_PY_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+# The same extraction options as core.i18n.marked, which reads a source's strings at run time.
+_JINJA = JINJA_OPTIONS
+_PY_KEYWORDS = PY_KEYWORDS
 
 # For each catalog: (files, extraction method, options, keywords).
 SOURCES: dict[str, list[tuple[str, str, dict[str, str], dict[str, Any]]]] = {
@@ -38,7 +51,7 @@ SOURCES: dict[str, list[tuple[str, str, dict[str, str], dict[str, Any]]]] = {
         ("portal/**.py", "python", {}, _PY_KEYWORDS),
     ],
     # The vocabulary both use, marked N_("...") where it is defined.
-    "vocab": [("models/**.py", "python", {}, {"N_": None})],
+    "vocab": [("models/**.py", "python", {}, VOCAB_KEYWORDS)],
 }
 TRANSLATED = tuple(lang for lang in LANGUAGES if lang != SOURCE)
 
@@ -74,14 +87,14 @@ def _read(path: Path, lang: str, domain: str) -> Catalog:
         return read_po(fh, locale=lang, domain=domain)
 
 
-def update() -> None:
+def update(domains: tuple[str, ...] = tuple(SOURCES)) -> None:
     """Write each domain's template (``locales/<domain>.pot``) and bring every language's
-    catalog up to date with it."""
-    for domain in SOURCES:
+    catalog up to date with it. A file whose entries did not change is left as it is (not
+    even its creation date moves), so an update touches only the catalogs it concerns."""
+    for domain in domains:
         template = extract(domain)
         LOCALES.mkdir(exist_ok=True)
-        with (LOCALES / f"{domain}.pot").open("wb") as fh:
-            write_po(fh, template, width=100, sort_by_file=True)
+        _write(LOCALES / f"{domain}.pot", template, ignore_obsolete=False)
         for lang in TRANSLATED:
             path = catalog_path(lang, domain)
             found = _read(path, lang, domain)
@@ -90,20 +103,26 @@ def update() -> None:
             # it: Russian and Arabic would silently get English plurals.
             found.fuzzy = False
             path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as fh:
-                write_po(fh, found, width=100, ignore_obsolete=True, sort_by_file=True)
+            _write(path, found, ignore_obsolete=True)
             print(f"{path.relative_to(PROJECT_ROOT)}: {_summary(found)}")
+
+
+_DATED = re.compile(rb'^"(POT-Creation-Date|PO-Revision-Date): .*\\n"\n', re.MULTILINE)
+
+
+def _write(path: Path, found: Catalog, *, ignore_obsolete: bool) -> None:
+    out = BytesIO()
+    write_po(out, found, width=100, ignore_obsolete=ignore_obsolete, sort_by_file=True)
+    data = out.getvalue()
+    if path.exists() and _DATED.sub(b"", path.read_bytes()) == _DATED.sub(b"", data):
+        return
+    path.write_bytes(data)
 
 
 def _summary(found: Catalog) -> str:
     messages = [m for m in found if m.id]
-    todo = [m for m in messages if not _translated(m)]
+    todo = [m for m in messages if not translated(m)]
     return f"{len(messages)} strings, {len(todo)} to translate or review"
-
-
-def _translated(message: Message) -> bool:
-    strings = message.string if isinstance(message.string, tuple | list) else [message.string]
-    return bool(strings) and all(strings) and not message.fuzzy
 
 
 def problems(domains: tuple[str, ...] = tuple(SOURCES)) -> list[str]:
@@ -120,7 +139,7 @@ def problems(domains: tuple[str, ...] = tuple(SOURCES)) -> list[str]:
                 if not message.id:
                     continue
                 have = found.get(message.id, message.context)
-                if have is None or not _translated(have):
+                if have is None or not translated(have):
                     state = "missing" if have is None else ("fuzzy" if have.fuzzy else "empty")
                     lines.append(f"{where}: {state}: {_short(message.id)}")
             for message, errors in found.check():
@@ -136,11 +155,16 @@ def _short(message_id: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["update", "check"])
+    parser.add_argument("domains", nargs="*", help=f"only these of {', '.join(SOURCES)}")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.domains) - set(SOURCES))
+    if unknown:
+        parser.error(f"unknown domain(s): {', '.join(unknown)} (one of: {', '.join(SOURCES)})")
+    domains = tuple(args.domains) or tuple(SOURCES)
     if args.command == "update":
-        update()
+        update(domains)
         return 0
-    found = problems()
+    found = problems(domains)
     for line in found:
         print(line)
     print(f"{len(found)} problem(s)" if found else "every catalog is complete")

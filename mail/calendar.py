@@ -1,4 +1,9 @@
-"""iCalendar (.ics) attachments for meeting invitations and their updates."""
+"""iCalendar (.ics) attachments for meeting invitations and their updates.
+
+The meeting's own title and venue are data from the cycle file and stay as they are; the
+fixed words around them (remote participation, online only) are in the recipient's language,
+from the ``mail`` catalog, and each text says which language it is in (``LANGUAGE``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,13 @@ from email.utils import parseaddr
 
 from icalendar import Calendar, Event, vCalAddress
 
+from core import i18n
 from models.wire import CampaignRequest
+
+
+def _(message: str) -> str:
+    """``message`` from the ``mail`` catalog, in the language being spoken."""
+    return i18n.gettext(message, "mail")
 
 
 def meeting_uid(process_id: str, meeting_key: str) -> str:
@@ -15,10 +26,21 @@ def meeting_uid(process_id: str, meeting_key: str) -> str:
     return f"{process_id}.{meeting_key}@wsis.itu.int"
 
 
-def meeting_ics(request: CampaignRequest, *, organizer: str) -> bytes:
-    """A PUBLISH calendar with one event; ``request.sequence`` grows with every update."""
+def meeting_ics(request: CampaignRequest, *, organizer: str, language: str = i18n.SOURCE) -> bytes:
+    """A PUBLISH calendar with one event, its words in ``language``; ``request.sequence``
+    grows with every update."""
     meeting = request.meeting
     assert meeting is not None and request.meeting_key is not None
+    with i18n.speaking(language):
+        online = _("Online only")
+        process = _("Meeting of the %(title)s Open Consultation Process") % {"title": request.title}
+        remote = (
+            _("Remote participation: %(url)s") % {"url": meeting.remote_url}
+            if meeting.remote_url
+            else None
+        )
+        secretariat = _("WSIS Secretariat")
+    text = {"LANGUAGE": language}
     cal = Calendar()
     cal.add("prodid", "-//ITU//WSIS engine//EN")
     cal.add("version", "2.0")
@@ -29,16 +51,17 @@ def meeting_ics(request: CampaignRequest, *, organizer: str) -> bytes:
     event.add("dtstamp", datetime.now(UTC))
     event.add("dtstart", meeting.starts.astimezone(UTC))
     event.add("dtend", meeting.ends.astimezone(UTC))
-    event.add("summary", meeting.title)
-    location = "Online only" if meeting.virtual_only else meeting.venue
-    event.add("location", location)
-    description = [meeting.title]
-    if meeting.remote_url:
-        description.append(f"Remote participation: {meeting.remote_url}")
+    event.add("summary", meeting.title, parameters=text)
+    event.add("location", online if meeting.virtual_only else meeting.venue, parameters=text)
+    description = [meeting.title, process]
+    if meeting.virtual_only:
+        description.append(online)
+    if remote is not None:
+        description.append(remote)
         event.add("url", meeting.remote_url)
-    event.add("description", "\n".join(description))
+    event.add("description", "\n".join(description), parameters=text)
     addr = vCalAddress(f"mailto:{parseaddr(organizer)[1]}")
-    addr.params["cn"] = parseaddr(organizer)[0] or "WSIS Secretariat"
+    addr.params["cn"] = parseaddr(organizer)[0] or secretariat
     event.add("organizer", addr)
     event.add("status", "CONFIRMED")
     cal.add_component(event)

@@ -1,19 +1,27 @@
 """Render a campaign's template for one participant and build a standards-clean message.
 
-Templates live in ``mail/templates/<language>/<kind>.j2`` with three blocks: ``subject``,
-``text`` and ``html``. A participant gets their own language where a translation exists and
-English otherwise.
+One template per message kind (``mail/templates/<kind>.j2``, see ``mail/render.py``),
+rendered in the participant's language where the ``mail`` catalog translates every string
+of the template and its layout, in English otherwise (``core.i18n.language_for``): the
+``Content-Language`` header, ``<html lang>`` and ``dir`` name the language the message is
+really written in.
 
 A campaign to 300,000 people cannot afford the ``email`` package's generator (about 4 ms a
 message: Jinja2 rendering, ``EmailMessage`` assembly, flattening). ``Composer`` renders each
 language once with placeholders for the only per-person values (the name and the unsubscribe
 link), checks on the first recipients of each language that substituting them gives exactly
 what a full rendering gives (otherwise it renders every message of that language in full),
-and writes the MIME structure directly: RFC 2047 encoded-words for non-ASCII header values,
-quoted-printable or base64 bodies (whichever is shorter), CRLF line ends, a boundary that
-cannot occur in either encoding. Each message costs tens of microseconds. Header values are
-reduced to one line without control characters first, so a name or a subject with CR/LF can
-never start a header of its own.
+and writes the MIME structure directly: RFC 2047 encoded-words for non-ASCII header values
+(``mail/headers.py``), quoted-printable or base64 bodies (whichever is shorter), CRLF line
+ends, a boundary that cannot occur in either encoding. Each message costs tens of
+microseconds.
+
+Two mail classes (design: the participants' portal). Bulk kinds go to a community list: they
+come from ``mail_from`` and carry ``List-Unsubscribe`` (the portal's one-click link and a
+``mailto:`` whose subject names the participant's token), ``List-Unsubscribe-Post`` and
+``Precedence: bulk``, and a participant who unsubscribed is skipped. Transactional kinds
+(acknowledgements, sign-in links) come from ``mail_from_transactional`` when it is set, carry
+none of these, and reach unsubscribed participants too.
 """
 
 from __future__ import annotations
@@ -21,53 +29,82 @@ from __future__ import annotations
 import base64
 import binascii
 import email
-import re
 import secrets
-import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
-from functools import lru_cache
-from pathlib import Path
+from email.utils import make_msgid, parseaddr
 from typing import Any
-from zoneinfo import ZoneInfo
+from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
-from markupsafe import Markup, escape
+from markupsafe import escape
 
+from core import i18n
+from core.settings import Settings
 from mail.calendar import meeting_ics
-from models.plan import MeetingPlan
-from models.vocab import Language
+from mail.context import time_left
+from mail.headers import (
+    address_header,
+    date_header,
+    fold,
+    header_value,
+    one_line,
+    unstructured_header,
+)
+from mail.render import (
+    BODY_CONTROLS,
+    CALENDAR_SOURCE,
+    LAYOUT,
+    body_text,
+    local_time,
+    render,
+    source,
+)
 from models.wire import CampaignRequest, MessageKind
 
-TEMPLATES = Path(__file__).parent / "templates"
-_LANGS = {lang.value for lang in Language}
-_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
-# Everything that has no place in a header value: C0 controls (CR, LF, TAB...), DEL, and the
-# Unicode line and paragraph separators.
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-# What a body may not contain: C0 controls but TAB and LF (CR is a line end), and DEL.
-_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+")
+__all__ = [
+    "BULK_KINDS",
+    "TRANSACTIONAL_KINDS",
+    "Composer",
+    "Recipient",
+    "address_header",
+    "body_text",
+    "compose",
+    "header_value",
+    "local_time",
+    "one_line",
+    "render",
+    "unstructured_header",
+]
 
 # Kinds that go to a whole community list: they carry List-Unsubscribe (RFC 2369/8058).
-BULK_KINDS = {
-    MessageKind.OCP_OPENING,
-    MessageKind.MEETING_INVITATION,
-    MessageKind.MEETING_REMINDER,
-    MessageKind.MEETING_UPDATE,
-    MessageKind.OCP_DEADLINE_REMINDER,
-    MessageKind.OCP_ANALYSIS,
-    MessageKind.OCP_FINAL_BRIEF,
-    MessageKind.DEADLINE_CHANGED,
-    MessageKind.PROCESS_CANCELLED,
-    MessageKind.PRIZE_OPENING,
-    MessageKind.PRIZE_SUBMISSION_REMINDER,
-    MessageKind.PRIZE_VOTING_OPEN,
-    MessageKind.PRIZE_CHAMPIONS,
-    MessageKind.PRIZE_WINNERS,
-}
+BULK_KINDS = frozenset(
+    {
+        MessageKind.OCP_OPENING,
+        MessageKind.MEETING_INVITATION,
+        MessageKind.MEETING_REMINDER,
+        MessageKind.MEETING_UPDATE,
+        MessageKind.OCP_DEADLINE_REMINDER,
+        MessageKind.OCP_ANALYSIS,
+        MessageKind.OCP_FINAL_BRIEF,
+        MessageKind.DEADLINE_CHANGED,
+        MessageKind.FORUM_MOVED,
+        MessageKind.PROCESS_CANCELLED,
+        MessageKind.PRIZE_OPENING,
+        MessageKind.PRIZE_SUBMISSION_REMINDER,
+        MessageKind.PRIZE_VOTING_OPEN,
+        MessageKind.PRIZE_CHAMPIONS,
+        MessageKind.PRIZE_WINNERS,
+    }
+)
+# What one person asked for or did (receipts among them): never blocked by unsubscription.
+TRANSACTIONAL_KINDS = frozenset(
+    {MessageKind.OCP_SUBMISSION_ACK, MessageKind.PRIZE_SUBMISSION_ACK, MessageKind.SIGN_IN_LINK}
+)
+# The rest (a nomination outcome to a project's owner, a notice to the secretariat) are
+# personal notices: from mail_from, without List-Unsubscribe.
+_MEETING_FILES = frozenset({MessageKind.MEETING_INVITATION, MessageKind.MEETING_UPDATE})
+_DEFAULT_PORTAL = str(Settings.model_fields["portal_url"].default)
 
 
 @dataclass(frozen=True)
@@ -79,234 +116,6 @@ class Recipient:
     name: str
     language: str
     unsubscribe_token: str
-
-
-def one_line(text: str) -> str:
-    """Collapse line breaks so a value can never start a new header (header injection)."""
-    return _LINE_BREAKS.sub(" ", text).strip()
-
-
-def local_time(when: datetime, zone: str) -> str:
-    """``Monday 20 February 2017, 23:59 CET (22:59 UTC)``: how participants read a date."""
-    local = when.astimezone(ZoneInfo(zone))
-    utc = when.astimezone(ZoneInfo("UTC"))
-    return f"{local:%A %d %B %Y, %H:%M} {local.tzname()} ({utc:%H:%M} UTC)"
-
-
-@lru_cache
-def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        # Off by default: subject and text are plain text; each template turns it on for html.
-        autoescape=False,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["local"] = local_time
-    env.filters["meeting_text"] = meeting_text
-    env.filters["meeting_html"] = meeting_html
-    return env
-
-
-def _template_for(kind: str, language: str) -> Any:
-    env = environment()
-    try:
-        return env.get_template(f"{language}/{kind}.j2")
-    except TemplateNotFound:
-        return env.get_template(f"{Language.EN.value}/{kind}.j2")
-
-
-def render(kind: str, language: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Subject, plain text and HTML of ``kind`` in ``language`` (English as the fallback).
-
-    A template exports three ``{% set %}`` blocks; only ``html`` turns on autoescaping.
-    """
-    module = _template_for(kind, language).make_module(context)
-    return (
-        str(module.subject).strip(),
-        body_text(str(module.text)).strip(),
-        body_text(str(module.html)).strip(),
-    )
-
-
-def body_text(text: str) -> str:
-    """``text`` fit for a message body: LF line ends, and no control character but TAB and LF
-    (a NUL, say from a registry row, has no place in a 7bit body: RFC 2045 forbids it)."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _BODY_CONTROLS.sub("", text)
-
-
-def meeting_text(meeting: MeetingPlan) -> str:
-    """A meeting's title, local time, place and remote link, as plain text lines."""
-    where = "online only" if meeting.virtual_only else meeting.venue
-    lines = [
-        meeting.title,
-        f"When: {local_time(meeting.starts, meeting.timezone)} to "
-        f"{local_time(meeting.ends, meeting.timezone)}",
-        f"Where: {where}",
-    ]
-    if meeting.remote_url:
-        lines.append(f"Remote participation: {meeting.remote_url}")
-    return "\n".join(lines)
-
-
-def meeting_html(meeting: MeetingPlan) -> Markup:
-    """The same as ``meeting_text``, as an escaped HTML paragraph."""
-    lines = [escape(line) for line in meeting_text(meeting).splitlines()]
-    lines[0] = Markup("<strong>{}</strong>").format(lines[0])
-    return Markup("<p>") + Markup("<br>\n").join(lines) + Markup("</p>")
-
-
-def header_value(text: str) -> str:
-    """``text`` as one header-safe line: control characters (CR and LF first) become spaces."""
-    return _CONTROLS.sub(" ", text).strip()
-
-
-# -- Headers ----------------------------------------------------------------------------------
-
-_MAX_LINE = 78  # RFC 5322: lines SHOULD be at most 78 characters (and MUST be at most 998)
-_MAX_WORD = _MAX_LINE - 1  # the longest word that fits a line after its folding space
-_WORD_BYTES = 42  # UTF-8 bytes per encoded-word: "=?utf-8?b?" + 56 + "?=" stays under 75
-
-
-def _encoded(text: str) -> list[str]:
-    """``text`` as RFC 2047 ``B`` encoded-words, split on character boundaries."""
-    data = text.encode("utf-8")
-    words = []
-    i = 0
-    while i < len(data):
-        j = min(i + _WORD_BYTES, len(data))
-        while j < len(data) and (data[j] & 0xC0) == 0x80:  # never split a UTF-8 sequence
-            j -= 1
-        words.append(f"=?utf-8?b?{base64.b64encode(data[i:j]).decode('ascii')}?=")
-        i = j
-    return words
-
-
-def encoded_words(text: str) -> str:
-    """``text`` as RFC 2047 ``B`` encoded-words, split on character boundaries and folded."""
-    return "\r\n ".join(_encoded(text))
-
-
-def _fold_tokens(name: str, tokens: list[str]) -> str:
-    """``Name: token token ...``, folded between tokens so that lines are at most 78
-    characters wherever the tokens allow. The first token stays on the first line (parsers
-    keep the space of a fold right after the colon in the value); a token too long for a line
-    gets one of its own. Tokens are never longer than 998."""
-    line = f"{name}:"
-    head = line
-    lines: list[str] = []
-    for token in tokens:
-        if len(line) + 1 + len(token) <= _MAX_LINE or line == head:
-            line += " " + token
-        else:
-            lines.append(line)
-            line = " " + token
-    lines.append(line)
-    return "\r\n".join(lines)
-
-
-def _fold(name: str, value: str) -> str:
-    """``Name: value`` folded at spaces to lines of at most 78 characters where possible."""
-    line = f"{name}: {value}"
-    if len(line) <= _MAX_LINE:
-        return line
-    return _fold_tokens(name, value.split(" "))
-
-
-def _plain(word: str) -> bool:
-    """Whether a word can stand in a header as it is: ASCII, not like an encoded-word, and
-    short enough for a line (a longer one is encoded: encoded-words can be split anywhere)."""
-    return word.isascii() and "=?" not in word and len(word) <= _MAX_WORD
-
-
-def unstructured_header(name: str, value: str) -> str:
-    """A Subject-like header (no trailing CRLF), injection-proof, every line at most 78
-    characters: words that cannot stay as they are (non-ASCII, too long to fold) become
-    encoded-words, runs of them together so that decoders give the spaces back."""
-    value = header_value(value)
-    words = value.split(" ")
-    first_room = _MAX_LINE - len(name) - 2  # what fits after "Name: "
-    if len(words[0]) <= first_room and all(_plain(word) for word in words):
-        return _fold(name, value)
-    tokens: list[str] = []
-    run: list[str] = []
-    for i, word in enumerate(words):
-        if _plain(word) and (i or len(word) <= first_room):
-            if run:
-                tokens += _encoded(" ".join(run))
-                run = []
-            tokens.append(word)
-        else:
-            run.append(word)
-    if run:
-        tokens += _encoded(" ".join(run))
-    return _fold_tokens(name, tokens)
-
-
-# Words of a display name that may stay as they are (RFC 5322 atoms, never "=?").
-_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+\-/?^_`{|}~]+")
-# Display names with any of these are quoted (as ``email.utils.formataddr`` does).
-_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
-_ESCAPES = re.compile(r'[\\"]')
-
-
-def _phrase(display_name: str) -> list[str]:
-    """A display name as header tokens: plain atoms stay, runs of other words (non-ASCII,
-    specials, too long for a line) become encoded-words (as the ``email`` package itself
-    does), so every RFC 2047 decoder gives the name back with its spaces."""
-    tokens: list[str] = []
-    run: list[str] = []
-    for word in display_name.split(" "):
-        if _ATOM.fullmatch(word) and _plain(word):
-            if run:
-                tokens += _encoded(" ".join(run))
-                run = []
-            tokens.append(word)
-        else:
-            run.append(word)
-    if run:
-        tokens += _encoded(" ".join(run))
-    return tokens
-
-
-def address_header(name: str, display_name: str, addr: str) -> str:
-    """``To: Display Name <addr>``: the name quoted or encoded, never able to break the line.
-
-    ``addr`` may be non-ASCII (an internationalised address, RFC 6532): it is written as it is,
-    in UTF-8, and such a message must go out with SMTPUTF8."""
-    display_name = " ".join(header_value(display_name).split())
-    addr = header_value(addr)
-    if not display_name:
-        return _fold(name, addr)
-    fits = len(display_name) < _MAX_WORD - 1 or all(
-        len(word) < _MAX_WORD - 1 for word in display_name.split()
-    )  # a quoted word too long for a line is encoded instead
-    if display_name.isascii() and fits:
-        if _SPECIALS.search(display_name):
-            display_name = '"' + _ESCAPES.sub(r"\\\g<0>", display_name) + '"'
-        return _fold(name, f"{display_name} <{addr}>")
-    return _fold_tokens(name, [*_phrase(display_name), f"<{addr}>"])
-
-
-class _DateHeader:
-    """``Date:`` in RFC 5322 form, formatted once per second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._line = ""
-
-    def __call__(self) -> str:
-        now = int(time.time())
-        if now != self._second:
-            self._second = now
-            self._line = f"Date: {formatdate(now, localtime=True)}"
-        return self._line
-
-
-_date_header = _DateHeader()
 
 
 # -- Bodies -----------------------------------------------------------------------------------
@@ -397,6 +206,8 @@ class Composer:
     """Builds every message of one campaign; see the module docstring.
 
     ``message_bytes`` returns the message ready for SMTP ``DATA`` (CRLF line ends).
+    ``Composer.for_settings`` takes the sender, the unsubscribe addresses and the portal's
+    URL (every link in a message is built from it) from the settings.
     """
 
     request: CampaignRequest
@@ -404,7 +215,26 @@ class Composer:
     unsubscribe_url: str
     unsubscribe_mailto: str
     extra: dict[str, Any] | None = None
+    portal_url: str = _DEFAULT_PORTAL
     _variants: dict[str, _Variant] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def for_settings(
+        cls, request: CampaignRequest, settings: Settings, extra: dict[str, Any] | None = None
+    ) -> Composer:
+        """The composer of ``request`` as the settings say: transactional kinds from
+        ``mail_from_transactional`` when it is set, everything else from ``mail_from``."""
+        sender = settings.mail_from
+        if request.kind in TRANSACTIONAL_KINDS and settings.mail_from_transactional:
+            sender = settings.mail_from_transactional
+        return cls(
+            request,
+            sender,
+            settings.unsubscribe_url,
+            settings.unsubscribe_mailto,
+            extra,
+            portal_url=settings.portal_url,
+        )
 
     def __post_init__(self) -> None:
         request = self.request
@@ -412,6 +242,7 @@ class Composer:
         self.sender_address = sender_addr or header_value(self.sender)
         self.domain = self.sender_address.rsplit("@", 1)[-1] or "wsis.local"
         self.bulk = request.kind in BULK_KINDS
+        self.portal_url = self.portal_url.rstrip("/")
         self._from_line = address_header("From", sender_name, self.sender_address)
         self._campaign_line = unstructured_header("X-WSIS-Campaign", request.key)
         self._mailto = header_value(self.unsubscribe_mailto)
@@ -420,28 +251,43 @@ class Composer:
         self._alternative = f"=_wsis_alt_{token}"
         self._mixed = f"=_wsis_mix_{token}"
         # Folded before the boundary parameter: 83 characters on one line.
-        self._alternative_type = _fold(
+        self._alternative_type = fold(
             "Content-Type", f'multipart/alternative; boundary="{self._alternative}"'
         )
-        self._mixed_type = _fold("Content-Type", f'multipart/mixed; boundary="{self._mixed}"')
-        self._attachment: bytes | None = None
-        if request.meeting is not None and request.kind in {
-            MessageKind.MEETING_INVITATION,
-            MessageKind.MEETING_UPDATE,
-        }:
-            ics = meeting_ics(request, organizer=self.sender)
-            self._attachment = _attachment_part(
-                ics, 'text/calendar; charset="utf-8"; method="PUBLISH"', "invite.ics"
-            )
+        self._mixed_type = fold("Content-Type", f'multipart/mixed; boundary="{self._mixed}"')
+        self._ics = request.meeting is not None and request.kind in _MEETING_FILES
+        # What the message is made of: a language is used only if it translates all of it.
+        self._sources = (source(f"{request.kind}.j2"), source(LAYOUT)) + (
+            (CALENDAR_SOURCE,) if self._ics else ()
+        )
+        self._languages: dict[str, str] = {}
+        self._attachments: dict[str, bytes] = {}
+        self._reminder = time_left(request)
+
+    def language(self, wanted: str) -> str:
+        """The language ``wanted``'s messages are written in: ``wanted`` where the catalog
+        translates every string of the template, its layout (and the ``.ics``), else English."""
+        language = self._languages.get(wanted)
+        if language is None:
+            language = i18n.language_for(wanted, "mail", *self._sources)
+            self._languages[wanted] = language
+        return language
 
     # The context every template sees.
     def context(self, language: str, name: str, unsubscribe: str) -> dict[str, Any]:
+        """What a template sees: the request, the recipient's name and unsubscribe link, the
+        language and its direction, the portal's URL, the reminder's time left, and the
+        kind's own values (``extra``: figures, projects, a sign-in link)."""
         return {
             "request": self.request,
             "name": name,
             "language": language,
-            "rtl": Language(language).right_to_left,
+            "dir": i18n.direction(language),
+            "rtl": language in i18n.RTL,
             "unsubscribe": unsubscribe,
+            "portal_url": self.portal_url,
+            "bulk": self.bulk,
+            **self._reminder,
             **(self.extra or {}),
         }
 
@@ -457,14 +303,28 @@ class Composer:
             self._variants[language] = variant
         return variant
 
+    def _attachment(self, language: str) -> bytes | None:
+        """The meeting's ``.ics`` in ``language`` (one per language of the campaign)."""
+        if not self._ics:
+            return None
+        part = self._attachments.get(language)
+        if part is None:
+            ics = meeting_ics(self.request, organizer=self.sender, language=language)
+            part = _attachment_part(
+                ics, 'text/calendar; charset="utf-8"; method="PUBLISH"', "invite.ics"
+            )
+            self._attachments[language] = part
+        return part
+
     def content(self, recipient: Recipient) -> tuple[str, str, str, str]:
-        """Language, subject, plain text and HTML for ``recipient``."""
-        language = recipient.language if recipient.language in _LANGS else Language.EN.value
+        """Language (the one it is written in), subject, plain text and HTML for
+        ``recipient``."""
+        language = self.language(recipient.language)
         # Stripped here as render() strips the templates: the fast path and a full rendering
         # stay equal, and no control character reaches a body.
         name = one_line(recipient.name)
         if not name.isprintable():  # rare: isprintable is much cheaper than the regex
-            name = _BODY_CONTROLS.sub("", name)
+            name = BODY_CONTROLS.sub("", name)
         unsubscribe = self.unsubscribe_url.format(token=recipient.unsubscribe_token)
         variant = self._variant(language)
         fast = (
@@ -487,6 +347,14 @@ class Composer:
             *render(self.request.kind, language, self.context(language, name, unsubscribe)),
         )
 
+    def list_unsubscribe(self, recipient: Recipient) -> str:
+        """The ``List-Unsubscribe`` value (RFC 2369): the portal's one-click link, and a
+        ``mailto:`` whose subject carries the participant's token, so that a request made by
+        mail can be matched to its participant."""
+        url = header_value(self.unsubscribe_url.format(token=recipient.unsubscribe_token))
+        token = quote(header_value(recipient.unsubscribe_token), safe="")
+        return f"<{url}>, <mailto:{self._mailto}?subject=unsubscribe%20{token}>"
+
     def message_bytes(self, recipient: Recipient, *, message_id: str | None = None) -> bytes:
         """The whole message for ``recipient``, CRLF line ends, ready for SMTP ``DATA``."""
         language, subject, text, html = self.content(recipient)
@@ -503,16 +371,13 @@ class Composer:
             subject_line,
             self._from_line,
             address_header("To", recipient.name, recipient.email),
-            _date_header(),  # aiosmtplib adds neither Date nor Message-ID
+            date_header(),  # aiosmtplib adds neither Date nor Message-ID
             f"Message-ID: {header_value(message_id)}",
             self._campaign_line,
         ]
         if self.bulk:  # RFC 2369 and RFC 8058 one-click unsubscription
-            unsubscribe = header_value(
-                self.unsubscribe_url.format(token=recipient.unsubscribe_token)
-            )
             lines += [
-                _fold("List-Unsubscribe", f"<{unsubscribe}>, <mailto:{self._mailto}>"),
+                fold("List-Unsubscribe", self.list_unsubscribe(recipient)),
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
                 "Precedence: bulk",
             ]
@@ -523,13 +388,14 @@ class Composer:
                 _text_part("html", html, variant.html_encoding),
             ],
         )
-        if self._attachment is None:
+        attachment = self._attachment(language)
+        if attachment is None:
             content_type = self._alternative_type
             body = alternative
         else:
             content_type = self._mixed_type
             inner = (self._alternative_type + "\r\n\r\n").encode("ascii") + alternative
-            body = _multipart(self._mixed, [inner, self._attachment])
+            body = _multipart(self._mixed, [inner, attachment])
         lines += ["MIME-Version: 1.0", content_type, f"Content-Language: {language}"]
         head = "\r\n".join(lines) + "\r\n\r\n"
         return head.encode("utf-8") + body
@@ -549,10 +415,13 @@ def compose(
     unsubscribe_mailto: str,
     extra: dict[str, Any] | None = None,
     message_id: str | None = None,
+    portal_url: str = _DEFAULT_PORTAL,
 ) -> EmailMessage:
     """The message of ``request`` for ``recipient``: headers, text, HTML and any ``.ics``.
 
     One message; a campaign uses one ``Composer`` for all its recipients.
     """
-    composer = Composer(request, sender, unsubscribe_url, unsubscribe_mailto, extra)
+    composer = Composer(
+        request, sender, unsubscribe_url, unsubscribe_mailto, extra, portal_url=portal_url
+    )
     return composer.message(recipient, message_id=message_id)

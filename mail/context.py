@@ -1,10 +1,11 @@
-"""Template context that depends on the message kind: figures, project lists, notices.
+"""Template context that depends on the message kind: figures, project lists, time left.
 
 Computed once per campaign inside the activity (never in the workflow), from the database.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -14,6 +15,34 @@ from models.wire import CampaignRequest, MessageKind
 from reports.ocp import ocp_analysis
 from reports.prizes import PRIZE_KINDS, prize_context
 from reports.votes import receipt_context
+
+REMINDER_KINDS = frozenset(
+    {MessageKind.OCP_DEADLINE_REMINDER, MessageKind.PRIZE_SUBMISSION_REMINDER}
+)
+# The end of a reminder's business key: how long before the deadline it is planned
+# (workflows.machine.duration_label: 7d, 36h, 90m).
+_SPAN = re.compile(r":(\d+)([dhms])$")
+
+
+def time_left(request: CampaignRequest) -> dict[str, int | None]:
+    """``days`` (or, for a span that is not whole days, ``hours``) a reminder's deadline is
+    away, for the templates' plurals; both None for other kinds, a span of minutes, or a key
+    that names no span (an ad-hoc announcement): the message then gives the deadline only.
+
+    Read from the reminder's business key (``wsis-2017-ocp:deadline-reminder:7d``), the
+    span the workflow planned it at: not from the clock, which inside the activity is not
+    the workflow's time (a time-skipping test server runs years in seconds), and the same
+    for every message of the campaign, which is rendered once per language."""
+    found = _SPAN.search(request.key) if request.kind in REMINDER_KINDS else None
+    if found is None:
+        return {"days": None, "hours": None}
+    amount, unit = int(found.group(1)), found.group(2)
+    if unit == "d":
+        return {"days": amount, "hours": None}
+    if unit == "h":
+        return {"days": None, "hours": amount}
+    # Minutes or seconds: the reminder says the deadline, without a count that would round.
+    return {"days": None, "hours": None}
 
 
 def campaign_context(

@@ -40,14 +40,7 @@ async def send_now(
         title=title,
         timezone=GENEVA,
     )
-    sender = settings.mail_from_transactional or settings.mail_from
-    composer = Composer(
-        request,
-        sender=sender,
-        unsubscribe_url=settings.unsubscribe_url,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-        extra=extra,
-    )
+    composer = Composer.for_settings(request, settings, extra)
     data = composer.message_bytes(recipient)
     smtp = aiosmtplib.SMTP(
         hostname=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_seconds

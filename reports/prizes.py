@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
+from models.cycle import DEFAULT_CATEGORIES
 from models.tables import Campaign, PrizeTally, Project, ProjectStatus, Window
 from models.wire import CampaignRequest, MessageKind
 from reports.tables import Breakdown, breakdown
@@ -141,25 +142,35 @@ def results(process_id: str, engine: Engine, *, only_shortlisted: bool = False) 
     )
 
 
+# The database keeps a contest's category codes only (in its windows' rules): the e-mails
+# name the default categories (one per WSIS Action Line), whose names are vocabulary.
+_CATEGORY_NAMES = {c.code: c.name for c in DEFAULT_CATEGORIES}
+
+
+def _groups(categories: list[CategoryResult], pick: str) -> list[dict[str, Any]]:
+    names = _CATEGORY_NAMES
+    return [
+        {
+            "code": c.code,
+            "name": names.get(c.code),  # translated in the e-mail through the vocab catalog
+            "projects": [
+                {"title": p.title, "organization": p.organization, "country": p.country}
+                for p in (c.projects if pick == "shortlist" else c.winners)
+            ],
+        }
+        for c in categories
+    ]
+
+
 def prize_context(request: CampaignRequest, engine: Engine) -> dict[str, Any]:
-    """Template context of prize emails: shortlists without vote counts (embargo)."""
+    """Template context of prize emails: shortlists without vote counts (embargo), by
+    category (code, default name, and each project's title, organization and country)."""
     if request.kind is MessageKind.SECRETARIAT_NOTICE:
         return {}
     found = results(request.process_id, engine, only_shortlisted=True)
-    champions = [
-        {
-            "code": c.code,
-            "titles": [f"{p.title} ({p.organization}, {p.country})" for p in c.projects],
-        }
-        for c in found.categories
-    ]
-    winners = [
-        {
-            "code": c.code,
-            "titles": [f"{p.title} ({p.organization}, {p.country})" for p in c.winners],
-        }
-        for c in found.categories
-    ]
     # Before the ceremony, nobody learns which Champion won.
     show_winners = request.kind is MessageKind.PRIZE_WINNERS
-    return {"champions": champions, "winners": winners if show_winners else []}
+    return {
+        "champions": _groups(found.categories, "shortlist"),
+        "winners": _groups(found.categories, "winners") if show_winners else [],
+    }

@@ -127,5 +127,6 @@ def test_an_ordinary_bulk_message_keeps_every_line_within_78_where_possible() ->
     message = parsed(data)
     assert message["Content-Type"].params["boundary"].startswith("=_wsis_alt_")
     assert message["List-Unsubscribe"] == (
-        f"<https://example.org/u/{'t' * 24}>, <mailto:u@example.org>"
+        f"<https://example.org/u/{'t' * 24}>, "
+        f"<mailto:u@example.org?subject=unsubscribe%20{'t' * 24}>"
     )

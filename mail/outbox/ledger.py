@@ -89,7 +89,7 @@ class Ledger:
         self._busy_ms = _BUSY_MS
         self._ops: dict[str, list[tuple[Any, ...]]] = {}
         self._claims: list[Claim] = []
-        self._in_thread: asyncio.Future[set[int]] | None = None
+        self._in_thread: asyncio.Task[None] | None = None
         self.failure: LedgerError | None = None
         self.commits = 0
 
@@ -154,23 +154,27 @@ class Ledger:
             else:
                 self._settle(claims, got)
                 return
-        future = asyncio.get_running_loop().run_in_executor(None, self._apply_waiting, ops, ids)
-        self._in_thread = future
-        future.add_done_callback(lambda done: self._thread_done(done, ops, claims))
+        # A task, not a bare future with a done callback: once it is done ``_in_thread`` is
+        # already None, so a waiter above never spins on a finished future whose callback has
+        # yet to run (awaiting a done future does not yield to the loop).
+        self._in_thread = asyncio.ensure_future(self._commit_in_thread(ops, claims, ids))
         try:
-            await asyncio.shield(future)
+            await asyncio.shield(self._in_thread)
         except Exception as exc:
-            raise self.failure or LedgerError(str(exc)) from None  # set by _thread_done
+            raise self.failure or LedgerError(str(exc)) from None  # set by _commit_in_thread
 
-    def _thread_done(
-        self, future: asyncio.Future[set[int]], ops: dict[str, Any], claims: list[Claim]
+    async def _commit_in_thread(
+        self, ops: dict[str, Any], claims: list[Claim], ids: list[int]
     ) -> None:
-        self._in_thread = None
-        error = future.exception()
-        if error is None:
-            self._settle(claims, future.result())
+        try:
+            loop = asyncio.get_running_loop()
+            got = await loop.run_in_executor(None, self._apply_waiting, ops, ids)
+        except Exception as exc:
+            raise self._fail(ops, claims, exc) from exc
         else:
-            self._fail(ops, claims, error)
+            self._settle(claims, got)
+        finally:
+            self._in_thread = None
 
     def _settle(self, claims: list[Claim], got: set[int]) -> None:
         self.commits += 1

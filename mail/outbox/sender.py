@@ -124,13 +124,7 @@ async def _deliver(
     token = await asyncio.to_thread(campaign_token, key, engine)
     if extra is None:  # an acknowledgement or a flush: the kind's context all the same
         extra = await asyncio.to_thread(campaign_context, request, engine, settings)
-    composer = Composer(
-        request,
-        sender=settings.mail_from,
-        unsubscribe_url=settings.unsubscribe_url,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-        extra=extra,
-    )
+    composer = Composer.for_settings(request, settings, extra)
     delivery = _Pass(request, settings, engine, composer, token, progress)
     await delivery.run(heartbeat, heartbeat_every, connect_patience)
     return await delivery.outcome()
