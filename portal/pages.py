@@ -14,14 +14,13 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, meta, select_autoescape
 
 from core import i18n
 from portal.security import CSRF_COOKIE, csrf_seed, csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGE_COOKIE = "wsis_lang"
-LAYOUT = "portal/templates/base.html"
 
 
 @lru_cache
@@ -33,6 +32,23 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     return i18n.install(env, "portal")
+
+
+@lru_cache
+def sources(template: str) -> tuple[str, ...]:
+    """``template`` and every template it extends or includes (project paths): the strings
+    a page's language must translate."""
+    env = environment()
+    found: list[str] = []
+    todo = [template]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.append(name)
+        text = (TEMPLATES / name).read_text(encoding="utf-8")
+        todo.extend(n for n in meta.find_referenced_templates(env.parse(text)) if n)
+    return tuple(f"portal/templates/{name}" for name in found)
 
 
 def wanted_language(request: Request) -> str:
@@ -49,9 +65,7 @@ def wanted_language(request: Request) -> str:
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     """``template`` in the visitor's language, with a CSRF token for its forms."""
     settings = request.app.state.settings
-    lang = i18n.language_for(
-        wanted_language(request), "portal", LAYOUT, f"portal/templates/{template}"
-    )
+    lang = i18n.language_for(wanted_language(request), "portal", *sources(template))
     seed, new_seed = csrf_seed(request)
     with i18n.speaking(lang):
         html = (
