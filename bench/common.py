@@ -86,6 +86,7 @@ class PortalProcess:
             "WSIS_PORTAL_URL": self.url,
             "WSIS_LOG_LEVEL": "WARNING",
         }
+        self._path = log
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "portal"],
@@ -103,6 +104,11 @@ class PortalProcess:
                     return
             time.sleep(0.1)
         raise RuntimeError(f"the portal did not start; see {log}")
+
+    def tail(self, lines: int = 40) -> str:
+        """The end of the portal's log (to show why a run failed)."""
+        self._log.flush()
+        return "\n".join(self._path.read_text(errors="replace").splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
         """User and system CPU time of the portal process so far (Linux)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -76,6 +76,7 @@ class Choice:
     """A nominated project, as the ballot shows it."""
 
     project_id: int
+    category: str
     title: str
     organization: str
     country: str
@@ -115,41 +116,56 @@ def _rules(window: Window) -> dict[str, object]:
 
 
 def ballot_for(
-    process_id: str, voter_id: int, engine: Engine, *, now: datetime | None = None
+    process_id: str,
+    voter_id: int,
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    only: Collection[int] | None = None,
 ) -> BallotView:
-    """The ballot ``voter_id`` sees now; ``Refused`` (with its reason) outside voting."""
+    """The ballot ``voter_id`` sees now; ``Refused`` (with its reason) outside voting.
+    With ``only``, just those projects are listed, without descriptions (the review page);
+    every category still is."""
     now = now or datetime.now(UTC)
+    votable = sa.and_(_project.c.process_id == process_id, _project.c.status.in_(_VOTABLE))
+    columns = [_project.c.id, _project.c.category, _project.c.title, _project.c.organization,
+               _project.c.country]  # fmt: skip
     with Session(engine) as session:
         window = check_window(session, process_id, WindowKind.VOTING, now, "Public online voting")
-        rules = _rules(window)
-        order = [str(c) for c in rules.get("categories", [])]  # type: ignore[attr-defined]
-        names = dict(rules.get("category_names", {}))  # type: ignore[call-overload]
-        rows = session.exec(
-            select(Project).where(
-                Project.process_id == process_id,
-                Project.status.in_(_VOTABLE),  # type: ignore[attr-defined]
+        # Plain rows, not ORM objects: a contest has hundreds of nominated projects and this
+        # runs for every ballot page.
+        if only is None:
+            rows = session.execute(sa.select(*columns, _project.c.description).where(votable))
+            listed = [Choice(*row) for row in rows]
+            categories = {c.category for c in listed}
+        else:
+            wanted = [p for p in only if 0 < p <= MAX_ID][:1000]
+            rows = session.execute(sa.select(*columns).where(votable, _project.c.id.in_(wanted)))
+            listed = [Choice(i, c, t, o, n, "") for i, c, t, o, n in rows]
+            categories = set(
+                session.execute(sa.select(_project.c.category).where(votable).distinct()).scalars()
             )
-        ).all()
-        voted = dict(
-            session.exec(
-                select(Vote.category, Vote.project_id).where(
-                    Vote.process_id == process_id, Vote.voter_id == voter_id
+        voted: dict[str, int] = {
+            category: project_id
+            for category, project_id in session.execute(
+                sa.select(_vote.c.category, _vote.c.project_id).where(
+                    _vote.c.process_id == process_id, _vote.c.voter_id == voter_id
                 )
-            ).all()
-        )
+            )
+        }
+    rules = _rules(window)
+    order = [str(c) for c in rules.get("categories", [])]  # type: ignore[attr-defined]
+    names = dict(rules.get("category_names", {}))  # type: ignore[call-overload]
     view = BallotView(
         process_id, window.title, BallotRule(str(rules.get("ballot_rule", "any"))), names=names
     )
     view.voted = voted
-    by_category: dict[str, list[Choice]] = {}
-    for p in rows:
-        assert p.id is not None
-        by_category.setdefault(p.category, []).append(
-            Choice(p.id, p.title, p.organization, p.country, p.description)
-        )
-    for code in [*order, *sorted(set(by_category) - set(order))]:
+    by_category: dict[str, list[Choice]] = {code: [] for code in categories}
+    for choice in sorted(listed, key=lambda c: c.project_id):
+        by_category[choice.category].append(choice)
+    for code in [*order, *sorted(categories - set(order))]:
         if code in by_category:
-            choices = sorted(by_category[code], key=lambda c: c.project_id)
+            choices = by_category[code]
             # Each voter sees each category in an order of their own, the same on every visit.
             random.Random(f"{process_id}:{voter_id}:{code}").shuffle(choices)
             view.categories[code] = choices

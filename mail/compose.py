@@ -60,7 +60,7 @@ from mail.render import (
     render,
     source,
 )
-from models.wire import CampaignRequest, MessageKind
+from models.wire import Audience, CampaignRequest, MessageKind
 
 __all__ = [
     "BULK_KINDS",
@@ -326,6 +326,14 @@ class Composer:
         if not name.isprintable():  # rare: isprintable is much cheaper than the regex
             name = BODY_CONTROLS.sub("", name)
         unsubscribe = self.unsubscribe_url.format(token=recipient.unsubscribe_token)
+        if self.request.audience is Audience.ONE_PARTICIPANT:
+            # A campaign of one (an acknowledgement, a receipt): rendered once, for them; its
+            # variant only keeps the transfer encodings message_bytes chooses.
+            rendered = render(
+                self.request.kind, language, self.context(language, name, unsubscribe)
+            )
+            self._variants[language] = _Variant(*rendered, exact=False)
+            return (language, *rendered)
         variant = self._variant(language)
         fast = (
             variant.exact

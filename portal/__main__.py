@@ -8,6 +8,7 @@ the proxies ``WSIS_PORTAL_TRUSTED_PROXIES`` names (uvicorn's ``forwarded_allow_i
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
@@ -20,6 +21,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes (stateless: any number)")
     args = parser.parse_args()
     configure_logging()
+    # Database work runs in threads that hold the GIL for short steps between queries; with
+    # the default 5 ms switch interval each step waits behind the event loop's rendering, and
+    # a ballot's dozen queries take tens of milliseconds. 1 ms keeps them moving.
+    sys.setswitchinterval(0.001)
     settings = get_settings()
     get_logger("portal").info(
         "portal.starting", listen=f"{settings.portal_host}:{settings.portal_port}",

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,18 +17,16 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from core.db import get_engine, migrate
-from core.log import get_logger
 from core.settings import Settings, get_settings
 from portal.guards import Refusal
 from portal.pages import render
 from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
-from portal.security import BodyLimit, SecurityHeaders
+from portal.security import BodyLimit, RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
 from portal.work import writer_for
 
 STATIC = Path(__file__).parent / "static"
 MAILING_AT_ONCE = 2  # acknowledgements and receipts being sent at once, per portal process
-log = get_logger("portal")
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -46,26 +42,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.mailing = asyncio.Semaphore(MAILING_AT_ONCE)
     settings.portal_key()  # made (or read) once at start, not by the first request
     # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,
-    # whatever options it was started with (log_request below names the route instead).
+    # whatever options it was started with (RequestLog names the route instead).
     logging.getLogger("uvicorn.access").disabled = True
     app.add_middleware(BodyLimit, limit=settings.portal_max_body_bytes)
+    app.add_middleware(RequestLog)
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for routes in (public, signin, account, unsubscribe, ocp, projects, ballot, mine, results):
         app.include_router(routes.router)
-
-    @app.middleware("http")
-    async def log_request(request: Request, call_next: Any) -> Response:
-        # The route's template (/signin/link/{token}), never the path itself: paths carry
-        # sign-in and unsubscribe tokens.
-        started = time.monotonic()
-        response: Response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        log.info(
-            "portal.request", method=request.method, route=route,
-            status=response.status_code, ms=round((time.monotonic() - started) * 1000, 1),
-        )  # fmt: skip
-        return response
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> Response:

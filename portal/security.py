@@ -1,5 +1,6 @@
-"""What guards every request: CSRF tokens, security headers, a body size limit, and the
-client's network (never its full address) for throttling and vote evidence.
+"""What guards every request: CSRF tokens, security headers, a body size limit, a log line
+without tokens, and the client's network (never its full address) for throttling and vote
+evidence.
 
 CSRF: a random value in an HttpOnly cookie and, in every form, its HMAC under the portal's
 key (a signed double-submit token). It needs no server-side state, so any portal process
@@ -13,13 +14,18 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import time
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.log import get_logger
+
 CSRF_COOKIE = "wsis_csrf"
 CSRF_FIELD = "csrf"
+
+_log = get_logger("portal")
 
 
 def csrf_seed(request: Request) -> tuple[str, bool]:
@@ -98,6 +104,36 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class RequestLog:
+    """One log line per request: the route's template (``/signin/link/{token}``), never the
+    path itself, which carries sign-in and unsubscribe tokens."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 500
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            _log.info(
+                "portal.request", method=scope["method"], status=status,
+                route=getattr(scope.get("route"), "path", "unmatched"),
+                ms=round((time.monotonic() - started) * 1000, 1),
+            )  # fmt: skip
 
 
 class BodyLimit:

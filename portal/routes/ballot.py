@@ -10,6 +10,7 @@ confirms the same categories finds them voted already.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
@@ -50,10 +51,13 @@ async def _choices(request: Request) -> dict[str, int]:
     return chosen
 
 
-async def _view(request: Request, process_id: str, me: Participant) -> BallotView | Response:
+async def _view(
+    request: Request, process_id: str, me: Participant, *, only: Collection[int] | None = None
+) -> BallotView | Response:
     assert me.id is not None
+    engine = request.app.state.engine
     try:
-        return await read(ballot_for, process_id, me.id, request.app.state.engine)
+        return await read(ballot_for, process_id, me.id, engine, only=only)
     except Refused as refused:
         return not_open(request, refused)
 
@@ -71,10 +75,11 @@ async def ballot(request: Request, process_id: str, me: Me) -> Response:
 async def review(request: Request, process_id: str, me: Me) -> Response:
     form = await request.form()
     await checked_form(request, str(form.get("csrf", "")))
-    view = await _view(request, process_id, me)
+    asked = await _choices(request)
+    view = await _view(request, process_id, me, only=asked.values())
     if isinstance(view, Response):
         return view
-    chosen = {c: p for c, p in (await _choices(request)).items() if c in view.remaining}
+    chosen = {c: p for c, p in asked.items() if c in view.remaining}
     titles = {c.project_id: c.title for choices in view.categories.values() for c in choices}
     left = [c for c in view.remaining if c not in chosen]
     return render(
