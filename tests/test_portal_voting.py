@@ -194,7 +194,7 @@ def test_voided_votes_leave_the_tally_and_change_its_hash(
 ) -> None:
     """A cluster of new accounts from one network in minutes: found, voided with a reason
     before the tally; the tally counts the rest, and its hash covers exactly those."""
-    from intake.votes import Evidence, cast_ballot
+    from intake.ballots import Evidence, cast_ballot
 
     start = datetime.now(UTC) - timedelta(minutes=30)
     for i, person in enumerate(participants[:25]):

@@ -17,7 +17,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import Response
 
 from intake.accounts import keyed
-from intake.votes import BallotView, Evidence, ballot_for, cast_ballot, check_receipt
+from intake.ballots import BallotView, Evidence, ballot_for, cast_ballot, check_receipt
 from intake.windows import Refused
 from models.tables import Participant
 from portal.guards import checked_form
