@@ -76,7 +76,7 @@ def add_participants(url: str, count: int, *, verified: bool = False) -> None:
 class PortalProcess:
     """``python -m portal`` in its own process (as deployed), with ``env`` settings."""
 
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+    def __init__(self, env: dict[str, str], port: int, log: Path, workers: int = 1) -> None:
         self.url = f"http://127.0.0.1:{port}"
         full = {
             **os.environ,
@@ -89,7 +89,7 @@ class PortalProcess:
         self._path = log
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "portal"],
+            [sys.executable, "-m", "portal", "--workers", str(workers)],
             cwd=ROOT,
             env=full,
             stdout=self._log,
@@ -111,10 +111,22 @@ class PortalProcess:
         return "\n".join(self._path.read_text(errors="replace").splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
-        """User and system CPU time of the portal process so far (Linux)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        """User and system CPU time so far of the portal and its worker processes (Linux)."""
+        stats: dict[int, list[str]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    text = (entry / "stat").read_text()
+                except OSError:
+                    continue  # ended meanwhile
+                stats[int(entry.name)] = text.rsplit(")", 1)[1].split()
+        tree, ticks = {self.proc.pid}, 0
+        for _ in range(3):  # the server, uvicorn's workers, their multiprocessing helpers
+            tree |= {pid for pid, fields in stats.items() if int(fields[1]) in tree}
+        for pid in tree:
+            if pid in stats:
+                ticks += int(stats[pid][11]) + int(stats[pid][12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.terminate()

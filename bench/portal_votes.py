@@ -192,6 +192,22 @@ async def through_the_portal(
     return elapsed, sum(votes), timings
 
 
+async def received(sink: asyncio.subprocess.Process, expected: int, patience: float = 600) -> int:
+    """How many messages the sink has, once it has ``expected`` or stops getting more for
+    ``patience`` seconds: the receipts are sent after each receipt page, a few at a time."""
+    assert sink.stdin is not None and sink.stdout is not None
+    count, changed = -1, time.monotonic()
+    while True:
+        sink.stdin.write(b"count\n")
+        await sink.stdin.drain()
+        now = int(await sink.stdout.readline())
+        if now != count:
+            count, changed = now, time.monotonic()
+        if count >= expected or time.monotonic() - changed > patience:
+            return count
+        await asyncio.sleep(0.2)
+
+
 def direct(
     url: str, projects: dict[str, list[int]], voters: range
 ) -> tuple[float, int, list[float]]:
@@ -237,7 +253,9 @@ def postgres() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-async def run(database: str, url: str, voters: int, concurrency: int, tmp: Path) -> float:
+async def run(
+    database: str, url: str, voters: int, concurrency: int, workers: int, tmp: Path
+) -> float:
     """Both runs on one database; the portal/direct ratio."""
     print(f"{database}: preparing {2 * voters} participants and their sessions", flush=True)
     projects = prepare(url, voters)
@@ -255,15 +273,20 @@ async def run(database: str, url: str, voters: int, concurrency: int, tmp: Path)
         "WSIS_SMTP_TLS": "none",
         "WSIS_PORTAL_SECRET": KEY,
     }
-    portal = PortalProcess(env, free_port(), tmp / f"portal-{database}.log")
+    portal = PortalProcess(env, free_port(), tmp / f"portal-{database}.log", workers)
     try:
-        print(f"  portal: {voters} voters, {concurrency} at a time", flush=True)
+        print(f"  portal ({workers} process{'es' if workers > 1 else ''}): {voters} voters, "
+              f"{concurrency} at a time", flush=True)  # fmt: skip
         cpu = portal.cpu_seconds()
         try:
             elapsed, votes, timings = await through_the_portal(portal.url, cookies, concurrency)
         except Exception:
             print(portal.tail(), file=sys.stderr)
             raise
+        ballots_cpu = portal.cpu_seconds() - cpu
+        last_ballot = time.perf_counter()
+        receipts = await received(sink, voters)
+        receipts_behind = time.perf_counter() - last_ballot
         cpu = portal.cpu_seconds() - cpu
     finally:
         portal.stop()
@@ -272,8 +295,12 @@ async def run(database: str, url: str, voters: int, concurrency: int, tmp: Path)
     rate = votes / elapsed
     print(
         f"  portal  {votes:>7} votes in {elapsed:6.1f} s: {rate:7.0f} votes/s "
-        f"({voters / elapsed:.0f} ballots/s); portal CPU {cpu / voters * 1000:.1f} ms a ballot"
+        f"({voters / elapsed:.0f} ballots/s); portal CPU {ballots_cpu / voters * 1000:.1f} ms "
+        "a ballot"
     )
+    print(f"          receipts: {receipts} of {voters} at the SMTP server, the last "
+          f"{receipts_behind:.1f} s after the last ballot; portal CPU with them "
+          f"{cpu / voters * 1000:.1f} ms a ballot")  # fmt: skip
     for page in PAGES:
         print(f"          {line(f'{page:<8}', timings.pages[page])}")
     print(f"          {line('ballot  ', timings.ballots)}")
@@ -291,6 +318,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="5,000 voters")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1, help="portal processes (compose runs 2)")
     args = parser.parse_args()
     voters = 5_000 if args.quick else args.voters
     ratios: list[float] = []
@@ -299,10 +327,12 @@ async def main() -> None:
         for database in args.databases.split(","):
             if database == "sqlite":
                 url = f"sqlite:///{tmp / 'wsis.db'}"
-                ratios.append(await run(database, url, voters, args.concurrency, tmp))
+                ratios.append(await run(database, url, voters, args.concurrency, args.workers, tmp))
             elif database == "postgresql":
                 with postgres() as url:
-                    ratios.append(await run(database, url, voters, args.concurrency, tmp))
+                    ratios.append(
+                        await run(database, url, voters, args.concurrency, args.workers, tmp)
+                    )
             else:
                 raise SystemExit(f"unknown database {database!r}: sqlite or postgresql")
     print(f"portal/direct ratio: {min(ratios):.2f}")

@@ -68,6 +68,10 @@ class Vote(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("process_id", "category", "voter_id"),
         sa.Index("ix_vote_network", "process_id", "network", "cast_at"),
+        # Every ballot page reads the voter's votes, every receipt its ballot's: without
+        # these each read scans the contest's votes (hundreds of thousands).
+        sa.Index("ix_vote_voter", "voter_id", "process_id"),
+        sa.Index("ix_vote_ballot", "ballot_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
