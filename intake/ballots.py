@@ -76,12 +76,14 @@ class BallotView:
 
 @dataclass(frozen=True)
 class Receipt:
-    """A confirmed ballot: its code, when, and what it chose."""
+    """A confirmed ballot: its code, when, and what it chose (project ids, and their titles
+    for the receipt page)."""
 
     code: str
     cast_at: datetime
     choices: dict[str, int]
     acknowledgement: CampaignRequest | None = None
+    titles: dict[str, str] = field(default_factory=dict)
 
 
 def _rules(window: Window) -> dict[str, object]:
@@ -220,17 +222,17 @@ def _cast(
             raise Refused(UNVERIFIED, reason="unverified")
         ids = [p for p in choices.values() if 0 < p <= MAX_ID]
         found = {
-            pid: (category, status)
-            for pid, category, status in session.execute(
-                sa.select(_project.c.id, _project.c.category, _project.c.status).where(
-                    _project.c.process_id == process_id, _project.c.id.in_(ids)
-                )
+            pid: (category, status, title)
+            for pid, category, status, title in session.execute(
+                sa.select(
+                    _project.c.id, _project.c.category, _project.c.status, _project.c.title
+                ).where(_project.c.process_id == process_id, _project.c.id.in_(ids))
             ).all()
         }
         wrong = [
             c
             for c, p in choices.items()
-            if found.get(p, ("", ""))[0] != c or found[p][1] not in VOTABLE
+            if found.get(p, ("", "", ""))[0] != c or found[p][1] not in VOTABLE
         ]
         if wrong:
             raise Refused(
@@ -297,7 +299,8 @@ def _cast(
             subject_id=receipt_id,
         )  # fmt: skip
         session.commit()
-    return Receipt(code, now, dict(choices), ack)
+    titles = {category: found[project_id][2] for category, project_id in sorted(choices.items())}
+    return Receipt(code, now, dict(choices), ack, titles)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ def main() -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.portal_trusted_proxies,
         access_log=False,  # paths carry tokens (sign-in links, unsubscribe): never logged
+        # A stop waits this long for the requests and receipts under way; what is not sent
+        # by then stays in the outbox for the process's next flush.
+        timeout_graceful_shutdown=20,
         log_config=None,
     )
 

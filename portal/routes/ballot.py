@@ -17,7 +17,14 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import Response
 
 from intake.accounts import keyed
-from intake.ballots import BallotView, Evidence, ballot_for, cast_ballot, check_receipt
+from intake.ballots import (
+    BallotView,
+    Evidence,
+    ReceiptCheck,
+    ballot_for,
+    cast_ballot,
+    check_receipt,
+)
 from intake.windows import Refused
 from models.tables import Participant
 from portal.guards import checked_form
@@ -110,8 +117,9 @@ async def confirm(request: Request, process_id: str, me: Me, tasks: BackgroundTa
         )  # fmt: skip
     if receipt.acknowledgement is not None:
         tasks.add_task(acknowledge, request, receipt.acknowledgement)
-    found = await read(check_receipt, engine, receipt.code)
-    return render(request, "ballot_receipt.html", receipt=receipt, checked=found)
+    # What the voter just cast, as a receipt check would show it (nothing voided yet).
+    cast = ReceiptCheck(process_id, receipt.cast_at, len(chosen), 0, me.id, receipt.titles)
+    return render(request, "ballot_receipt.html", receipt=receipt, checked=cast)
 
 
 @router.get("/receipt")
