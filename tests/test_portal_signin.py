@@ -315,4 +315,5 @@ async def test_preferences_change_the_language_and_the_subscription(
         ).one()
     assert (row.language, row.unsubscribed) == ("ar", True)
     again = await browser.get("/preferences?saved=1")
-    assert again.headers["content-language"] in ("ar", "en")  # en until Arabic is complete
+    assert again.headers["content-language"] == "ar"  # the portal catalog is complete
+    assert '<html lang="ar" dir="rtl">' in again.text and "تم حفظ تفضيلاتكم." in again.text
