@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from devstack.catcher import MailCatcher
 from models.plan import BallotRule
 from models.tables import Project, Window
+from portal.pages import LANGUAGE_COOKIE
 
 NEW = "new.member@example.org"
 
@@ -75,8 +76,12 @@ async def sign_up(client: httpx.AsyncClient, address: str = NEW) -> httpx.Respon
 async def signed_in(
     portal_url: str, mail: MailCatcher, address: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser signed in as ``address`` through the e-mailed link."""
-    async with httpx.AsyncClient(base_url=portal_url, follow_redirects=False) as browser:
+    """A browser signed in as ``address`` through the e-mailed link. It reads English (the
+    switcher's cookie): the participants prefer all seven languages, and the pages are
+    written in the participant's language once its catalog is complete."""
+    async with httpx.AsyncClient(
+        base_url=portal_url, follow_redirects=False, cookies={LANGUAGE_COOKIE: "en"}
+    ) as browser:
         seen = len([m for m in mail.received if address in m.recipients])
         await ask_for_link(browser, address)
         link, _ = await sign_in_mail(mail, address, seen)

@@ -68,7 +68,7 @@ async def test_sign_up_then_scanners_then_a_person_signs_in(
     cookie = signed.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "wsis_session=" in cookie
     me = await browser.get("/me")
-    assert me.status_code == 200 and "Welcome, Nadia Rahman" in me.text
+    assert me.status_code == 200 and "Welcome, <bdi>Nadia Rahman</bdi>" in me.text
     assert verified_at(engine, NEW) is not None  # the first sign-in verifies
 
     # The same link again: used.
@@ -315,4 +315,5 @@ async def test_preferences_change_the_language_and_the_subscription(
         ).one()
     assert (row.language, row.unsubscribed) == ("ar", True)
     again = await browser.get("/preferences?saved=1")
-    assert again.headers["content-language"] in ("ar", "en")  # en until Arabic is complete
+    assert again.headers["content-language"] == "ar"  # the portal catalog is complete
+    assert '<html lang="ar" dir="rtl">' in again.text and "تم حفظ تفضيلاتكم." in again.text
