@@ -74,13 +74,14 @@ async def sign_up(client: httpx.AsyncClient, address: str = NEW) -> httpx.Respon
 
 @asynccontextmanager
 async def signed_in(
-    portal_url: str, mail: MailCatcher, address: str
+    portal_url: str, mail: MailCatcher, address: str, language: str | None = "en"
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser signed in as ``address`` through the e-mailed link. It reads English (the
-    switcher's cookie): the participants prefer all seven languages, and the pages are
-    written in the participant's language once its catalog is complete."""
+    """A browser signed in as ``address`` through the e-mailed link. It reads ``language``
+    (the switcher's cookie; English by default, as the tests read the pages: the
+    participants prefer all seven languages); None: the participant's own."""
+    cookies = {LANGUAGE_COOKIE: language} if language else {}
     async with httpx.AsyncClient(
-        base_url=portal_url, follow_redirects=False, cookies={LANGUAGE_COOKIE: "en"}
+        base_url=portal_url, follow_redirects=False, cookies=cookies
     ) as browser:
         seen = len([m for m in mail.received if address in m.recipients])
         await ask_for_link(browser, address)
