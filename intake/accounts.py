@@ -238,17 +238,21 @@ def open_session(engine: Engine, participant_id: int, *, now: datetime | None = 
     return session_id
 
 
+# Built once: every signed-in request asks it.
+_SESSION_OWNER = (
+    sa.select(_p)
+    .join(_s, _s.c.participant_id == _p.c.id)
+    .where(_s.c.id_hash == sa.bindparam("id_hash"), _s.c.expires_at > sa.bindparam("now"))
+)
+
+
 def session_participant(
     engine: Engine, session_id: str, *, now: datetime | None = None
 ) -> Participant | None:
     """Who a session belongs to, while it lasts."""
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(_p)
-            .join(_s, _s.c.participant_id == _p.c.id)
-            .where(_s.c.id_hash == digest(session_id), _s.c.expires_at > now)
-        ).first()
+        row = conn.execute(_SESSION_OWNER, {"id_hash": digest(session_id), "now": now}).first()
     return Participant.model_validate(row._mapping) if row else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy.engine import Engine
@@ -10,10 +11,12 @@ from sqlmodel import Session
 from core.log import get_logger
 from core.settings import Settings
 from mail.outbox import CampaignStopped, DeliveryDeferred, deliver
-from models.tables import Campaign, OutboxMessage, Window
+from models.tables import Campaign, OutboxMessage, OutboxState, Window
 from models.wire import Audience, CampaignRequest, MessageKind
 
 log = get_logger(__name__)
+_campaign = Campaign.__table__  # type: ignore[attr-defined]
+_outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 class AckOutcome(StrEnum):
@@ -54,16 +57,26 @@ def queue_ack(
         title=window.title,
         timezone=window.timezone,
     )
-    session.add(
-        Campaign(
+    # Plain inserts, not ORM objects: this runs inside every ballot's transaction, which on
+    # SQLite holds the one write lock.
+    session.execute(
+        _campaign.insert().values(
             key=request.key,
             process_id=window.process_id,
             kind=kind.value,
             request_json=request.model_dump_json(),
+            created_at=datetime.now(UTC),
         )
     )
-    session.flush()
-    session.add(OutboxMessage(campaign_key=request.key, participant_id=participant_id))
+    session.execute(
+        _outbox.insert().values(
+            campaign_key=request.key,
+            participant_id=participant_id,
+            state=OutboxState.PENDING.value,
+            ambiguous=False,
+            attempts=0,
+        )
+    )
     return request
 
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from mail.compose import local_time
 from models.tables import Window, WindowKind, WindowState
+
+# Built once: every page and write of intake looks a window up (several for each ballot).
+_WINDOW = select(Window).where(
+    Window.process_id == sa.bindparam("process_id"), Window.kind == sa.bindparam("kind")
+)
 
 
 class Refused(Exception):
@@ -39,9 +45,7 @@ def check_window(
     created *scheduled* when its process starts, so it opens and closes to the second even
     while no worker runs. Only a close or cancel by the workflow ends it early.
     """
-    window = session.exec(
-        select(Window).where(Window.process_id == process_id, Window.kind == kind)
-    ).first()
+    window = session.exec(_WINDOW, params={"process_id": process_id, "kind": kind}).first()
     if window is None:
         raise Refused(f"{what} for {process_id} is not open", reason="not-open")
     if window.state == WindowState.CANCELLED:
