@@ -277,9 +277,10 @@ async def run(
     try:
         print(f"  portal ({workers} process{'es' if workers > 1 else ''}): {voters} voters, "
               f"{concurrency} at a time", flush=True)  # fmt: skip
-        cpu = portal.cpu_seconds()
+        cpu, ours = portal.cpu_seconds(), time.process_time()
         try:
             elapsed, votes, timings = await through_the_portal(portal.url, cookies, concurrency)
+            ours = time.process_time() - ours
         except Exception:
             print(portal.tail(), file=sys.stderr)
             raise
@@ -296,7 +297,7 @@ async def run(
     print(
         f"  portal  {votes:>7} votes in {elapsed:6.1f} s: {rate:7.0f} votes/s "
         f"({voters / elapsed:.0f} ballots/s); portal CPU {ballots_cpu / voters * 1000:.1f} ms "
-        "a ballot"
+        f"a ballot, the simulated voters {ours / voters * 1000:.1f} ms"
     )
     print(f"          receipts: {receipts} of {voters} at the SMTP server, the last "
           f"{receipts_behind:.1f} s after the last ballot; portal CPU with them "
