@@ -33,6 +33,7 @@ i18n: install
 bench: install
 	$(BIN)/python bench/email_fanout.py --quick
 	$(BIN)/python bench/signin.py --quick
+	$(BIN)/python bench/portal_votes.py --quick
 
 clean:
 	rm -rf var $(VENV)
