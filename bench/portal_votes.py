@@ -136,11 +136,11 @@ class Timings:
     ballots: list[float] = field(default_factory=list)
 
 
-async def vote(portal: str, cookie: str, pool: httpx.AsyncHTTPTransport, timings: Timings) -> int:
-    """One voter's ballot, from opening it to the receipt page; the votes it cast."""
-    browser = httpx.AsyncClient(
-        base_url=portal, timeout=120, transport=pool, cookies={"wsis_session": cookie}
-    )
+async def vote(browser: httpx.AsyncClient, cookie: str, timings: Timings) -> int:
+    """One voter's ballot, from opening it to the receipt page; the votes it cast. The
+    browser is a fresh one: no cookie but the voter's session."""
+    browser.cookies.clear()
+    browser.cookies.set("wsis_session", cookie)
     started = time.perf_counter()
     page = await browser.get(f"/ballot/{CONTEST}")
     timings.pages["ballot"].append(time.perf_counter() - started)
@@ -169,17 +169,25 @@ async def vote(portal: str, cookie: str, pool: httpx.AsyncHTTPTransport, timings
 async def through_the_portal(
     portal: str, cookies: list[str], concurrency: int
 ) -> tuple[float, int, Timings]:
-    # Idle connections are dropped before uvicorn closes them (5 s): never reuse a closing one.
-    limits = httpx.Limits(max_connections=concurrency, keepalive_expiry=4)
-    pool = httpx.AsyncHTTPTransport(limits=limits)
-    gate = asyncio.Semaphore(concurrency)
+    # One browser a lane, each voter in turn (a new httpx client a voter would cost the
+    # simulated voters more CPU than the portal spends on them). Idle connections are
+    # dropped before uvicorn closes them (5 s): never reuse a closing one.
+    limits = httpx.Limits(max_connections=1, keepalive_expiry=4)
+    lanes: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    for _ in range(concurrency):
+        lanes.put_nowait(
+            httpx.AsyncClient(base_url=portal, timeout=120, limits=limits, trust_env=False)
+        )
     timings = Timings()
     done = 0
 
     async def one(cookie: str) -> int:
         nonlocal done
-        async with gate:
-            votes = await vote(portal, cookie, pool, timings)
+        browser = await lanes.get()
+        try:
+            votes = await vote(browser, cookie, timings)
+        finally:
+            lanes.put_nowait(browser)
         done += 1
         if done % 1000 == 0:
             print(f"    {done:>6} ballots", flush=True)
@@ -188,7 +196,8 @@ async def through_the_portal(
     started = time.perf_counter()
     votes = await asyncio.gather(*(one(c) for c in cookies))
     elapsed = time.perf_counter() - started
-    await pool.aclose()
+    while not lanes.empty():
+        await lanes.get_nowait().aclose()
     return elapsed, sum(votes), timings
 
 

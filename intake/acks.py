@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -47,37 +48,52 @@ def queue_ack(
 ) -> CampaignRequest:
     """Add the acknowledgement of ``ref`` (e.g. ``ack:12``) to the outbox, in ``session``;
     ``subject_id`` names the row it is about when its template needs it (a receipt)."""
-    request = CampaignRequest(
-        key=f"{window.process_id}:{ref}",
-        process_id=window.process_id,
-        kind=kind,
-        audience=Audience.ONE_PARTICIPANT,
-        participant_id=participant_id,
-        subject_id=subject_id,
-        title=window.title,
-        timezone=window.timezone,
-    )
-    # Plain inserts, not ORM objects: this runs inside every ballot's transaction, which on
-    # SQLite holds the one write lock.
-    session.execute(
-        _campaign.insert().values(
-            key=request.key,
+    return queue_acks(session, window, kind, [(ref, participant_id, subject_id)])[0]
+
+
+def queue_acks(
+    session: Session,
+    window: Window,
+    kind: MessageKind,
+    acks: Sequence[tuple[str, int, int | None]],
+) -> list[CampaignRequest]:
+    """``queue_ack`` for each (ref, participant id, subject id) of ``acks``, in two
+    statements: the receipts of a batch of ballots."""
+    requests = [
+        CampaignRequest(
+            key=f"{window.process_id}:{ref}",
             process_id=window.process_id,
-            kind=kind.value,
-            request_json=request.model_dump_json(),
-            created_at=datetime.now(UTC),
-        )
-    )
-    session.execute(
-        _outbox.insert().values(
-            campaign_key=request.key,
+            kind=kind,
+            audience=Audience.ONE_PARTICIPANT,
             participant_id=participant_id,
-            state=OutboxState.PENDING.value,
-            ambiguous=False,
-            attempts=0,
+            subject_id=subject_id,
+            title=window.title,
+            timezone=window.timezone,
         )
-    )
-    return request
+        for ref, participant_id, subject_id in acks
+    ]
+    if not requests:
+        return requests
+    now = datetime.now(UTC)
+    # Plain inserts, not ORM objects: this runs inside ballots' transactions, which on SQLite
+    # hold the one write lock.
+    session.execute(
+        _campaign.insert(),
+        [
+            {"key": r.key, "process_id": window.process_id, "kind": kind.value,
+             "request_json": r.model_dump_json(), "created_at": now}
+            for r in requests
+        ],
+    )  # fmt: skip
+    session.execute(
+        _outbox.insert(),
+        [
+            {"campaign_key": r.key, "participant_id": r.participant_id,
+             "state": OutboxState.PENDING.value, "ambiguous": False, "attempts": 0}
+            for r in requests
+        ],
+    )  # fmt: skip
+    return requests
 
 
 async def send_ack(request: CampaignRequest, engine: Engine, settings: Settings) -> AckOutcome:

@@ -1,17 +1,14 @@
-"""A participant's ballot through the portal: what they may choose, the whole ballot cast in
-one transaction with its evidence and receipt, and the receipt checked later.
+"""A participant's ballot through the portal: what they may choose, and the receipt checked
+later (casting it is ``intake.casting``).
 
-The window is checked inside each transaction, so voting closes to the second whether or not
-a worker runs; one vote per voter and category is the database's UNIQUE constraint, so two
-tabs confirming at once cannot both get in. Batches and the secretariat's review are in
-``intake.votes``.
+The ballot is shown only while its voting window is open (checked on every page); batches
+through the CLI and the secretariat's review are in ``intake.votes``.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import secrets
 import threading
 import time
 from collections.abc import Collection
@@ -20,29 +17,16 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from intake.acks import queue_ack
-from intake.votes import MAX_ID, UNVERIFIED, VOTABLE
-from intake.windows import Refused, check_window
+from intake.votes import VOTABLE
+from intake.windows import check_window
 from models.plan import BallotRule
-from models.tables import BallotReceipt, Participant, Project, Vote, Window, WindowKind
-from models.wire import CampaignRequest, MessageKind
+from models.tables import BallotReceipt, Project, Vote, Window, WindowKind
 
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _vote = Vote.__table__  # type: ignore[attr-defined]
 _project = Project.__table__  # type: ignore[attr-defined]
 _receipt = BallotReceipt.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What a vote keeps for the secretariat's review: the client's network (its /24 or
-    /48) and a keyed hash of its user agent; never the full address."""
-
-    network: str = ""
-    agent_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,21 +58,14 @@ class BallotView:
         return [c for c in self.categories if c not in self.voted]
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """A confirmed ballot: its code, when, and what it chose (project ids, and their titles
-    for the receipt page)."""
-
-    code: str
-    cast_at: datetime
-    choices: dict[str, int]
-    acknowledgement: CampaignRequest | None = None
-    titles: dict[str, str] = field(default_factory=dict)
-
-
 def _rules(window: Window) -> dict[str, object]:
     rules: dict[str, object] = json.loads(window.rules_json or "{}")
     return rules
+
+
+def ballot_rule(window: Window) -> BallotRule:
+    """The contest's ballot rule (``any`` or ``all-categories``), from its voting window."""
+    return BallotRule(str(_rules(window).get("ballot_rule", "any")))
 
 
 # The nominated projects of a contest, read from the database at most every few seconds by
@@ -158,9 +135,7 @@ def ballot_for(
     rules = _rules(window)
     order = [str(c) for c in rules.get("categories", [])]  # type: ignore[attr-defined]
     names = dict(rules.get("category_names", {}))  # type: ignore[call-overload]
-    view = BallotView(
-        process_id, window.title, BallotRule(str(rules.get("ballot_rule", "any"))), names=names
-    )
+    view = BallotView(process_id, window.title, ballot_rule(window), names=names)
     view.voted = voted
     by_category: dict[str, list[Choice]] = {code: [] for code in nominated.categories}
     for choice in listed:
@@ -172,135 +147,6 @@ def ballot_for(
             random.Random(f"{process_id}:{voter_id}:{code}").shuffle(choices)
             view.categories[code] = choices
     return view
-
-
-def _receipt_code() -> str:
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
-    return f"{raw[:5]}-{raw[5:]}"
-
-
-def cast_ballot(
-    process_id: str,
-    voter_id: int,
-    choices: dict[str, int],
-    evidence: Evidence,
-    engine: Engine,
-    *,
-    now: datetime | None = None,
-) -> Receipt:
-    """Record a whole ballot in one transaction, or nothing (``Refused`` with the reason:
-    ``closed``..., ``unverified``, ``invalid``, ``already-voted`` with its categories,
-    ``incomplete`` with the ones still to choose under the all-categories rule). Its receipt
-    e-mail is queued in the same transaction."""
-    now = now or datetime.now(UTC)
-    if not choices:
-        raise Refused("choose a project in at least one category", reason="empty")
-    try:
-        return _cast(process_id, voter_id, choices, evidence, engine, now)
-    except IntegrityError:
-        # Another tab of the same voter won the race (PostgreSQL; SQLite's write lock
-        # serializes the check and the insert): the whole ballot is refused, as it would be.
-        raise Refused(
-            "you have already voted in one of these categories",
-            reason="already-voted",
-            categories=sorted(choices),
-        ) from None
-
-
-def _cast(
-    process_id: str,
-    voter_id: int,
-    choices: dict[str, int],
-    evidence: Evidence,
-    engine: Engine,
-    now: datetime,
-) -> Receipt:
-    with Session(engine.execution_options(sqlite_immediate=True)) as session:
-        window = check_window(session, process_id, WindowKind.VOTING, now, "Public online voting")
-        voter = session.get(Participant, voter_id)
-        if voter is None or voter.verified_at is None:
-            raise Refused(UNVERIFIED, reason="unverified")
-        ids = [p for p in choices.values() if 0 < p <= MAX_ID]
-        found = {
-            pid: (category, status, title)
-            for pid, category, status, title in session.execute(
-                sa.select(
-                    _project.c.id, _project.c.category, _project.c.status, _project.c.title
-                ).where(_project.c.process_id == process_id, _project.c.id.in_(ids))
-            ).all()
-        }
-        wrong = [
-            c
-            for c, p in choices.items()
-            if found.get(p, ("", "", ""))[0] != c or found[p][1] not in VOTABLE
-        ]
-        if wrong:
-            raise Refused(
-                f"not a nominated project of its category: {', '.join(sorted(wrong))}",
-                reason="invalid",
-                categories=sorted(wrong),
-            )
-        voted = set(
-            session.execute(
-                sa.select(_vote.c.category).where(
-                    _vote.c.process_id == process_id, _vote.c.voter_id == voter_id
-                )
-            ).scalars()
-        )
-        again = sorted(voted & set(choices))
-        if again:
-            raise Refused(
-                f"you have already voted in {', '.join(again)}: one vote per category",
-                reason="already-voted",
-                categories=again,
-            )
-        if BallotRule(str(_rules(window).get("ballot_rule", "any"))) is BallotRule.ALL_CATEGORIES:
-            needed = set(
-                session.execute(
-                    sa.select(_project.c.category)
-                    .where(_project.c.process_id == process_id, _project.c.status.in_(VOTABLE))
-                    .distinct()
-                ).scalars()
-            )
-            missing = sorted(needed - voted - set(choices))
-            if missing:
-                raise Refused(
-                    f"this contest counts a ballot only with a vote in every category; "
-                    f"still to choose: {', '.join(missing)}",
-                    reason="incomplete",
-                    categories=missing,
-                )
-        code = _receipt_code()
-        receipt_id = session.execute(
-            _receipt.insert()
-            .values(
-                process_id=process_id, voter_id=voter_id, code=code, votes=len(choices), cast_at=now
-            )
-            .returning(_receipt.c.id)
-        ).scalar_one()
-        session.execute(
-            _vote.insert(),
-            [
-                {
-                    "process_id": process_id,
-                    "category": category,
-                    "project_id": project_id,
-                    "voter_id": voter_id,
-                    "cast_at": now,
-                    "ballot_id": receipt_id,
-                    "network": evidence.network,
-                    "agent_hash": evidence.agent_hash,
-                }
-                for category, project_id in choices.items()
-            ],
-        )
-        ack = queue_ack(
-            session, window, MessageKind.VOTE_RECEIPT, f"receipt:{receipt_id}", voter_id,
-            subject_id=receipt_id,
-        )  # fmt: skip
-        session.commit()
-    titles = {category: found[project_id][2] for category, project_id in sorted(choices.items())}
-    return Receipt(code, now, dict(choices), ack, titles)
 
 
 @dataclass(frozen=True)

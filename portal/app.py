@@ -23,7 +23,7 @@ from portal.pages import render
 from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
 from portal.security import BodyLimit, RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
-from portal.work import writer_for
+from portal.work import BallotBox, writer_for
 
 STATIC = Path(__file__).parent / "static"
 MAILING_AT_ONCE = 2  # acknowledgements and receipts being sent at once, per portal process
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.writer = writer_for(engine)
+    app.state.ballot_box = BallotBox(engine, app.state.writer)
     app.state.mailing = asyncio.Semaphore(MAILING_AT_ONCE)
     settings.portal_key()  # made (or read) once at start, not by the first request
     # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,

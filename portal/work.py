@@ -3,7 +3,8 @@
 Reads run in parallel threads. Writes on SQLite run in one thread per portal process: SQLite
 has one writer at a time, and writers from many threads would wait for it in SQLite's busy
 handler, which sleeps in growing steps and makes the slowest requests very slow; one writer
-thread makes them queue in order instead. On PostgreSQL writes run in parallel too.
+thread makes them queue in order instead. On PostgreSQL writes run in parallel too. Ballots
+confirmed while the writer is busy are cast together when it is free (``BallotBox``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from fastapi import Request
 from sqlalchemy.engine import Engine
 
 from intake.acks import send_ack
+from intake.casting import BallotCast, Receipt, cast_ballots
+from intake.windows import Refused
 from models.wire import CampaignRequest
 
 P = ParamSpec("P")
@@ -49,3 +52,55 @@ async def acknowledge(request: Request, ack: CampaignRequest) -> None:
     app = request.app.state
     async with app.mailing:
         await send_ack(ack, app.engine, app.settings)
+
+
+# Ballots cast in one transaction at most: a peak's queue is cut into groups this size.
+BALLOTS_AT_ONCE = 100
+
+
+class BallotBox:
+    """The ballots of one portal process on their way to the database. A ballot confirmed
+    while the writer is idle is cast at once; those confirmed while it is busy wait and are
+    then cast together, in one transaction (``intake.casting``): a group commit, so that on
+    SQLite a peak of confirms costs one write lock per group, not one per ballot. Nothing is
+    kept here beyond the requests under way."""
+
+    def __init__(self, engine: Engine, writer: ThreadPoolExecutor) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._lanes = writer._max_workers  # groups cast at once: the writer's threads
+        self._waiting: list[tuple[BallotCast, asyncio.Future[Receipt | Refused]]] = []
+        self._casting: set[asyncio.Task[None]] = set()
+
+    async def cast(self, ballot: BallotCast) -> Receipt:
+        """Record ``ballot`` (its receipt), or raise its ``Refused``."""
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[Receipt | Refused] = loop.create_future()
+        self._waiting.append((ballot, outcome))
+        if len(self._casting) < self._lanes:
+            task = loop.create_task(self._cast_waiting())
+            self._casting.add(task)
+            task.add_done_callback(self._casting.discard)
+        result = await outcome
+        if isinstance(result, Refused):
+            raise result
+        return result
+
+    async def _cast_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            group = self._waiting[:BALLOTS_AT_ONCE]
+            del self._waiting[:BALLOTS_AT_ONCE]
+            ballots = [ballot for ballot, _ in group]
+            try:
+                outcomes = await loop.run_in_executor(
+                    self._writer, cast_ballots, ballots, self._engine
+                )
+            except Exception as failed:  # the database: every ballot of the group says so
+                for _, waiting in group:
+                    if not waiting.done():
+                        waiting.set_exception(failed)
+                continue
+            for (_, waiting), result in zip(group, outcomes, strict=True):
+                if not waiting.done():  # its request may have gone (the client left)
+                    waiting.set_result(result)

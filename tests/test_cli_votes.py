@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from intake.ballots import Evidence, cast_ballot
+from intake.casting import Evidence, cast_ballot
 from models.tables import Participant, Vote
 from tests.portal_flow import Contest
 

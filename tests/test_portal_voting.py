@@ -5,6 +5,7 @@ the second, voiding before the tally, and the results' embargo."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,9 @@ from sqlalchemy.engine import Engine
 
 from activities.prizes import PrizeActivities, ballot_hash
 from devstack.catcher import MailCatcher
+from intake.casting import BallotCast, Receipt, cast_ballots
 from intake.votes import void_votes
+from intake.windows import Refused
 from models.plan import BallotRule
 from models.tables import Campaign, Project, Vote, Window
 from models.wire import TallyRequest
@@ -111,6 +114,92 @@ async def test_two_tabs_confirming_at_once_cast_one_vote_per_category(
     assert dict(per_category) == dict.fromkeys(CATEGORIES, 1)
 
 
+def participant_ids(engine: Engine, people: list[dict[str, str]]) -> list[int]:
+    with engine.connect() as conn:
+        return [
+            conn.execute(
+                sa.text("SELECT id FROM participant WHERE email = :e"), {"e": p["email"]}
+            ).scalar_one()
+            for p in people
+        ]
+
+
+def test_ballots_cast_together_are_each_judged_on_their_own(
+    engine: Engine, contest: Contest, participants: list[dict[str, str]]
+) -> None:
+    """One group (what the portal's writer casts after a burst of confirms): the good
+    ballots are recorded with a receipt each; every bad one is refused alone, with its own
+    reason, and leaves no vote, receipt or e-mail behind."""
+    a, b, c, d, e = participant_ids(engine, participants[12:17])
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE participant SET verified_at = NULL WHERE id = :i"), {"i": d})
+    full = {code: ids[0] for code, ids in contest.projects.items()}
+    other_pick = {code: ids[1] for code, ids in contest.projects.items()}
+    wrong = {**full, "C1": contest.projects["C4"][0]}  # a C4 project offered for C1
+    outcomes = cast_ballots(
+        [
+            BallotCast(contest.process_id, a, full),
+            BallotCast(contest.process_id, a, other_pick),  # a's second tab, same group
+            BallotCast(contest.process_id, b, {"C1": full["C1"]}),  # all-categories rule
+            BallotCast(contest.process_id, c, wrong),
+            BallotCast(contest.process_id, d, full),  # not verified
+            BallotCast("wsis-2030-other", e, full),  # no such voting window
+            BallotCast(contest.process_id, e, other_pick),
+            BallotCast(contest.process_id, b, {}),
+        ],
+        engine,
+    )
+    reasons = [o.reason if isinstance(o, Refused) else "recorded" for o in outcomes]
+    assert reasons == ["recorded", "already-voted", "incomplete", "invalid", "unverified",
+                       "not-open", "recorded", "empty"]  # fmt: skip
+    assert isinstance(outcomes[2], Refused) and outcomes[2].details["categories"] == ["C4", "C9"]
+    receipts = [o for o in outcomes if isinstance(o, Receipt)]
+    assert len({r.code for r in receipts}) == 2
+    assert receipts[1].titles == {c: f"Project {c}-1" for c in CATEGORIES}
+    with engine.connect() as conn:
+        votes = conn.execute(sa.select(Vote.voter_id, Vote.project_id, Vote.ballot_id)).all()  # type: ignore[call-overload]
+        mails = conn.execute(
+            sa.text("SELECT key FROM campaign WHERE key LIKE :k"), {"k": f"{CONTEST}:receipt:%"}
+        ).all()
+    assert sorted((v.voter_id, v.project_id) for v in votes) == sorted(
+        [(a, p) for p in full.values()] + [(e, p) for p in other_pick.values()]
+    )
+    assert len({v.ballot_id for v in votes}) == 2 and len(mails) == 2
+
+
+async def test_many_voters_confirming_at_once_each_get_their_receipt(
+    portal: Portal, mail: MailCatcher, engine: Engine, contest: Contest,
+    participants: list[dict[str, str]],
+) -> None:  # fmt: skip
+    """Twelve voters confirm in the same instant (the portal casts them in groups): each
+    gets their own receipt page and e-mail, and every vote is there once."""
+    voters = [p["email"] for p in participants[18:30]]
+    async with contextlib.AsyncExitStack() as stack:
+        browsers = [await stack.enter_async_context(signed_in(portal.url, mail, v)) for v in voters]
+        pages = await asyncio.gather(*(b.get(f"/ballot/{contest.process_id}") for b in browsers))
+        answers = await asyncio.gather(
+            *(
+                b.post(
+                    f"/ballot/{contest.process_id}/confirm",
+                    data={**full_ballot(contest, pick=i % 3), "csrf": token_of(page.text)},
+                )
+                for i, (b, page) in enumerate(zip(browsers, pages, strict=True))
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * len(voters)
+    codes = [re.search(r'class="code">([A-Z2-9-]{11})<', a.text) for a in answers]
+    assert all(codes) and len({m.group(1) for m in codes if m}) == len(voters)
+    with engine.connect() as conn:
+        votes = conn.execute(sa.select(sa.func.count()).select_from(Vote)).scalar_one()
+    assert votes == len(voters) * len(CATEGORIES)
+    for _ in range(200):
+        receipts = [m for m in mail.received if m.campaign.startswith(f"{CONTEST}:receipt:")]
+        if len(receipts) >= len(voters):
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(r for m in receipts for r in m.recipients) == sorted(voters)
+
+
 async def test_voting_one_second_after_the_close_is_refused_with_the_deadline(
     portal: Portal, mail: MailCatcher, engine: Engine, contest: Contest,
     participants: list[dict[str, str]],
@@ -194,7 +283,7 @@ def test_voided_votes_leave_the_tally_and_change_its_hash(
 ) -> None:
     """A cluster of new accounts from one network in minutes: found, voided with a reason
     before the tally; the tally counts the rest, and its hash covers exactly those."""
-    from intake.ballots import Evidence, cast_ballot
+    from intake.casting import Evidence, cast_ballot
 
     start = datetime.now(UTC) - timedelta(minutes=30)
     for i, person in enumerate(participants[:25]):

@@ -2,9 +2,10 @@
 
 The ballot shows each category's nominated projects in an order of the voter's own; the
 review page says what will be cast, how many categories remain under the all-categories
-rule, and that a vote is final; the confirm casts the whole ballot in one transaction or
-nothing. Choices travel in the forms themselves (no draft is kept), and a second tab that
-confirms the same categories finds them voted already.
+rule, and that a vote is final; the confirm casts the whole ballot or nothing (with the
+others confirmed meanwhile: ``portal.work.BallotBox``). Choices travel in the forms
+themselves (no draft is kept), and a second tab that confirms the same categories finds them
+voted already.
 """
 
 from __future__ import annotations
@@ -17,14 +18,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import Response
 
 from intake.accounts import keyed
-from intake.ballots import (
-    BallotView,
-    Evidence,
-    ReceiptCheck,
-    ballot_for,
-    cast_ballot,
-    check_receipt,
-)
+from intake.ballots import BallotView, ReceiptCheck, ballot_for, check_receipt
+from intake.casting import BallotCast, Evidence
 from intake.windows import Refused
 from models.tables import Participant
 from portal.guards import checked_form
@@ -32,7 +27,7 @@ from portal.pages import render
 from portal.routes.ocp import not_open
 from portal.security import network_of
 from portal.session import load_participant, signed_in
-from portal.work import acknowledge, read, write
+from portal.work import BallotBox, acknowledge, read
 
 router = APIRouter()
 Me = Annotated[Participant, Depends(signed_in)]
@@ -100,11 +95,9 @@ async def confirm(request: Request, process_id: str, me: Me, tasks: BackgroundTa
     await checked_form(request, str(form.get("csrf", "")))
     chosen = await _choices(request)
     assert me.id is not None
-    engine = request.app.state.engine
+    box: BallotBox = request.app.state.ballot_box
     try:
-        receipt = await write(
-            request, cast_ballot, process_id, me.id, chosen, evidence_of(request), engine
-        )
+        receipt = await box.cast(BallotCast(process_id, me.id, chosen, evidence_of(request)))
     except Refused as refused:
         if refused.reason in ("closed", "opens-later", "cancelled", "not-open", "unverified"):
             return not_open(request, refused)
