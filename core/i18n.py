@@ -216,6 +216,7 @@ def number(value: float | str, lang: str | None = None, decimals: int | None = N
     return format_decimal(Decimal(str(value)), format=pattern, locale=form)
 
 
+@lru_cache
 def language_name(lang: str) -> str:
     """The language's own name for itself: English, Français, العربية, 中文..."""
     return (Locale.parse(lang).get_display_name(lang) or lang).capitalize()

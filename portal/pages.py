@@ -42,7 +42,9 @@ def fragments(template: str, name: str, items: Iterable[Hashable], **common: Has
     pieces every visitor's page repeats in an order of its own (a ballot lists hundreds of
     projects). Each piece is rendered once and reused: plain values only, no strings of the
     template's own (they come translated in ``common``)."""
-    return Markup("").join(_fragment(template, name, item, tuple(common.items())) for item in items)
+    shared = tuple(common.items())
+    # The pieces are markup already: a plain join, not Markup.join (which escapes each).
+    return Markup("".join([_fragment(template, name, item, shared) for item in items]))
 
 
 @lru_cache(maxsize=20_000)
