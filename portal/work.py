@@ -26,10 +26,16 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+def writer_threads(engine: Engine) -> int:
+    """How many writes to ``engine`` run at once in one portal process."""
+    return 1 if engine.dialect.name == "sqlite" else 16
+
+
 def writer_for(engine: Engine) -> ThreadPoolExecutor:
     """The executor for ``engine``'s writes (see the module docstring)."""
-    workers = 1 if engine.dialect.name == "sqlite" else 16
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="portal-writer")
+    return ThreadPoolExecutor(
+        max_workers=writer_threads(engine), thread_name_prefix="portal-writer"
+    )
 
 
 async def write(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -68,7 +74,7 @@ class BallotBox:
     def __init__(self, engine: Engine, writer: ThreadPoolExecutor) -> None:
         self._engine = engine
         self._writer = writer
-        self._lanes = writer._max_workers  # groups cast at once: the writer's threads
+        self._lanes = writer_threads(engine)  # groups cast at once: one a writer thread
         self._waiting: list[tuple[BallotCast, asyncio.Future[Receipt | Refused]]] = []
         self._casting: set[asyncio.Task[None]] = set()
 

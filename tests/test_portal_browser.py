@@ -224,34 +224,38 @@ async def wait_for_campaign(mail: MailCatcher, prefix: str, to: str) -> EmailMes
 
 
 async def test_an_arabic_browser_reads_the_portal_right_to_left_and_switches_language(
-    chromium: str, portal: Portal
+    chromium: str, portal: Portal, contest: Contest
 ) -> None:
-    """Chromium asking for Arabic gets the sign-in page in Arabic, laid out right to left
-    (the layout's direction, not only the attribute); the switcher's link turns it French."""
+    """Chromium asking for Arabic gets the home page in Arabic, laid out right to left (the
+    layout's direction, not only the attribute), the voting deadline in Arabic; the
+    switcher's link turns the same page French."""
     arabic = i18n.translations("ar", "portal").gettext
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = await (await browser.new_context(locale="ar-EG")).new_page()
-        await page.goto(f"{portal.url}/signin")
+        await page.goto(f"{portal.url}/")
         await expect(page.locator("html")).to_have_attribute("dir", "rtl")
         await expect(page.locator("html")).to_have_attribute("lang", "ar")
-        await expect(page.get_by_role("heading", name=arabic("Sign in"))).to_be_visible()
-        form = page.locator("form[action='/signin']")
-        assert await form.evaluate("f => getComputedStyle(f).direction") == "rtl"
-        # The label's words start at its right edge, as a right-to-left reader expects.
-        label = page.get_by_text(arabic("E-mail address"), exact=True)
-        box, words = await label.evaluate(
-            """l => { const r = document.createRange(); r.selectNodeContents(l);
-                     const w = r.getBoundingClientRect(), b = l.getBoundingClientRect();
+        heading = page.get_by_role("heading", name=arabic("The WSIS Forum's open processes"))
+        await expect(heading).to_be_visible()
+        await expect(page.get_by_text(arabic("Public online voting is open."))).to_be_visible()
+        await expect(page.get_by_role("link", name=arabic("Vote"), exact=True)).to_be_visible()
+        assert await heading.evaluate("h => getComputedStyle(h).direction") == "rtl"
+        # The heading's words start at its right edge, as a right-to-left reader expects.
+        box, words = await heading.evaluate(
+            """h => { const r = document.createRange(); r.selectNodeContents(h);
+                     const w = r.getBoundingClientRect(), b = h.getBoundingClientRect();
                      return [[b.left, b.right], [w.left, w.right]]; }"""
         )
         assert abs(words[1] - box[1]) < 2 and words[0] > box[0] + 50, (box, words)
-        await page.screenshot(path=str(SCREENSHOTS / "portal-signin-ar.png"), full_page=True)
+        await page.screenshot(path=str(SCREENSHOTS / "portal-home-ar.png"), full_page=True)
 
         await page.get_by_role("link", name="Français").click()
         await expect(page.locator("html")).to_have_attribute("dir", "ltr")
         french = i18n.translations("fr", "portal").gettext
-        await expect(page.get_by_role("heading", name=french("Sign in"))).to_be_visible()
-        assert page.url == f"{portal.url}/signin"
+        await expect(
+            page.get_by_role("heading", name=french("The WSIS Forum's open processes"))
+        ).to_be_visible()
+        assert page.url == f"{portal.url}/"
         await browser.close()
