@@ -31,6 +31,9 @@ from models.tables import BallotReceipt, Participant, Project, Vote, Window, Win
 from models.wire import CampaignRequest, MessageKind
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# More choices than any contest has categories is no ballot (a forged form): refused before
+# its ids reach a statement, whose parameters the whole group shares.
+MAX_CHOICES = 100
 _vote = Vote.__table__  # type: ignore[attr-defined]
 _project = Project.__table__  # type: ignore[attr-defined]
 _receipt = BallotReceipt.__table__  # type: ignore[attr-defined]
@@ -115,10 +118,12 @@ def _cast_together(
     outcomes: list[Receipt | Refused | None] = [None] * len(ballots)
     contests: dict[str, list[int]] = {}
     for i, ballot in enumerate(ballots):
-        if ballot.choices:
-            contests.setdefault(ballot.process_id, []).append(i)
-        else:
+        if not ballot.choices:
             outcomes[i] = Refused("choose a project in at least one category", reason="empty")
+        elif len(ballot.choices) > MAX_CHOICES:
+            outcomes[i] = Refused("more choices than the contest has categories", reason="invalid")
+        else:
+            contests.setdefault(ballot.process_id, []).append(i)
     # Not expired on commit: a refusal carries its window to the page that explains it.
     with Session(
         engine.execution_options(sqlite_immediate=True), expire_on_commit=False
@@ -136,7 +141,9 @@ def _cast_together(
             for i, outcome in zip(indexes, _record(session, window, group, now), strict=True):
                 outcomes[i] = outcome
         session.commit()
-    return [outcome for outcome in outcomes if outcome is not None]
+    judged = [outcome for outcome in outcomes if outcome is not None]
+    assert len(judged) == len(ballots), "every ballot is recorded or refused"
+    return judged
 
 
 def _record(

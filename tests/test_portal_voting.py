@@ -146,12 +146,14 @@ def test_ballots_cast_together_are_each_judged_on_their_own(
             BallotCast("wsis-2030-other", e, full),  # no such voting window
             BallotCast(contest.process_id, e, other_pick),
             BallotCast(contest.process_id, b, {}),
+            # A forged form: more ids than PostgreSQL binds in one statement (65,535).
+            BallotCast(contest.process_id, b, {f"X{i}": i for i in range(70_000)}),
         ],
         engine,
     )
     reasons = [o.reason if isinstance(o, Refused) else "recorded" for o in outcomes]
     assert reasons == ["recorded", "already-voted", "incomplete", "invalid", "unverified",
-                       "not-open", "recorded", "empty"]  # fmt: skip
+                       "not-open", "recorded", "empty", "invalid"]  # fmt: skip
     assert isinstance(outcomes[2], Refused) and outcomes[2].details["categories"] == ["C4", "C9"]
     receipts = [o for o in outcomes if isinstance(o, Receipt)]
     assert len({r.code for r in receipts}) == 2
