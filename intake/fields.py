@@ -15,7 +15,13 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, ValidationError, ValidationInfo
 
 from core.settings import get_settings
-from models.text import clean_line, clean_text, looks_like_address, normalize_address
+from models.text import (
+    clean_line,
+    clean_text,
+    looks_like_address,
+    mixed_scripts,
+    normalize_address,
+)
 
 NAME_LIMIT = 200
 TITLE_LIMIT = 200
@@ -98,6 +104,12 @@ def normalize_email(value: str, *, smtp_utf8: bool | None = None) -> str:
         checked = validate_email(text, check_deliverability=False, allow_smtputf8=utf8)
     except EmailNotValidError as exc:
         raise ValueError(f"invalid e-mail address {_shown(text)}: {exc}") from None
+    parts = [checked.local_part, *checked.domain.split(".")]
+    if any(mixed_scripts(part) for part in parts):
+        raise ValueError(
+            f"{_shown(text)} mixes alphabets in one word (a look-alike of another address?); "
+            f"write it in one alphabet"
+        )
     return normalize_address(checked.normalized).lower()
 
 

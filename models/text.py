@@ -11,6 +11,8 @@ and the command line agree:
 - ``title_key`` is the identity of a title: what looks the same is the same project.
 - ``normalize_address`` is the one spelling of an e-mail address; ``looks_like_address``
   finds one even when disguised with look-alike characters (a fullwidth at sign).
+- ``mixed_scripts`` says whether a word mixes alphabets the way look-alike spoofs do
+  ("example" with a Cyrillic U+0430 for its "a"), for addresses.
 - ``word_count`` counts words as a reader would.
 - ``printable`` makes any stored text safe to print on a terminal, on one line.
 
@@ -122,6 +124,32 @@ def looks_like_address(text: str) -> bool:
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
     return _ADDRESS.search(text) is not None
+
+
+# Scripts that a word may combine (Unicode's "highly restrictive" profile, UTS #39): Japanese,
+# Chinese and Korean writing mix with each other and with Latin; no other mix is allowed.
+_MIXABLE = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
+
+
+def _script(ch: str) -> str:
+    """A letter's script, from its Unicode name (LATIN, CYRILLIC, GREEK, CJK...)."""
+    words = unicodedata.name(ch, "").split()
+    if words[:1] in (["FULLWIDTH"], ["HALFWIDTH"]):
+        words = words[1:]
+    return words[0] if words else "UNKNOWN"
+
+
+def mixed_scripts(word: str) -> bool:
+    """Whether ``word`` (a local part, a domain label) mixes scripts that no language mixes:
+    the shape of a look-alike address ("paypal" with a Cyrillic U+0430 for an "a"). Digits,
+    hyphens and marks belong to no script here."""
+    # Modifier letters (Lm: the Japanese long-vowel mark) are shared between scripts.
+    scripts = {_script(ch) for ch in word if unicodedata.category(ch) in ("Lu", "Ll", "Lt", "Lo")}
+    return len(scripts) > 1 and not any(scripts <= allowed for allowed in _MIXABLE)
 
 
 def _is_ideograph(code: int) -> bool:

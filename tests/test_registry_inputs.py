@@ -101,6 +101,29 @@ def test_non_ascii_addresses_without_smtputf8(tmp_path: Path, engine: Engine) ->
     assert import_participants(path, engine, smtp_utf8=True).created == 1
 
 
+def test_look_alike_addresses_are_refused_and_real_scripts_kept(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """A Cyrillic letter inside a Latin word (typed, or as punycode) is the shape of a
+    spoof: refused on its line. Addresses written in one script, or in the scripts a
+    language combines (Japanese kana and kanji), are kept."""
+    spoofs = [
+        "amina@ex\u0430mple.org",  # a Cyrillic a in the domain
+        "p\u0430ypal@example.org",  # ... in the local part
+        "user@xn--exmple-4nf.org",  # the first one, as punycode
+        "jose@\u03bfrg.example.org",  # a Greek omicron
+    ]
+    real = ["иван@пример.рф", "ユーザー@例え.jp", "用户@例子.广告", "ahmed@مثال.إختبار",
+            "nadia@mañana.com", "홍길동@example.com"]  # fmt: skip
+    lines = [f"Person {i},{address},,,,\n" for i, address in enumerate(spoofs + real)]
+    path = tmp_path / "people.csv"
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+    report = import_participants(path, engine, smtp_utf8=True)
+    assert [line for line, _ in report.errors] == [2, 3, 4, 5]
+    assert all("mixes alphabets" in why for _, why in report.errors)
+    assert sorted(registry(engine)) == sorted(real)
+
+
 def test_verified_flag_and_column(tmp_path: Path, engine: Engine) -> None:
     path = tmp_path / "people.csv"
     path.write_text(f"{HEADER}{person(0)}{person(1)}", encoding="utf-8")
