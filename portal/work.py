@@ -76,17 +76,19 @@ class BallotBox:
         self._writer = writer
         self._lanes = writer_threads(engine)  # groups cast at once: one a writer thread
         self._waiting: list[tuple[BallotCast, asyncio.Future[Receipt | Refused]]] = []
-        self._casting: set[asyncio.Task[None]] = set()
+        self._casting = 0  # groups being cast (counted by the casters themselves)
+        self._tasks: set[asyncio.Task[None]] = set()  # held, or asyncio may drop them
 
     async def cast(self, ballot: BallotCast) -> Receipt:
         """Record ``ballot`` (its receipt), or raise its ``Refused``."""
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[Receipt | Refused] = loop.create_future()
         self._waiting.append((ballot, outcome))
-        if len(self._casting) < self._lanes:
+        if self._casting < self._lanes:
+            self._casting += 1
             task = loop.create_task(self._cast_waiting())
-            self._casting.add(task)
-            task.add_done_callback(self._casting.discard)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         result = await outcome
         if isinstance(result, Refused):
             raise result
@@ -94,19 +96,29 @@ class BallotBox:
 
     async def _cast_waiting(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._waiting:
-            group = self._waiting[:BALLOTS_AT_ONCE]
-            del self._waiting[:BALLOTS_AT_ONCE]
-            ballots = [ballot for ballot, _ in group]
-            try:
-                outcomes = await loop.run_in_executor(
-                    self._writer, cast_ballots, ballots, self._engine
-                )
-            except Exception as failed:  # the database: every ballot of the group says so
-                for _, waiting in group:
-                    if not waiting.done():
-                        waiting.set_exception(failed)
-                continue
-            for (_, waiting), result in zip(group, outcomes, strict=True):
-                if not waiting.done():  # its request may have gone (the client left)
-                    waiting.set_result(result)
+        try:
+            while self._waiting:
+                group = self._waiting[:BALLOTS_AT_ONCE]
+                del self._waiting[:BALLOTS_AT_ONCE]
+                await self._cast_group(loop, group)
+        finally:
+            # In the same step as the last look at the queue: a ballot that arrives after it
+            # sees this caster gone and starts another (a done callback would come too late).
+            self._casting -= 1
+
+    async def _cast_group(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: list[tuple[BallotCast, asyncio.Future[Receipt | Refused]]],
+    ) -> None:
+        ballots = [ballot for ballot, _ in group]
+        try:
+            outcomes = await loop.run_in_executor(self._writer, cast_ballots, ballots, self._engine)
+        except Exception as failed:  # the database: every ballot of the group says so
+            for _, waiting in group:
+                if not waiting.done():
+                    waiting.set_exception(failed)
+            return
+        for (_, waiting), result in zip(group, outcomes, strict=True):
+            if not waiting.done():  # its request may have gone (the client left)
+                waiting.set_result(result)
