@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
@@ -94,10 +95,17 @@ def unstructured_header(name: str, value: str) -> str:
     first_room = _MAX_LINE - len(name) - 2  # what fits after "Name: "
     if len(words[0]) <= first_room and all(_plain(word) for word in words):
         return fold(name, value)
+    tokens = _runs(words, lambda i, word: _plain(word) and bool(i or len(word) <= first_room))
+    return _fold_tokens(name, tokens)
+
+
+def _runs(words: list[str], stays: Callable[[int, str], bool]) -> list[str]:
+    """Header tokens: each word that ``stays`` (by position and text) as it is, each run of
+    the others as encoded-words of the run, so that decoders give its spaces back."""
     tokens: list[str] = []
     run: list[str] = []
     for i, word in enumerate(words):
-        if _plain(word) and (i or len(word) <= first_room):
+        if stays(i, word):
             if run:
                 tokens += _encoded(" ".join(run))
                 run = []
@@ -106,7 +114,7 @@ def unstructured_header(name: str, value: str) -> str:
             run.append(word)
     if run:
         tokens += _encoded(" ".join(run))
-    return _fold_tokens(name, tokens)
+    return tokens
 
 
 # Words of a display name that may stay as they are (RFC 5322 atoms, never "=?").
@@ -120,19 +128,9 @@ def _phrase(display_name: str) -> list[str]:
     """A display name as header tokens: plain atoms stay, runs of other words (non-ASCII,
     specials, too long for a line) become encoded-words (as the ``email`` package itself
     does), so every RFC 2047 decoder gives the name back with its spaces."""
-    tokens: list[str] = []
-    run: list[str] = []
-    for word in display_name.split(" "):
-        if _ATOM.fullmatch(word) and _plain(word):
-            if run:
-                tokens += _encoded(" ".join(run))
-                run = []
-            tokens.append(word)
-        else:
-            run.append(word)
-    if run:
-        tokens += _encoded(" ".join(run))
-    return tokens
+    return _runs(
+        display_name.split(" "), lambda _, word: bool(_ATOM.fullmatch(word)) and _plain(word)
+    )
 
 
 def address_header(name: str, display_name: str, addr: str) -> str:
