@@ -3,7 +3,8 @@
 A sign-in link carries a secret that is kept nowhere but in the message, so it cannot wait
 in the outbox (the outbox keeps what it sends); it goes out now, over one connection, and a
 person whose link does not arrive asks for another. It is never bulk: no List-Unsubscribe,
-and unsubscribed participants still receive it.
+and unsubscribed participants still receive it. The connection is the outbox's own
+(``open_connection``): the same TLS, certificate checks and login as every other message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import aiosmtplib
 from core.log import get_logger
 from core.settings import Settings
 from mail.compose import Composer, Recipient
+from mail.outbox.connect import Unusable, open_connection, tls_context
 from models.plan import GENEVA
 from models.wire import Audience, CampaignRequest, MessageKind
 
@@ -42,13 +44,19 @@ async def send_now(
     )
     composer = Composer.for_settings(request, settings, extra)
     data = composer.message_bytes(recipient)
-    smtp = aiosmtplib.SMTP(
-        hostname=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_seconds
-    )
     try:
-        async with smtp:
-            await smtp.sendmail(composer.sender_address, [recipient.email], data)
+        smtp = await open_connection(settings, tls_context(settings))
+    except (Unusable, aiosmtplib.SMTPException, OSError) as exc:
+        log.warning("transactional.not_sent", kind=kind.value, error=type(exc).__name__)
+        return False
+    try:
+        await smtp.sendmail(composer.sender_address, [recipient.email], data)
     except (aiosmtplib.SMTPException, OSError) as exc:
         log.warning("transactional.not_sent", kind=kind.value, error=type(exc).__name__)
         return False
+    finally:
+        try:
+            await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
     return True

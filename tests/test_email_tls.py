@@ -20,8 +20,10 @@ from sqlalchemy.engine import Engine
 from core.settings import Settings, SmtpTls
 from devstack.catcher import MailCatcher
 from mail.audience import audience_select
+from mail.compose import Recipient
 from mail.outbox import CampaignStopped, campaign_counts, deliver, enqueue
-from models.wire import CampaignResult
+from mail.transactional import send_now
+from models.wire import CampaignResult, MessageKind
 
 from .conftest import free_port
 from .test_email_delivery import add_people, announcement
@@ -176,3 +178,24 @@ async def test_the_password_never_prints(
     assert PASSWORD not in str(stopped.value) and PASSWORD not in repr(stopped.value)
     ours = [r for r in caplog.records if r.name != "mail.log"]  # not the server's own log
     assert PASSWORD not in "\n".join(caplog.handler.format(r) for r in ours)
+
+
+async def test_a_sign_in_link_goes_over_the_same_tls_and_login(
+    settings: Settings, starttls_server: MailCatcher, plain_server: MailCatcher, ca_file: Path
+) -> None:
+    """The sign-in link, sent at once outside the outbox, takes the outbox's connection:
+    STARTTLS with the configured CA, then the login (a relay that requires both takes it);
+    a server that offers no TLS never gets the password, and the link is not sent."""
+    person = Recipient(participant_id=1, email="amina.diallo@example.org", name="Amina Diallo",
+                       language="en", unsubscribe_token="t")  # fmt: skip
+    extra = {"link": "http://localhost:8000/signin/link/x", "code": "K7PX-3MQA", "minutes": 20}
+
+    async def send(server: MailCatcher) -> bool:
+        relay = configured(settings, server, smtp_ca_file=ca_file)
+        return await send_now(MessageKind.SIGN_IN_LINK, person, relay, title="WSIS", extra=extra)
+
+    assert await send(starttls_server)
+    assert starttls_server.count == 1 and person.email in starttls_server.received[0].recipients
+    assert starttls_server.logins and all(encrypted for _, encrypted in starttls_server.logins)
+    assert not await send(plain_server)
+    assert plain_server.count == 0 and not plain_server.logins
