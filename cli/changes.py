@@ -31,7 +31,8 @@ from cli.common import (
 )
 from mail.compose import local_time
 from models import ids
-from models.cycle import Venue, WebLink, forum_moved
+from models.cycle import Venue, WebLink
+from models.moves import forum_moved
 from models.wire import (
     Cancellation,
     CeremonyChange,

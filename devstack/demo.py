@@ -32,8 +32,9 @@ from devstack.catcher import MailCatcher
 from devstack.community import Community, Persona
 from devstack.temporal import port_open, start_dev_server
 from intake.participants import import_participants
-from models.cycle import CycleConfig, rebased
+from models.cycle import CycleConfig
 from models.cycle_file import load_cycle
+from models.moves import rebased
 from models.wire import ProcessStatus, WinnerSelection
 from portal.app import create_app
 from reports.status import registry_size

@@ -30,8 +30,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from devstack.temporal import binary
-from models.cycle import CycleConfig, rebased
+from models.cycle import CycleConfig
 from models.cycle_file import load_cycle
+from models.moves import rebased
 from models.phases import NOT_STARTED
 from models.wire import OcpInput, ProcessStatus
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS

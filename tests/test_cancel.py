@@ -24,8 +24,8 @@ from cli.cycle import start_cycle
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from devstack.temporal import binary
-from models.cycle import rebased
 from models.cycle_file import load_cycle
+from models.moves import rebased
 from models.tables import Window
 from worker import build_worker
 from workflows.process import CANCELLED_IN_TEMPORAL, ProcessWorkflow

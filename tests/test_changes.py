@@ -28,8 +28,9 @@ from intake.prizes import ProjectForm, record_project
 from intake.votes import Ballot, cast_votes
 from intake.windows import Refused
 from mail.calendar import meeting_uid
-from models.cycle import CycleConfig, map_times, rebased
+from models.cycle import CycleConfig
 from models.cycle_file import load_cycle
+from models.moves import map_times, rebased
 from models.tables import Window
 from models.wire import (
     Cancellation,

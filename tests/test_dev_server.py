@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from cli.cycle import start_cycle
 from core.settings import Settings
 from devstack.catcher import MailCatcher
-from models.cycle import rebased
 from models.cycle_file import load_cycle
+from models.moves import rebased
 from tests.conftest import record_history
 from worker import build_worker
 from workflows.cycle import AnnualCycleWorkflow

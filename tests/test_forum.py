@@ -22,7 +22,7 @@ from temporalio.worker import Replayer
 from cli.cycle import start_cycle
 from core.settings import Settings
 from devstack.catcher import MailCatcher
-from models.cycle import forum_moved
+from models.moves import forum_moved
 from models.wire import CeremonyChange, ForumMove
 from tests.conftest import history_text, record_history
 from tests.test_changes import at, cycle_2017

@@ -23,8 +23,8 @@ from intake.acks import AckOutcome
 from intake.ocp import OcpForm, submit_ocp
 from intake.windows import Refused
 from mail.calendar import meeting_uid
-from models.cycle import rebased
 from models.cycle_file import load_cycle
+from models.moves import rebased
 from models.phases import OCP_PHASES
 from models.wire import OcpInput, ProcessStatus
 from reports.ocp import ocp_analysis

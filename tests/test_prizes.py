@@ -25,8 +25,8 @@ from intake.participants import import_participants
 from intake.prizes import ProjectForm, mark_ineligible, record_project
 from intake.votes import Ballot, cast_votes
 from intake.windows import Refused
-from models.cycle import rebased
 from models.cycle_file import load_cycle
+from models.moves import rebased
 from models.phases import PRIZE_PHASES
 from models.tables import Participant, Project, ProjectStatus, Vote, WindowKind
 from models.wire import ContestInput, WindowRequest, WinnerSelection

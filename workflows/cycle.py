@@ -19,7 +19,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from models.cycle import CycleConfig, forum_moved
+    from models.cycle import CycleConfig
+    from models.moves import forum_moved
     from models.phases import CANCELLED, COMPLETED
     from models.plan import ContestPlan, CyclePlan
     from models.wire import (

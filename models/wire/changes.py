@@ -94,7 +94,7 @@ class ForumMove(Change):
     """Move the Forum: the OCP's final brief and every contest's ceremony move with it.
 
     ``moved`` is the whole cycle as it will be, computed at the edge
-    (``models.cycle.forum_moved``: the time-zone database keeps each local time across a
+    (``models.moves.forum_moved``: the time-zone database keeps each local time across a
     change of summer time, which workflow code may not consult). The cycle's validator
     computes it again from what each process plans now and refuses a stale one.
     """
