@@ -26,8 +26,6 @@ none of these, and reach unsubscribed participants too.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email
 import secrets
 from dataclasses import dataclass, field
@@ -51,6 +49,7 @@ from mail.headers import (
     one_line,
     unstructured_header,
 )
+from mail.mime import attachment_part, multipart, text_part
 from mail.render import (
     BODY_CONTROLS,
     CALENDAR_SOURCE,
@@ -116,57 +115,6 @@ class Recipient:
     name: str
     language: str
     unsubscribe_token: str
-
-
-# -- Bodies -----------------------------------------------------------------------------------
-
-
-def _base64_lines(data: bytes) -> bytes:
-    encoded = base64.b64encode(data)
-    return b"\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + b"\n"
-
-
-def _text_part(subtype: str, text: str, prefer: list[str]) -> bytes:
-    """One ``text/*`` part (headers and body, CRLF line ends; the body ends with CRLF).
-
-    7bit when the text is ASCII; otherwise quoted-printable or base64, whichever is shorter
-    for the first message that needs one (remembered in ``prefer`` for the next ones).
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.endswith("\n"):
-        text += "\n"
-    data = text.encode("utf-8")
-    if data.isascii() and max(map(len, text.split("\n"))) <= 998:
-        cte, body = "7bit", data
-    elif prefer == ["quoted-printable"]:
-        cte, body = "quoted-printable", binascii.b2a_qp(data, istext=True)
-    elif prefer == ["base64"]:
-        cte, body = "base64", _base64_lines(data)
-    else:
-        qp = binascii.b2a_qp(data, istext=True)
-        b64 = _base64_lines(data)
-        cte, body = ("quoted-printable", qp) if len(qp) <= len(b64) else ("base64", b64)
-        prefer[:] = [cte]
-    head = (
-        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
-    )
-    return head.encode("ascii") + body.replace(b"\n", b"\r\n")
-
-
-def _attachment_part(data: bytes, content_type: str, filename: str) -> bytes:
-    head = (
-        f"Content-Type: {content_type}\r\n"
-        "Content-Transfer-Encoding: base64\r\n"
-        f'Content-Disposition: attachment; filename="{filename}"\r\n\r\n'
-    )
-    return head.encode("ascii") + _base64_lines(data).replace(b"\n", b"\r\n")
-
-
-def _multipart(boundary: str, parts: list[bytes]) -> bytes:
-    """The body of a multipart entity: each part after its delimiter, then the close."""
-    delimiter = f"--{boundary}\r\n".encode("ascii")
-    body = b"".join(delimiter + part + b"\r\n" for part in parts)
-    return body + f"--{boundary}--\r\n".encode("ascii")
 
 
 # -- Messages ---------------------------------------------------------------------------------
@@ -310,7 +258,7 @@ class Composer:
         part = self._attachments.get(language)
         if part is None:
             ics = meeting_ics(self.request, organizer=self.sender, language=language)
-            part = _attachment_part(
+            part = attachment_part(
                 ics, 'text/calendar; charset="utf-8"; method="PUBLISH"', "invite.ics"
             )
             self._attachments[language] = part
@@ -389,11 +337,11 @@ class Composer:
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
                 "Precedence: bulk",
             ]
-        alternative = _multipart(
+        alternative = multipart(
             self._alternative,
             [
-                _text_part("plain", text, variant.text_encoding),
-                _text_part("html", html, variant.html_encoding),
+                text_part("plain", text, variant.text_encoding),
+                text_part("html", html, variant.html_encoding),
             ],
         )
         attachment = self._attachment(language)
@@ -403,7 +351,7 @@ class Composer:
         else:
             content_type = self._mixed_type
             inner = (self._alternative_type + "\r\n\r\n").encode("ascii") + alternative
-            body = _multipart(self._mixed, [inner, attachment])
+            body = multipart(self._mixed, [inner, attachment])
         lines += ["MIME-Version: 1.0", content_type, f"Content-Language: {language}"]
         head = "\r\n".join(lines) + "\r\n\r\n"
         return head.encode("utf-8") + body
