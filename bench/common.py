@@ -3,6 +3,7 @@ process, and how figures are printed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -10,9 +11,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from core.db import create_db_engine
 from models.tables import Participant
@@ -144,3 +148,33 @@ def percentiles(samples: Sequence[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return statistics.median(ordered) * 1000, p99 * 1000
+
+
+class Browsers:
+    """``count`` simulated browsers for ``url``, each on one kept-alive connection, as a
+    proxy in front of the portal holds them; people take turns on them, each starting
+    without cookies (a new httpx client a person would cost the simulated browsers more CPU
+    than the portal spends). Idle connections are dropped before uvicorn closes them (5 s):
+    a closing one is never reused."""
+
+    def __init__(self, url: str, count: int, timeout: float = 60) -> None:
+        self._idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        limits = httpx.Limits(max_connections=1, keepalive_expiry=4)
+        for _ in range(count):
+            self._idle.put_nowait(
+                httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, trust_env=False)
+            )
+
+    @asynccontextmanager
+    async def browser(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A free browser, its cookies cleared, for one person's visit."""
+        client = await self._idle.get()
+        client.cookies.clear()
+        try:
+            yield client
+        finally:
+            self._idle.put_nowait(client)
+
+    async def aclose(self) -> None:
+        while not self._idle.empty():
+            await self._idle.get_nowait().aclose()

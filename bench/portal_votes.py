@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the engine's modules first
     sys.path.insert(0, str(ROOT))
 
-from bench.common import PortalProcess, add_participants, address, free_port, percentiles  # noqa: E402
+from bench.common import Browsers, PortalProcess, add_participants, address, free_port, percentiles  # noqa: E402
 from core.db import create_db_engine, migrate  # noqa: E402
 from intake.accounts import SESSION_LIFETIME, digest  # noqa: E402
 from intake.votes import Ballot, cast_votes  # noqa: E402
@@ -138,8 +138,7 @@ class Timings:
 
 async def vote(browser: httpx.AsyncClient, cookie: str, timings: Timings) -> int:
     """One voter's ballot, from opening it to the receipt page; the votes it cast. The
-    browser is a fresh one: no cookie but the voter's session."""
-    browser.cookies.clear()
+    browser has no cookie but the voter's session."""
     browser.cookies.set("wsis_session", cookie)
     started = time.perf_counter()
     page = await browser.get(f"/ballot/{CONTEST}")
@@ -169,25 +168,14 @@ async def vote(browser: httpx.AsyncClient, cookie: str, timings: Timings) -> int
 async def through_the_portal(
     portal: str, cookies: list[str], concurrency: int
 ) -> tuple[float, int, Timings]:
-    # One browser a lane, each voter in turn (a new httpx client a voter would cost the
-    # simulated voters more CPU than the portal spends on them). Idle connections are
-    # dropped before uvicorn closes them (5 s): never reuse a closing one.
-    limits = httpx.Limits(max_connections=1, keepalive_expiry=4)
-    lanes: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-    for _ in range(concurrency):
-        lanes.put_nowait(
-            httpx.AsyncClient(base_url=portal, timeout=120, limits=limits, trust_env=False)
-        )
+    browsers = Browsers(portal, concurrency, timeout=120)
     timings = Timings()
     done = 0
 
     async def one(cookie: str) -> int:
         nonlocal done
-        browser = await lanes.get()
-        try:
+        async with browsers.browser() as browser:
             votes = await vote(browser, cookie, timings)
-        finally:
-            lanes.put_nowait(browser)
         done += 1
         if done % 1000 == 0:
             print(f"    {done:>6} ballots", flush=True)
@@ -196,8 +184,7 @@ async def through_the_portal(
     started = time.perf_counter()
     votes = await asyncio.gather(*(one(c) for c in cookies))
     elapsed = time.perf_counter() - started
-    while not lanes.empty():
-        await lanes.get_nowait().aclose()
+    await browsers.aclose()
     return elapsed, sum(votes), timings
 
 

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the engine's modules first
     sys.path.insert(0, str(ROOT))
 
-from bench.common import PortalProcess, add_participants, address, free_port, percentiles  # noqa: E402
+from bench.common import Browsers, PortalProcess, add_participants, address, free_port, percentiles  # noqa: E402
 from core.db import create_db_engine, migrate  # noqa: E402
 from intake.accounts import consume_link, open_session, request_sign_in  # noqa: E402
 
@@ -87,9 +87,7 @@ class Inbox:
 
 
 async def sign_in(browser: httpx.AsyncClient, who: str, inbox: Inbox) -> float:
-    """One person's sign-in, from opening the page to the session; seconds it took. The
-    browser starts without cookies, as a person's own would."""
-    browser.cookies.clear()
+    """One person's sign-in, from opening the page to the session; seconds it took."""
     started = time.perf_counter()
     page = await browser.get("/signin")
     csrf = CSRF.search(page.text)
@@ -106,29 +104,12 @@ async def sign_in(browser: httpx.AsyncClient, who: str, inbox: Inbox) -> float:
     return time.perf_counter() - started
 
 
-def browsers(url: str, count: int) -> asyncio.Queue[httpx.AsyncClient]:
-    """``count`` browsers, each on one kept-alive connection, as a proxy in front of the
-    portal holds them (a new httpx client a person would cost the simulated browsers more
-    CPU than the portal spends). Idle connections are dropped before uvicorn closes them
-    (5 s): never reuse a closing one."""
-    lanes: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-    limits = httpx.Limits(max_connections=1, keepalive_expiry=4)
-    for _ in range(count):
-        lanes.put_nowait(
-            httpx.AsyncClient(base_url=url, timeout=60, limits=limits, trust_env=False)
-        )
-    return lanes
-
-
 async def through_the_portal(
-    lanes: asyncio.Queue[httpx.AsyncClient], count: int, inbox: Inbox
+    browsers: Browsers, count: int, inbox: Inbox
 ) -> tuple[float, list[float]]:
     async def one(i: int) -> float:
-        browser = await lanes.get()
-        try:
+        async with browsers.browser() as browser:
             return await sign_in(browser, address(i), inbox)
-        finally:
-            lanes.put_nowait(browser)
 
     started = time.perf_counter()
     latencies = await asyncio.gather(*(one(i) for i in range(count)))
@@ -177,7 +158,6 @@ async def main() -> None:
         add_participants(db_url, 2 * count)
         inbox = Inbox(free_port())
         await inbox.start()
-        lanes: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()  # made once the portal runs
         env = {
             "WSIS_DATABASE_URL": db_url,
             "WSIS_SMTP_HOST": "127.0.0.1",
@@ -189,14 +169,13 @@ async def main() -> None:
             "WSIS_SIGNIN_PER_ADDRESS": str(10**9),
         }
         portal = PortalProcess(env, free_port(), Path(tmp) / "portal.log")
+        browsers = Browsers(portal.url, args.concurrency)
         try:
             print(f"{count} sign-ins, {args.concurrency} at a time; SQLite; 2 cores")
-            lanes = browsers(portal.url, args.concurrency)
-            warm = await lanes.get()
-            await sign_in(warm, address(2 * count - 1), inbox)  # warm up
-            lanes.put_nowait(warm)
+            async with browsers.browser() as warm:
+                await sign_in(warm, address(2 * count - 1), inbox)  # warm up
             cpu, own = portal.cpu_seconds(), time.process_time()
-            elapsed, latencies = await through_the_portal(lanes, count, inbox)
+            elapsed, latencies = await through_the_portal(browsers, count, inbox)
             cpu, own = portal.cpu_seconds() - cpu, time.process_time() - own
             rate = report("portal", count, elapsed, latencies)
             print(
@@ -206,8 +185,7 @@ async def main() -> None:
         finally:
             portal.stop()
             await inbox.stop()
-            while not lanes.empty():
-                await lanes.get_nowait().aclose()
+            await browsers.aclose()
         base_elapsed, base_latencies = direct(db_url, count, args.concurrency, count)
         baseline = report("direct", count, base_elapsed, base_latencies)
         print(f"portal/direct ratio: {rate / baseline:.2f}")
