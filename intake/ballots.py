@@ -63,9 +63,11 @@ def _rules(window: Window) -> dict[str, object]:
     return rules
 
 
-def ballot_rule(window: Window) -> BallotRule:
-    """The contest's ballot rule (``any`` or ``all-categories``), from its voting window."""
-    return BallotRule(str(_rules(window).get("ballot_rule", "any")))
+def ballot_rule(window: Window, rules: dict[str, object] | None = None) -> BallotRule:
+    """The contest's ballot rule (``any`` or ``all-categories``), from its voting window
+    (``rules``: the window's rules, when the caller has read them already)."""
+    rules = _rules(window) if rules is None else rules
+    return BallotRule(str(rules.get("ballot_rule", "any")))
 
 
 # The nominated projects of a contest, read from the database at most every few seconds by
@@ -135,7 +137,7 @@ def ballot_for(
     rules = _rules(window)
     order = [str(c) for c in rules.get("categories", [])]  # type: ignore[attr-defined]
     names = dict(rules.get("category_names", {}))  # type: ignore[call-overload]
-    view = BallotView(process_id, window.title, ballot_rule(window), names=names)
+    view = BallotView(process_id, window.title, ballot_rule(window, rules), names=names)
     view.voted = voted
     by_category: dict[str, list[Choice]] = {code: [] for code in nominated.categories}
     for choice in listed:
