@@ -9,6 +9,7 @@ import asyncio
 import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -96,6 +97,9 @@ def build_worker(
     """A worker on ``settings.task_queue`` with the engine's workflows and activities
     (``activities`` replaces the activity list: tests stand in a faulty one)."""
     ensure_secretariat(engine, settings.secretariat_email)
+    # A campaign's heartbeat reaches the server at least every 2 s, so that a cancel reaches a
+    # running campaign within seconds (the SDK's default throttle is 80% of the timeout).
+    options.setdefault("max_heartbeat_throttle_interval", timedelta(seconds=2))
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import CancelledError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from models.cycle import CycleConfig
@@ -33,7 +33,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.ocp import OcpWorkflow
     from workflows.prizes import PrizeContestWorkflow
-    from workflows.process import PROCESS_CHANGED, ProcessWorkflow, checked, refuse, refuse_past
+    from workflows.process import (
+        PROCESS_CHANGED,
+        RECHECK_PATCH,
+        ProcessWorkflow,
+        checked,
+        refuse,
+        refuse_past,
+    )
     from workflows.search_attributes import WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 
@@ -167,6 +174,20 @@ class AnnualCycleWorkflow:
         """Move the Forum: the OCP's final brief and every contest's ceremony move with it,
         and each process tells its participants once. Returns each process told."""
         async with self.lock:
+            # Re-checked under the lock: a move that waited behind another one is refused,
+            # not applied over it (see ProcessWorkflow.turn).
+            # (Not the whole validator: its time-zone arithmetic must not run on replay.)
+            try:
+                if workflow.now() >= self.config.forum.starts:
+                    raise ValueError("the Forum has begun: it can no longer move")
+                refuse_past(move.starts, "the Forum's new start")
+            except ValueError as exc:
+                if workflow.patched(RECHECK_PATCH):
+                    raise ApplicationError(
+                        f"the Forum's move refused once its turn came: {exc}",
+                        type="ChangeRefused",
+                        non_retryable=True,
+                    ) from None
             assert move.moved is not None  # the validator refused it otherwise
             previous = self.config.forum.starts
             self.config = move.moved

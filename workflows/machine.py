@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from models.phases import CANCELLED, COMPLETED, NOT_STARTED, PhaseDef
@@ -86,6 +87,8 @@ class PhaseMachine:
         self.entered: dict[str, datetime] = {}  # phase slug -> when it began
         self.waiting_for: str | None = None
         self.cancelled: str | None = None
+        self.stopping: str | None = None  # a cancel accepted, not yet applied
+        self.interrupted: list[str] = []  # steps a cancel stopped midway
         self._revision = 0
         self._plan: Callable[[], list[Step]] = list
         self._shown: tuple[str, datetime | None] | None = None
@@ -174,6 +177,13 @@ class PhaseMachine:
         self._describe()
         try:
             await step.action()
+        except ActivityError as err:
+            if self.stopping is None or not isinstance(err.cause, CancelledError):
+                raise
+            # A cancel stopped its campaign: the step is not done; the cancel, queued on the
+            # lock before this step let go of it, ends the process next.
+            self.interrupted.append(step.key)
+            return
         finally:
             self.running = None
         self.done.append(step.key)

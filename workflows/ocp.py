@@ -80,7 +80,9 @@ class OcpWorkflow(ProcessWorkflow):
     async def move_meeting(self, change: MeetingChange) -> ProcessStatus:
         """Move a meeting or change its venue, link or format; an invited community gets an
         updated .ics (same UID, higher SEQUENCE) so calendars update the event."""
-        async with self.machine.lock:
+        async with self.turn(
+            f"move of the meeting {change.meeting!r}", lambda: self._check_meeting(change)
+        ):
             # Under the lock, an invitation campaign is either over or not begun: a move made
             # while it ran waited for it here, and now sends the update.
             self.adopt(self._moved(change))

@@ -119,7 +119,9 @@ class PrizeContestWorkflow(ProcessWorkflow):
     @workflow.update
     async def select_winner(self, selection: WinnerSelection) -> list[int]:
         """Record the winner(s) of a category, chosen from its shortlist."""
-        async with self.machine.lock:
+        async with self.turn(
+            f"winner of {selection.category}", lambda: self._check_selection(selection)
+        ):
             await db_step(
                 PrizeActivities.record_winners,
                 WinnerRequest(
@@ -136,6 +138,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
     @select_winner.validator
     def _check_selection(self, selection: WinnerSelection) -> None:
         refuse(selection.problems())
+        self.refuse_if_ended()
         if self.machine.phase != "IV":
             raise ValueError(
                 f"winners are selected in phase IV (Selection by the Expert Group); "
@@ -157,7 +160,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
     async def move_ceremony(self, change: CeremonyChange) -> ProcessStatus:
         """Move the WSIS Prize Ceremony of this contest alone (``move_forum`` on the cycle
         moves every contest's ceremony with the Forum)."""
-        async with self.machine.lock:
+        async with self.turn("move of the ceremony", lambda: self._check_ceremony(change)):
             self.adopt(self.snapshot.model_copy(update={"ceremony": change.at}))
             await self.report_change()
         return self.status()

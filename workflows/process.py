@@ -19,13 +19,15 @@ older change can never land over a newer one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.windows import WindowActivities
@@ -57,6 +59,9 @@ PROCESS_CHANGED = "process_changed"
 # Processes started before this patch do not report their changes to their cycle.
 REPORT_CHANGES_PATCH = "report-changes-to-cycle"
 CANCELLED_IN_TEMPORAL = "cancelled in Temporal (the Web UI's Cancel, or temporal workflow cancel)"
+# A change found no longer valid once it holds the lock is refused (before this patch it was
+# applied): the marker is written only when a refusal happens, so old histories replay as is.
+RECHECK_PATCH = "recheck-under-lock"
 
 
 def revision() -> int:
@@ -148,6 +153,8 @@ class ProcessWorkflow:
         self.campaigns: list[CampaignResult] = []
         self.changes = 0  # accepted secretariat changes: part of each notice's business key
         self.reports_changes = False
+        self.running_campaigns: set[Any] = set()  # campaign calls under way (a cancel stops them)
+        self.pending_changes: list[str] = []  # accepted, waiting for a running step to end
 
     # -- What a subclass provides ------------------------------------------------------------
 
@@ -219,7 +226,9 @@ class ProcessWorkflow:
             skipped=list(m.skipped),
             entered=dict(m.entered),
             waiting_for=m.waiting_for,
-            cancelled=m.cancelled,
+            cancelled=m.cancelled or m.stopping,
+            running=m.running.summary if m.running else None,
+            pending_changes=list(self.pending_changes),
         )
 
     # -- Helpers for steps and handlers --------------------------------------------------------
@@ -238,7 +247,7 @@ class ProcessWorkflow:
             shards=self.shards if audience in BULK_AUDIENCES else 1,
             **fields,
         )
-        result = await send_campaign(request, summary)
+        result = await send_campaign(request, summary, running=self.running_campaigns)
         self.campaigns.append(result)
         return result
 
@@ -281,20 +290,69 @@ class ProcessWorkflow:
             )
 
     def refuse_if_ended(self) -> None:
-        """Validators: a cancelled or completed process takes no more changes."""
+        """Validators: a cancelled, cancelling or completed process takes no more changes."""
         if self.machine.cancelled:
             raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
         if self.machine.phase == COMPLETED:
             raise ValueError(f"{self.process_id} is complete")
+        if self.machine.stopping:
+            raise ValueError(f"{self.process_id} is being cancelled: {self.machine.stopping}")
+
+    @contextlib.asynccontextmanager
+    async def turn(self, what: str, recheck: Callable[[], None]) -> AsyncIterator[None]:
+        """Hold the lock for an accepted change, then apply it.
+
+        The change was accepted at once (its validator passed); it waits here, listed in
+        ``status`` as pending, while a running step ends. Once the lock is held, ``recheck``
+        (the validator) runs again: a cancel, the end of the process or a date that passed
+        meanwhile refuses the change with an ``ApplicationError`` that says why, as
+        samples-python's ``safe_message_handlers`` does, instead of applying it.
+        """
+        self.pending_changes.append(what)
+        try:
+            await self.machine.lock.acquire()
+        finally:
+            self.pending_changes.remove(what)
+        try:
+            try:
+                recheck()
+            except ValueError as exc:
+                if workflow.patched(RECHECK_PATCH):
+                    raise ApplicationError(
+                        f"{what} refused once its turn came: {exc}",
+                        type="ChangeRefused",
+                        non_retryable=True,
+                    ) from None
+            yield
+        finally:
+            self.machine.lock.release()
+
+    def interrupt(self, reason: str) -> None:
+        """A cancel was accepted: stop every campaign under way now, without waiting for the
+        lock (the activity hears it at its next heartbeat; its unsent rows stay unsent)."""
+        self.machine.stopping = reason
+        for handle in list(self.running_campaigns):
+            handle.cancel()
 
     # -- Handlers every process has ------------------------------------------------------------
 
     @workflow.update
     async def cancel(self, cancellation: Cancellation) -> ProcessStatus:
-        """Cancel the process: intake stops now, participants are told."""
-        async with self.machine.lock:
-            await self.end(cancellation)
+        """Cancel the process: a campaign under way stops at once, intake stops, participants
+        are told."""
+        self.interrupt(cancellation.reason)
+        try:
+            async with self.turn("cancel", self._ended_meanwhile):
+                await self.end(cancellation)
+        finally:
+            self.machine.stopping = None
         return self.status()
+
+    def _ended_meanwhile(self) -> None:
+        if self.machine.cancelled:
+            raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
+        if self.machine.phase == COMPLETED:
+            raise ValueError(f"{self.process_id} is complete")
 
     @cancel.validator
     def _check_cancel(self, cancellation: Cancellation) -> None:
@@ -304,7 +362,10 @@ class ProcessWorkflow:
     @workflow.update
     async def change_deadline(self, change: DeadlineChange) -> ProcessStatus:
         """Extend or bring forward a deadline; the windows follow, everyone is told once."""
-        async with self.machine.lock:
+        async with self.turn(
+            f"{change.deadline} deadline to {change.new.isoformat()}",
+            lambda: self._check_deadline(change),
+        ):
             field = self.DEADLINES[change.deadline]
             previous = getattr(self.snapshot, field)
             self.adopt(self.snapshot.model_copy(update={field: change.new}))
@@ -339,7 +400,7 @@ class ProcessWorkflow:
         """The cycle moved the Forum (it checked every process's current plan first): the
         dates held at the Forum move with it and the participants are told once."""
         async with self.machine.lock:
-            if self.machine.cancelled or self.machine.phase == COMPLETED:
+            if self.machine.cancelled or self.machine.stopping or self.machine.phase == COMPLETED:
                 return
             # No window is held at the Forum: only the plan and the participants hear of it.
             self.adopt(self.with_forum_dates(move))

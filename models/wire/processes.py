@@ -32,6 +32,10 @@ class ProcessStatus(BaseModel):
     entered: dict[str, datetime] = Field(default_factory=dict, description="phase -> began at")
     waiting_for: str | None = None
     cancelled: str | None = None
+    running: str | None = Field(default=None, description="the step under way, if any")
+    pending_changes: list[str] = Field(
+        default_factory=list, description="changes accepted, applied once the running step ends"
+    )
 
 
 class OcpInput(BaseModel):

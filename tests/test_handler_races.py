@@ -1,0 +1,112 @@
+"""A cancel and a change that race a running campaign tell participants one story.
+
+The opening campaign of an OCP is held inside its first ``DATA`` (a gate in the real aiosmtpd
+catcher). A deadline change and a cancel are both accepted while it runs: the cancel stops the
+campaign at once, the change, re-checked once it holds the lock, is refused; the mail says
+"opening" (to some) then "cancelled" (to all), never "deadline extended".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.testing import WorkflowEnvironment
+
+from core.settings import Settings
+from devstack.catcher import MailCatcher
+from models.tables import OutboxMessage
+from models.wire import Cancellation, DeadlineChange, OcpInput, ProcessStatus
+from tests.helpers import Gate, assert_eventually
+from tests.test_changes import at, cycle_2017
+from worker import build_worker
+from workflows.ocp import OcpWorkflow
+
+BY = {"requested_by": "secretariat"}
+
+
+async def test_cancel_and_deadline_change_during_a_campaign_tell_one_story(
+    skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    mail: MailCatcher,
+    participants: list[dict[str, str]],
+) -> None:
+    client = skipping_env.client
+    ocp = (await cycle_2017(skipping_env)).ocp
+    pid = "wsis-2017-race-ocp"
+    gate = Gate(mail, f"{pid}:opening")
+    everyone = len(participants) + 1  # and the secretariat
+    try:
+        async with build_worker(client, settings, engine, max_cached_workflows=0):
+            handle = await client.start_workflow(
+                OcpWorkflow.run,
+                OcpInput(cycle_id="wsis-2017-race", year=2017, title="WSIS Forum 2017", ocp=ocp),
+                id=pid,
+                task_queue=settings.task_queue,
+            )
+            sleeper = asyncio.create_task(at(skipping_env, ocp.opens + timedelta(minutes=1)))
+            assert await asyncio.to_thread(gate.reached.wait, 60)  # the opening is running
+            change = await handle.start_update(
+                OcpWorkflow.change_deadline,
+                DeadlineChange(
+                    new=ocp.submission_deadline + timedelta(days=7), reason="more time", **BY
+                ),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+            cancel = await handle.start_update(
+                OcpWorkflow.cancel,
+                Cancellation(reason="the consultation is called off", **BY),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+
+            # Both were accepted at once; the campaign is told to stop without waiting.
+            async def cancel_has_its_turn() -> None:
+                status = await handle.query(OcpWorkflow.status)
+                assert status.cancelled == "the consultation is called off"
+                assert "cancel" not in status.pending_changes
+                assert status.running is None  # the opening step let go of the lock
+
+            await assert_eventually(cancel_has_its_turn)
+            gate.open()  # the message held on the wire arrives; the cancel notice follows
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await change.result()
+            assert "cancel" in str(refused.value.cause)
+            status: ProcessStatus = await cancel.result()
+            assert status.phase == "cancelled" or status.cancelled
+            await asyncio.wait_for(handle.result(), 60)
+            sleeper.cancel()
+    finally:
+        gate.open()
+
+    story = _story(mail)
+    assert not [c for c in mail.per_recipient() if ":deadline-change:" in c[0]]
+    cancelled = mail.per_recipient(f"{pid}:cancelled")
+    assert len(cancelled) == everyone and set(cancelled.values()) == {1}
+    opening = mail.per_recipient(f"{pid}:opening")
+    assert set(opening.values()) == {1} and len(opening) < everyone  # stopped midway
+    for events in story.values():  # nobody hears of the opening after the cancel
+        assert events[-1] == f"{pid}:cancelled"
+    with engine.connect() as conn:
+        states = dict(
+            conn.execute(
+                sa.select(OutboxMessage.state, sa.func.count())  # type: ignore[call-overload]
+                .where(OutboxMessage.campaign_key == f"{pid}:opening")
+                .group_by(OutboxMessage.state)
+            ).all()
+        )
+    assert "sending" not in states  # what was on the wire was settled
+    assert states.get("pending", 0) >= everyone - len(opening) - 1  # the rest never sent
+
+
+def _story(mail: MailCatcher) -> dict[str, list[str]]:
+    """Each recipient's campaigns, in the order they arrived."""
+    story: dict[str, list[str]] = {}
+    for item in list(mail.received):
+        for rcpt in item.recipients:
+            story.setdefault(rcpt.lower(), []).append(item.campaign)
+    return story
