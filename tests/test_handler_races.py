@@ -9,7 +9,9 @@ campaign at once, the change, re-checked once it holds the lock, is refused; the
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,11 +19,12 @@ from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
+from cli.changes import submit_change
 from core.settings import Settings
 from devstack.catcher import MailCatcher
-from models.tables import OutboxMessage
+from models.tables import OutboxMessage, Participant
 from models.wire import Cancellation, DeadlineChange, OcpInput, ProcessStatus
-from tests.helpers import Gate, assert_eventually
+from tests.helpers import Gate, Slow, assert_eventually
 from tests.test_changes import at, cycle_2017
 from worker import build_worker
 from workflows.ocp import OcpWorkflow
@@ -110,3 +113,79 @@ def _story(mail: MailCatcher) -> dict[str, list[str]]:
         for rcpt in item.recipients:
             story.setdefault(rcpt.lower(), []).append(item.campaign)
     return story
+
+
+def _bulk_audience(engine: Engine, count: int) -> None:
+    """``count`` subscribed participants in one executemany (seconds, not minutes)."""
+    now = datetime.now(UTC)
+    table = Participant.__table__  # type: ignore[attr-defined]
+    rows = [
+        {
+            "email": f"bulk{i}@example.org",
+            "name": f"Bulk {i}",
+            "stakeholder_type": "Other",
+            "language": "en",
+            "unsubscribed": False,
+            "unsubscribe_token": secrets.token_urlsafe(16),
+            "verified_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+
+
+async def test_cancel_stops_a_30000_recipient_opening_through_a_slow_server_at_once(
+    skipping_env: WorkflowEnvironment, settings: Settings, engine: Engine, mail: MailCatcher
+) -> None:
+    client = skipping_env.client
+    audience = 30_000
+    await asyncio.to_thread(_bulk_audience, engine, audience)
+    ocp = (await cycle_2017(skipping_env)).ocp
+    pid = "wsis-2017-bulk-cancel-ocp"
+    Slow(mail, 0.01)  # at most 100 messages a second: the whole campaign would take minutes
+    async with build_worker(client, settings, engine, max_cached_workflows=0):
+        handle = await client.start_workflow(
+            OcpWorkflow.run,
+            OcpInput(cycle_id="wsis-2017-bulk-cancel", year=2017, title="WSIS 2017", ocp=ocp),
+            id=pid,
+            task_queue=settings.task_queue,
+        )
+        sleeper = asyncio.create_task(at(skipping_env, ocp.opens + timedelta(seconds=1)))
+
+        async def campaign_under_way() -> None:
+            assert mail.count >= 50
+
+        await assert_eventually(campaign_under_way, within=120)
+        asked = time.monotonic()
+        outcome = await submit_change(
+            client,
+            pid,
+            OcpWorkflow.cancel,
+            Cancellation(reason="wrong announcement", notify=False, **BY),
+        )
+        answered = time.monotonic() - asked
+        assert outcome.accepted and outcome.refusal is None
+        assert answered < 10, f"the cancel command took {answered:.1f} s to answer"
+        await asyncio.wait_for(handle.result(), 60)  # the process ends: cancelled
+        stopped = time.monotonic() - asked
+        received = mail.count
+        await asyncio.sleep(3)
+        assert mail.count == received  # nothing more goes out
+        sleeper.cancel()
+    assert received < audience / 2, received
+    assert mail.duplicates() == 0
+    with engine.connect() as conn:
+        states = dict(
+            conn.execute(
+                sa.select(OutboxMessage.state, sa.func.count())  # type: ignore[call-overload]
+                .where(OutboxMessage.campaign_key == f"{pid}:opening")
+                .group_by(OutboxMessage.state)
+            ).all()
+        )
+    assert "sending" not in states
+    assert states["pending"] > audience / 2  # never sent, and never will be
+    assert states["sent"] <= received
+    print(f"cancel answered in {answered:.2f} s; the process ended {stopped:.2f} s after it")
