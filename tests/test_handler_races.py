@@ -95,7 +95,7 @@ async def test_cancel_and_deadline_change_during_a_campaign_tell_one_story(
     for events in story.values():  # nobody hears of the opening after the cancel
         assert events[-1] == f"{pid}:cancelled"
     with engine.connect() as conn:
-        states = dict(
+        states: dict[str, int] = dict(
             conn.execute(
                 sa.select(OutboxMessage.state, sa.func.count())  # type: ignore[call-overload]
                 .where(OutboxMessage.campaign_key == f"{pid}:opening")
@@ -178,7 +178,7 @@ async def test_cancel_stops_a_30000_recipient_opening_through_a_slow_server_at_o
     assert received < audience / 2, received
     assert mail.duplicates() == 0
     with engine.connect() as conn:
-        states = dict(
+        states: dict[str, int] = dict(
             conn.execute(
                 sa.select(OutboxMessage.state, sa.func.count())  # type: ignore[call-overload]
                 .where(OutboxMessage.campaign_key == f"{pid}:opening")
