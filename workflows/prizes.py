@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import partial
 
@@ -15,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from models.phases import PRIZE_PHASES
     from models.plan import ContestPlan
     from models.tables import WindowKind
+    from models.window_rules import WindowRules
     from models.wire import (
         Audience,
         CeremonyChange,
@@ -86,14 +86,14 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     def _window(self, kind: WindowKind, opens: datetime, closes: datetime) -> WindowRequest:
         c = self.snapshot
-        rules: dict[str, object] = {
-            "categories": [cat.code for cat in c.categories],
-            "category_names": {cat.code: cat.name for cat in c.categories},
-        }
+        rules = WindowRules(
+            categories=[cat.code for cat in c.categories],
+            category_names={cat.code: cat.name for cat in c.categories},
+        )
         if kind is WindowKind.PROJECT_SUBMISSIONS:
-            rules["description_words"] = list(c.description_words)
+            rules = rules.model_copy(update={"description_words": tuple(c.description_words)})
         if kind is WindowKind.VOTING:  # what the portal's ballot needs to know
-            rules["ballot_rule"] = c.ballot_rule.value
+            rules = rules.model_copy(update={"ballot_rule": c.ballot_rule})
         return WindowRequest(
             process_id=self.process_id,
             kind=kind.value,
@@ -101,7 +101,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
             opens_at=opens,
             closes_at=closes,
             timezone=c.timezone,
-            rules_json=json.dumps(rules),
+            rules=rules,
         )
 
     def _window_of(self, kind: WindowKind) -> WindowRequest:

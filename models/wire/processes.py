@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models.plan import ContestPlan, CyclePlan, OcpPlan
+from models.window_rules import WindowRules
 
 
 class StepView(BaseModel):
@@ -87,8 +89,18 @@ class WindowRequest(BaseModel):
     opens_at: datetime
     closes_at: datetime
     timezone: str
-    rules_json: str = "{}"
+    rules: WindowRules = Field(default_factory=WindowRules)
     revision: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_rules(cls, data: Any) -> Any:
+        """A request scheduled before ``rules`` was typed carries them as ``rules_json``."""
+        if isinstance(data, dict) and "rules_json" in data and "rules" not in data:
+            stored = data["rules_json"]
+            data = {k: v for k, v in data.items() if k != "rules_json"}
+            data["rules"] = WindowRules.parse(stored or None)
+        return data
 
 
 class WindowResult(BaseModel):
