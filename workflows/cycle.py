@@ -29,18 +29,17 @@ with workflow.unsafe.imports_passed_through():
         ForumMove,
         ForumShift,
         OcpInput,
-        ProcessChanged,
     )
     from workflows.ocp import OcpWorkflow
     from workflows.prizes import PrizeContestWorkflow
     from workflows.process import (
-        PROCESS_CHANGED,
         RECHECK_PATCH,
         ProcessWorkflow,
         checked,
         refuse,
         refuse_past,
     )
+    from workflows.reports import CycleReports
     from workflows.search_attributes import WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 
@@ -55,7 +54,7 @@ def _attributes(year: int, process: str) -> TypedSearchAttributes:
 
 
 @workflow.defn
-class AnnualCycleWorkflow:
+class AnnualCycleWorkflow(CycleReports):
     """Starts the OCP and every contest of the cycle, then waits for all of them."""
 
     @workflow.init
@@ -149,18 +148,6 @@ class AnnualCycleWorkflow:
     def processes(self) -> list[str]:
         """The workflow ids of the cycle's processes."""
         return list(self.children)
-
-    @workflow.signal(name=PROCESS_CHANGED)
-    def process_changed(self, report: ProcessChanged) -> None:
-        """A process's current plan, after a secretariat change it accepted."""
-        if report.ocp is not None:
-            self.config = self.config.model_copy(update={"ocp": report.ocp})
-        if report.contest is not None:
-            contests = tuple(
-                report.contest if self.config.contest_id(c) == report.process_id else c
-                for c in self.config.contests
-            )
-            self.config = self.config.model_copy(update={"contests": contests})
 
     # -- Moving the Forum ----------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from functools import partial
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.windows import WindowActivities
     from models import ids
     from models.cycle import OcpConfig
     from models.phases import OCP_MEETING_PHASES, OCP_PHASES
@@ -224,7 +225,9 @@ class OcpWorkflow(ProcessWorkflow):
         return None
 
     async def _open(self) -> None:
-        await window("open", self.windows()[0], "Open the OCP submission window")
+        await window(
+            WindowActivities.open_window, self.windows()[0], "Open the OCP submission window"
+        )
         await self.campaign(
             "opening",
             MessageKind.OCP_OPENING,
@@ -256,7 +259,9 @@ class OcpWorkflow(ProcessWorkflow):
         )
 
     async def _close(self) -> None:
-        result = await window("close", self.windows()[0], "Close the OCP submission window")
+        result = await window(
+            WindowActivities.close_window, self.windows()[0], "Close the OCP submission window"
+        )
         self.accepted = result.accepted
         await flush_outbox(self.process_id)
 

@@ -9,6 +9,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.prizes import PrizeActivities
+    from activities.windows import WindowActivities
     from models import ids
     from models.cycle import ContestConfig
     from models.phases import PRIZE_PHASES
@@ -246,7 +247,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     async def _open(self) -> None:
         await window(
-            "open",
+            WindowActivities.open_window,
             self._window_of(WindowKind.PROJECT_SUBMISSIONS),
             "Open the submission of projects",
         )
@@ -269,7 +270,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     async def _nomination(self) -> None:
         await window(
-            "close",
+            WindowActivities.close_window,
             self._window_of(WindowKind.PROJECT_SUBMISSIONS),
             "Close the submission of projects",
         )
@@ -280,13 +281,17 @@ class PrizeContestWorkflow(ProcessWorkflow):
             "Run the automatic eligibility checks",
         )
         await window(
-            "open",
+            WindowActivities.open_window,
             self._window_of(WindowKind.NOMINATION),
             "Open the nomination phase (the secretariat may mark projects ineligible)",
         )
 
     async def _freeze(self) -> None:
-        await window("close", self._window_of(WindowKind.NOMINATION), "Close the nomination phase")
+        await window(
+            WindowActivities.close_window,
+            self._window_of(WindowKind.NOMINATION),
+            "Close the nomination phase",
+        )
         await db_step(
             PrizeActivities.freeze_nominations,
             self.process_id,
@@ -307,7 +312,11 @@ class PrizeContestWorkflow(ProcessWorkflow):
         )
 
     async def _voting(self) -> None:
-        await window("open", self._window_of(WindowKind.VOTING), "Open the public online voting")
+        await window(
+            WindowActivities.open_window,
+            self._window_of(WindowKind.VOTING),
+            "Open the public online voting",
+        )
         await self.campaign(
             "voting-open",
             MessageKind.PRIZE_VOTING_OPEN,
@@ -318,7 +327,11 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     async def _tally(self) -> None:
         c = self.snapshot
-        await window("close", self._window_of(WindowKind.VOTING), "Close the public online voting")
+        await window(
+            WindowActivities.close_window,
+            self._window_of(WindowKind.VOTING),
+            "Close the public online voting",
+        )
         shortlist: Shortlist = await db_step(
             PrizeActivities.tally,
             TallyRequest(

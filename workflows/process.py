@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -50,12 +50,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.campaign import send_campaign
     from workflows.machine import PhaseMachine, Step
+    from workflows.reports import CycleReports
+
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 DB_ACTIVITY_TIMEOUT = timedelta(minutes=2)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
-# The cycle's signal that takes a process's current plan (workflows/cycle.py).
-PROCESS_CHANGED = "process_changed"
 # Processes started before this patch do not report their changes to their cycle.
 REPORT_CHANGES_PATCH = "report-changes-to-cycle"
 CANCELLED_IN_TEMPORAL = "cancelled in Temporal (the Web UI's Cancel, or temporal workflow cancel)"
@@ -70,29 +72,26 @@ def revision() -> int:
     return workflow.info().get_current_history_length()
 
 
-async def db_step(method: Any, arg: Any, summary: str) -> Any:
-    """Run a database activity of a process (idempotent, so retried freely)."""
-    return await workflow.execute_activity_method(
+async def db_step(method: Callable[[Any, In], Out], arg: In, summary: str) -> Out:
+    """Run a database activity of a process (idempotent, so retried freely): ``method`` is
+    the activity's method, ``arg`` its one input, typed end to end."""
+    result: Out = await workflow.execute_activity_method(
         method,
         arg,
         start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
         retry_policy=DB_RETRY,
         summary=summary,
     )
-
-
-async def window(action: str, request: WindowRequest, summary: str) -> WindowResult:
-    """Open, move, close or cancel an intake window (a database row)."""
-    method = {
-        "open": WindowActivities.open_window,
-        "move": WindowActivities.move_window,
-        "close": WindowActivities.close_window,
-        "cancel": WindowActivities.cancel_window,
-    }[action]
-    result: WindowResult = await db_step(
-        method, request.model_copy(update={"revision": revision()}), summary
-    )
     return result
+
+
+WindowStep = Callable[[WindowActivities, WindowRequest], WindowResult]
+
+
+async def window(action: WindowStep, request: WindowRequest, summary: str) -> WindowResult:
+    """Open, move, close or cancel an intake window (a database row): ``action`` is one of
+    ``WindowActivities``' methods; the request carries the history's length as revision."""
+    return await db_step(action, request.model_copy(update={"revision": revision()}), summary)
 
 
 def refuse(problems: list[str]) -> None:
@@ -194,7 +193,9 @@ class ProcessWorkflow:
         try:
             self.machine.start(self.year)
             for request in self.windows():
-                await window("move", request, f"Schedule the {request.kind} window")
+                await window(
+                    WindowActivities.move_window, request, f"Schedule the {request.kind} window"
+                )
             await self.machine.run(self.plan)
         except asyncio.CancelledError:
             # Temporal's own Cancel must end the process as cleanly as the cancel update:
@@ -261,16 +262,17 @@ class ProcessWorkflow:
     async def move_windows(self, why: str) -> None:
         """The windows follow the snapshot's dates, in the same step as the change."""
         for request in self.windows():
-            await window("move", request, f"Move the {request.kind} window ({why})")
+            await window(
+                WindowActivities.move_window, request, f"Move the {request.kind} window ({why})"
+            )
 
     async def report_change(self) -> None:
         """Tell the cycle this process's current plan (it checks a move of the Forum)."""
         parent = workflow.info().parent
         if parent is None or not self.reports_changes:
             return
-        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            PROCESS_CHANGED, self.changed()
-        )
+        cycle = workflow.get_external_workflow_handle(parent.workflow_id)
+        await cycle.signal(CycleReports.process_changed, self.changed())
 
     async def end(self, cancellation: Cancellation) -> None:
         """Cancel: intake stops now, participants are told; the plan ends before its next
@@ -278,7 +280,9 @@ class ProcessWorkflow:
         self.machine.cancel(cancellation.reason)
         for request in self.windows():
             await window(
-                "cancel", request, f"Cancel the {request.kind} window ({cancellation.requested_by})"
+                WindowActivities.cancel_window,
+                request,
+                f"Cancel the {request.kind} window ({cancellation.requested_by})",
             )
         if cancellation.notify:
             await self.campaign(
