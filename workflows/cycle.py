@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflo
 with workflow.unsafe.imports_passed_through():
     from models.cycle import CycleConfig
     from models.moves import forum_moved
-    from models.phases import CANCELLED, COMPLETED
+    from models.phases import CANCELLED, COMPLETED, PhaseCode
     from models.plan import ContestPlan, CyclePlan
     from models.wire import (
         ContestInput,
@@ -195,7 +195,9 @@ class AnnualCycleWorkflow(CycleReports):
         fields: dict[str, Any] = {}
         if child == moved.ocp_id:
             fields["final_brief"] = moved.ocp.final_brief
-            fields["meetings"] = {k: m for k, m in moved.ocp.meetings.items() if m.phase == "VI"}
+            fields["meetings"] = {
+                k: m for k, m in moved.ocp.meetings.items() if m.phase == PhaseCode.VI
+            }
         for contest in moved.contests:
             if moved.contest_id(contest) == child:
                 fields["ceremony"] = contest.ceremony

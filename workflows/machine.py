@@ -26,7 +26,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from models.phases import CANCELLED, COMPLETED, NOT_STARTED, PhaseDef
+    from models.phases import (
+        CANCELLED,
+        COMPLETED,
+        NOT_STARTED,
+        PhaseCode,
+        PhaseDef,
+        ProcessState,
+    )
     from models.wire import StepView
     from workflows.search_attributes import (
         WSIS_NEXT_DEADLINE,
@@ -44,7 +51,7 @@ class Step:
     at: datetime
     summary: str
     action: Callable[[], Awaitable[None]]
-    phase: str | None = None  # the phase this step enters, if any
+    phase: PhaseCode | None = None  # the phase this step enters, if any
     expires_at: datetime | None = None  # a reminder past its deadline is skipped, not sent
 
 
@@ -77,7 +84,7 @@ class PhaseMachine:
         self.process = process
         self.title = title
         self.table = table
-        self.phase = NOT_STARTED
+        self.phase: PhaseCode | ProcessState = NOT_STARTED
         self.started: list[str] = []
         self.done: list[str] = []
         self.skipped: list[str] = []
@@ -217,7 +224,7 @@ class PhaseMachine:
         self._shown = None
         self._show(todo[0] if todo else None, todo[1:4])
 
-    def enter(self, code: str) -> None:
+    def enter(self, code: PhaseCode | ProcessState) -> None:
         """Move to phase ``code`` and say so in the search attributes."""
         self.phase = code
         self.entered[self.phase_slug(code)] = workflow.now()

@@ -10,7 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.windows import WindowActivities
     from models import ids
     from models.cycle import OcpConfig
-    from models.phases import OCP_MEETING_PHASES, OCP_PHASES
+    from models.phases import OCP_MEETING_PHASES, OCP_PHASES, PhaseCode
     from models.plan import OcpPlan
     from models.tables import WindowKind
     from models.wire import (
@@ -141,7 +141,7 @@ class OcpWorkflow(ProcessWorkflow):
         now = workflow.now()
         for key, meeting in self.snapshot.meetings.items():
             invited = f"invite:{key}" in self.machine.started
-            if meeting.phase == "VI" and invited and meeting.starts > now:
+            if meeting.phase == PhaseCode.VI and invited and meeting.starts > now:
                 await self._meeting_update(key, move.reason)
 
     # -- The plan ------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ class OcpWorkflow(ProcessWorkflow):
                 starts["I"],
                 "Open the submission form and announce the consultation to everyone",
                 self._open,
-                phase="I",
+                phase=PhaseCode.I,
             )
         ]
         for key, meeting in sorted(o.meetings.items(), key=lambda km: km[1].starts):
@@ -186,7 +186,7 @@ class OcpWorkflow(ProcessWorkflow):
                     f"phase:{code}",
                     starts[code],
                     f"Enter {self.machine.phase_label(code)}",
-                    self._analysis if code == "V" else self._nothing,
+                    self._analysis if code == PhaseCode.V else self._nothing,
                     phase=code,
                 )
             )
@@ -207,7 +207,7 @@ class OcpWorkflow(ProcessWorkflow):
                 deadline,
                 "Close the submission form at the deadline",
                 self._close,
-                phase="IV",
+                phase=PhaseCode.IV,
             )
         )
         steps.append(
@@ -216,7 +216,7 @@ class OcpWorkflow(ProcessWorkflow):
                 starts["VI"],
                 "Send the final brief to everyone",
                 self._final_brief,
-                phase="VI",
+                phase=PhaseCode.VI,
             )
         )
         return steps

@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.windows import WindowActivities
     from models import ids
     from models.cycle import ContestConfig
-    from models.phases import PRIZE_PHASES
+    from models.phases import PRIZE_PHASES, PhaseCode
     from models.plan import ContestPlan
     from models.tables import WindowKind
     from models.window_rules import WindowRules
@@ -140,7 +140,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
     def _check_selection(self, selection: WinnerSelection) -> None:
         refuse(selection.problems())
         self.refuse_if_ended()
-        if self.machine.phase != "IV":
+        if self.machine.phase != PhaseCode.IV:
             raise ValueError(
                 f"winners are selected in phase IV (Selection by the Expert Group); "
                 f"{self.process_id} is in {self.machine.phase_label()}"
@@ -186,7 +186,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.submission_opens,
                 "Open the submission of projects and announce the contest",
                 self._open,
-                phase="I",
+                phase=PhaseCode.I,
             ),
         ]
         for span in sorted(c.reminders, reverse=True):
@@ -206,7 +206,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.submission_deadline,
                 "Close submissions at the deadline and run the eligibility checks",
                 self._nomination,
-                phase="II",
+                phase=PhaseCode.II,
             ),
             # Same instant: the phase begins first; its window opened to the second anyway.
             Step(
@@ -214,7 +214,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.voting_opens,
                 "Open public online voting and tell the community",
                 self._voting,
-                phase="III",
+                phase=PhaseCode.III,
             ),
             Step(
                 "nominations",
@@ -227,7 +227,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.voting_closes,
                 "Close voting, tally the valid votes and freeze the shortlists",
                 self._tally,
-                phase="IV",
+                phase=PhaseCode.IV,
             ),
             Step(
                 "champions",
@@ -240,7 +240,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.ceremony,
                 "Announce the winners at the WSIS Prize Ceremony",
                 self._ceremony,
-                phase="V",
+                phase=PhaseCode.V,
             ),
         ]
         return steps
