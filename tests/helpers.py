@@ -12,9 +12,15 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from devstack.catcher import MailCatcher, Received
+from models.wire import StepView
+from workflows.process import ProcessWorkflow
 
 T = TypeVar("T")
 
@@ -34,6 +40,43 @@ async def assert_eventually(
             if time.monotonic() >= deadline:
                 raise
         await asyncio.sleep(every)
+
+
+async def run_until(
+    env: WorkflowEnvironment,
+    handle: WorkflowHandle[Any, Any],
+    when: datetime,
+    *,
+    step_within: float = 300.0,
+) -> datetime:
+    """Let the time-skipping server's clock run to ``when``, one step of the process at a time.
+
+    One long ``env.sleep`` that spans a heavy step (a window closing with hundreds of e-mails)
+    can outlast the test server's own timeout on a busy machine. Here each sleep ends at the
+    next step's date, and the clock moves on only once the process reports that step done (or
+    skipped, or waiting for a decision), however long it took."""
+    while True:
+        status = await handle.query(ProcessWorkflow.status)
+        due = [s for s in status.upcoming if s.at <= when]
+        if not due or status.waiting_for:
+            break
+        step = due[0]
+        current = await env.get_current_time()
+        if step.at > current:
+            await env.sleep(step.at - current)
+
+        async def crossed(step: StepView = step) -> None:
+            now = await handle.query(ProcessWorkflow.status)
+            over = now.phase in ("completed", "cancelled") or now.waiting_for is not None
+            assert over or step.key in now.done or step.key in now.skipped, (
+                f"{step.key} ({step.summary}) not done yet"
+            )
+
+        await assert_eventually(crossed, within=step_within)
+    current = await env.get_current_time()
+    if when > current:
+        await env.sleep(when - current)
+    return when
 
 
 class Gate:
