@@ -24,6 +24,7 @@ from core.settings import Settings
 from devstack.catcher import MailCatcher
 from models.tables import OutboxMessage, Participant
 from models.wire import Cancellation, DeadlineChange, OcpInput, ProcessStatus
+from tests.conftest import record_history
 from tests.helpers import Gate, Slow, assert_eventually
 from tests.test_changes import at, cycle_2017
 from worker import build_worker
@@ -83,6 +84,9 @@ async def test_cancel_and_deadline_change_during_a_campaign_tell_one_story(
             assert status.phase == "cancelled" or status.cancelled
             await asyncio.wait_for(handle.result(), 60)
             sleeper.cancel()
+            # The new path (the recheck's patch marker, a campaign activity cancelled) is
+            # replayed by tests/test_replay.py from now on.
+            record_history("ocp_2017_cancelled_during_campaign", await handle.fetch_history())
     finally:
         gate.open()
 
