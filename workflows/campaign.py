@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         CAMPAIGN_START_TO_CLOSE,
         CampaignActivities,
     )
-    from models.wire import CampaignRequest, CampaignResult
+    from models.wire import CampaignRequest, CampaignResult, ProcessRef
 
 
 async def send_campaign(
@@ -114,7 +114,7 @@ async def flush_outbox(process_id: str) -> int:
     """Send what is still pending in any campaign of the process (acknowledgements)."""
     return await workflow.execute_activity_method(
         CampaignActivities.flush_outbox,
-        process_id,
+        ProcessRef(process_id=process_id),
         start_to_close_timeout=CAMPAIGN_START_TO_CLOSE,
         heartbeat_timeout=CAMPAIGN_HEARTBEAT,
         retry_policy=CAMPAIGN_RETRY,

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ForumShift,
         MessageKind,
         ProcessChanged,
+        ProcessRef,
         ProcessStatus,
         Shortlist,
         TallyRequest,
@@ -277,7 +278,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
         await flush_outbox(self.process_id)
         await db_step(
             PrizeActivities.check_eligibility,
-            self.process_id,
+            ProcessRef(process_id=self.process_id),
             "Run the automatic eligibility checks",
         )
         await window(
@@ -294,7 +295,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
         )
         await db_step(
             PrizeActivities.freeze_nominations,
-            self.process_id,
+            ProcessRef(process_id=self.process_id),
             "Freeze the list of nominated projects",
         )
         await self.campaign(

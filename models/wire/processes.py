@@ -11,6 +11,19 @@ from models.plan import ContestPlan, CyclePlan, OcpPlan
 from models.window_rules import WindowRules
 
 
+class ProcessRef(BaseModel):
+    """The one input of an activity that needs only its process (eligibility, nominations,
+    the outbox flush)."""
+
+    process_id: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_id(cls, data: Any) -> Any:
+        """An activity scheduled before this model existed sent the bare id."""
+        return {"process_id": data} if isinstance(data, str) else data
+
+
 class StepView(BaseModel):
     """A scheduled action of a process, as the status command and the UI show it."""
 
