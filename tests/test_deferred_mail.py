@@ -16,6 +16,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -96,6 +97,16 @@ async def test_an_ack_and_a_receipt_deferred_by_an_outage_arrive_soon_after_it(
         await asyncio.sleep(2)  # a few passes meet the outage
         assert mail.count == 0
         mail.up()
+        controller = mail._controller
+        assert controller is not None
+        opened = controller.factory
+        connections: list[int] = []
+
+        def counted() -> Any:
+            connections.append(1)
+            return opened()
+
+        controller.factory = counted  # type: ignore[method-assign]
 
         async def both_arrived() -> None:
             kinds = sorted(m.campaign.split(":")[-2] for m in list(mail.received))
@@ -107,6 +118,7 @@ async def test_an_ack_and_a_receipt_deferred_by_an_outage_arrive_soon_after_it(
         stop.set()
         await loop
     assert mail.count == 2 and mail.duplicates() == 0
+    assert len(connections) == 1  # one pass, one connection, every message due
     assert {r for m in mail.received for r in m.recipients} == {
         participants[0]["email"],
         participants[1]["email"],

@@ -5,8 +5,8 @@ when the mail server is down or answers 4xx it stays *pending* in the outbox. Ev
 ``retry_deferred_mail`` beside its Temporal worker: a loop that retries each such campaign with
 a growing delay (the first retry within a minute, doubling up to 15 minutes), for up to three
 days; then its rows are marked failed ("not delivered within 3 days"), which ``status``
-counts. Before each pass one connection probes the server, so an outage costs one connection
-attempt a pass, not one per pending message.
+counts. A pass opens one connection and sends every due message over it (a new one only if
+it drops), so an outage costs one connection attempt a pass, not one per pending message.
 
 Exactly once holds as everywhere in the outbox: each message is claimed before it is sent (a
 conditional update, so two workers' loops, or a loop and a window's flush, never both send
@@ -102,25 +102,33 @@ class DeferredMail:
             self.tries.pop(key, None)
         if not due:
             return result
-        if not await self._reachable():
+        smtp = await self._connect()
+        if smtp is None:
             result.unreachable = True
             for request in due:
                 self._later(request.key, now)
             result.deferred = len(due)
             return result
         one = self.settings.model_copy(update={"smtp_connections": 1})
-        for request in due:
-            try:
-                sent = await deliver(request, one, engine=self.engine, connect_patience=2.0)
-            except (DeliveryDeferred, CampaignStopped):
-                self._later(request.key, now)
-                result.deferred += 1
-                continue
-            await asyncio.to_thread(mark_completed, request.key, engine=self.engine)
-            self.due.pop(request.key, None)
-            self.tries.pop(request.key, None)
-            result.sent += sent.sent
-            result.failed += sent.failed
+        try:
+            for request in due:  # all over this one connection (a new one only if it drops)
+                try:
+                    sent = await deliver(
+                        request, one, engine=self.engine, connect_patience=2.0, connection=smtp
+                    )
+                except (DeliveryDeferred, CampaignStopped):
+                    self._later(request.key, now)
+                    result.deferred += 1
+                    continue
+                await asyncio.to_thread(mark_completed, request.key, engine=self.engine)
+                self.due.pop(request.key, None)
+                self.tries.pop(request.key, None)
+                result.sent += sent.sent
+                result.failed += sent.failed
+        finally:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                if smtp.is_connected:
+                    await smtp.quit()
         return result
 
     def _later(self, key: str, now: datetime) -> None:
@@ -128,14 +136,12 @@ class DeferredMail:
         self.tries[key] = tries + 1
         self.due[key] = now + self.schedule.wait(tries)
 
-    async def _reachable(self) -> bool:
+    async def _connect(self) -> aiosmtplib.SMTP | None:
+        """The pass's one connection; None if the server cannot be reached now."""
         try:
-            smtp = await open_connection(self.settings, tls_context(self.settings))
+            return await open_connection(self.settings, tls_context(self.settings))
         except (Unusable, aiosmtplib.SMTPException, OSError):
-            return False
-        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-            await smtp.quit()
-        return True
+            return None
 
 
 def deferred_one_person(engine: Engine, created_before: datetime) -> list[CampaignRequest]:
