@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint bench i18n clean
+.PHONY: install demo test test-fast lint bench i18n clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The inner loop: everything but the real dev server, Chromium and PostgreSQL (a few minutes
+# less); `make test` still runs them all.
+test-fast: install
+	$(BIN)/python -m pytest -m "not devserver and not browser and not postgres" -x -q
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ import asyncio
 import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -24,6 +25,7 @@ from core.db import get_engine, migrate
 from core.log import configure_logging, get_logger
 from core.settings import Settings, get_settings
 from intake.participants import ensure_secretariat
+from mail.outbox.retry import retry_deferred_mail
 from workflows.announcement import AnnouncementWorkflow
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.ocp import OcpWorkflow
@@ -96,6 +98,9 @@ def build_worker(
     """A worker on ``settings.task_queue`` with the engine's workflows and activities
     (``activities`` replaces the activity list: tests stand in a faulty one)."""
     ensure_secretariat(engine, settings.secretariat_email)
+    # A campaign's heartbeat reaches the server at least every 2 s, so that a cancel reaches a
+    # running campaign within seconds (the SDK's default throttle is 80% of the timeout).
+    options.setdefault("max_heartbeat_throttle_interval", timedelta(seconds=2))
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -119,8 +124,12 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker.started", task_queue=settings.task_queue, address=settings.temporal_address)
+    # Deferred one-person mail (acknowledgements, receipts) is retried by every worker on its
+    # own schedule, whether or not a window closes (mail/outbox/retry.py).
+    retries = asyncio.create_task(retry_deferred_mail(settings, get_engine(), stop))
     async with worker:
         await stop.wait()
+    await retries
     log.info("worker.stopped")
 
 

@@ -25,7 +25,7 @@ from mail.outbox import (
     mark_completed,
     pending_campaigns,
 )
-from models.wire import CampaignRequest, CampaignResult
+from models.wire import CampaignRequest, CampaignResult, ProcessRef
 
 # A campaign to 300,000 runs for minutes: it heartbeats every second, and a worker that dies
 # is noticed within the heartbeat timeout so that another one resumes the campaign. The
@@ -90,9 +90,10 @@ class CampaignActivities:
             return result
 
     @activity.defn
-    async def flush_outbox(self, process_id: str) -> int:
+    async def flush_outbox(self, ref: ProcessRef) -> int:
         """Send what is still pending in the process's campaigns (e.g. acknowledgements that
         intake could not send while the SMTP server was down). Returns how many were sent."""
+        process_id = ref.process_id
         with _errors_without_addresses():
             info = activity.info()
             sent = 0

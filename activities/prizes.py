@@ -24,6 +24,7 @@ from models.tables import PrizeTally, Project, ProjectStatus, Vote
 from models.wire import (
     EligibilityResult,
     NominationResult,
+    ProcessRef,
     Shortlist,
     TallyRequest,
     WinnerRequest,
@@ -61,10 +62,11 @@ class PrizeActivities:
         self.engine = engine
 
     @activity.defn
-    def check_eligibility(self, process_id: str) -> EligibilityResult:
+    def check_eligibility(self, ref: ProcessRef) -> EligibilityResult:
         """Automatic checks at the start of phase II: duplicates and earlier winners are
         ineligible with their reason; the rest become eligible. Completeness and word limits
         were enforced at submission."""
+        process_id = ref.process_id
         duplicates = earlier = eligible = 0
         with _immediate(self.engine) as conn, conn.begin():
             rows = conn.execute(
@@ -103,8 +105,9 @@ class PrizeActivities:
         return EligibilityResult(eligible=eligible, duplicates=duplicates, earlier_winners=earlier)
 
     @activity.defn
-    def freeze_nominations(self, process_id: str) -> NominationResult:
+    def freeze_nominations(self, ref: ProcessRef) -> NominationResult:
         """End of phase II: every eligible project becomes a nominated project."""
+        process_id = ref.process_id
         with _immediate(self.engine) as conn, conn.begin():
             conn.execute(
                 _p.update()

@@ -43,7 +43,7 @@ class WindowActivities:
             ).first()
             values = {
                 "title": request.title,
-                "rules_json": request.rules_json,
+                "rules_json": request.rules.to_json(),
                 "opens_at": request.opens_at,
                 "closes_at": request.closes_at,
                 "timezone": request.timezone,
@@ -84,7 +84,7 @@ class WindowActivities:
                         opens_at=request.opens_at,
                         closes_at=request.closes_at,
                         title=request.title,
-                        rules_json=request.rules_json,
+                        rules_json=request.rules.to_json(),
                         revision=request.revision,
                     )
                 )
@@ -98,7 +98,7 @@ class WindowActivities:
                         opens_at=request.opens_at,
                         closes_at=request.closes_at,
                         timezone=request.timezone,
-                        rules_json=request.rules_json,
+                        rules_json=request.rules.to_json(),
                         revision=request.revision,
                     )
                 )

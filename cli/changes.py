@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
-from temporalio.client import WorkflowUpdateFailedError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.service import RPCError
 
 from cli.common import (
@@ -67,39 +67,89 @@ def _checked(kind: Any, value: str | None, option: str) -> str | None:
     return checked
 
 
+# How long a change command waits for an accepted change to be applied before it says what
+# happens next and returns (a change queued behind a running campaign may wait for hours).
+APPLIED_WITHIN = 3.0
+
+
+class ChangeOutcome(BaseModel):
+    """What became of one change sent to one process (for the CLI and the console)."""
+
+    workflow_id: str
+    accepted: bool
+    applied: ProcessStatus | None = None  # the new plan, once applied
+    pending: ProcessStatus | None = None  # accepted, queued behind the running step
+    refusal: str | None = None
+    error: str | None = None  # the process could not be reached
+
+    @property
+    def failed(self) -> bool:
+        return self.refusal is not None or self.error is not None
+
+
+async def submit_change(
+    client: Client, workflow_id: str, update: Any, change: Any, *, within: float = APPLIED_WITHIN
+) -> ChangeOutcome:
+    """Send ``change`` to one process and return as soon as it is accepted (its validator
+    passed): applied within ``within`` seconds, or else pending behind the step under way,
+    with the process's status saying which. Never waits behind a running campaign."""
+    try:
+        handle = await client.get_workflow_handle(workflow_id).start_update(
+            update, change, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+    except WorkflowUpdateFailedError as exc:
+        return ChangeOutcome(workflow_id=workflow_id, accepted=False, refusal=refusal(exc))
+    except RPCError as exc:
+        return ChangeOutcome(workflow_id=workflow_id, accepted=False, error=exc.message)
+    try:
+        status = await asyncio.wait_for(asyncio.shield(handle.result()), within)
+    except TimeoutError:
+        pending = await client.get_workflow_handle(workflow_id).query(ProcessWorkflow.status)
+        return ChangeOutcome(workflow_id=workflow_id, accepted=True, pending=pending)
+    except WorkflowUpdateFailedError as exc:  # refused once it held the lock
+        return ChangeOutcome(workflow_id=workflow_id, accepted=True, refusal=refusal(exc))
+    return ChangeOutcome(workflow_id=workflow_id, accepted=True, applied=status)
+
+
+def _outcome_lines(outcome: ChangeOutcome) -> list[str]:
+    wid = outcome.workflow_id
+    if outcome.error is not None:
+        return [f"{wid}: {outcome.error}"]
+    if outcome.refusal is not None:
+        return [f"{wid}: refused: {outcome.refusal}"]
+    if outcome.pending is not None:
+        running = outcome.pending.running or "the step under way"
+        return [
+            f"{wid}: accepted; it is applied once this step ends: {running}",
+            "  (a cancel stops that step's campaign first; see `starter.py status`)",
+        ]
+    status = outcome.applied
+    assert status is not None
+    lines = [f"{wid}: accepted; now {status.phase_name}"]
+    for step in status.upcoming[:6]:
+        lines.append(
+            f"  {iso_utc(step.at)}  {local_time(step.at, status.timezone)}  {step.summary}"
+        )
+    return lines
+
+
 def _send(targets: list[str] | None, update: Any, change: Any, *, cycle: str = "") -> None:
     """Send ``update`` to each process in ``targets`` (every process of ``cycle`` when None);
-    print each refusal (exit 1) or the new plan. One client, one event loop."""
+    print each refusal (exit 1), the new plan, or what the change waits for. One client."""
 
-    async def go() -> list[tuple[str, ProcessStatus | str]]:
+    async def go() -> list[ChangeOutcome]:
         client = await connect()
         wids = targets
         if wids is None:
             cycle_handle = client.get_workflow_handle(ids.cycle_id(cycle))
             wids = await cycle_handle.query(AnnualCycleWorkflow.processes)
-        done: list[tuple[str, ProcessStatus | str]] = []
-        for wid in wids:
-            try:
-                status = await client.get_workflow_handle(wid).execute_update(update, change)
-                done.append((wid, status))
-            except WorkflowUpdateFailedError as exc:
-                done.append((wid, f"refused: {refusal(exc)}"))
-            except RPCError as exc:
-                done.append((wid, f"{exc.message}"))
-        return done
+        return [await submit_change(client, wid, update, change) for wid in wids]
 
-    failed = False
-    for wid, outcome in asyncio.run(go()):
-        if isinstance(outcome, str):
-            failed = True
-            typer.echo(f"{wid}: {outcome}", err=True)
-            continue
-        typer.echo(f"{wid}: accepted; now {outcome.phase_name}")
-        for step in outcome.upcoming[:6]:
-            typer.echo(
-                f"  {iso_utc(step.at)}  {local_time(step.at, outcome.timezone)}  {step.summary}"
-            )
-    if failed:
+    outcomes = asyncio.run(go())
+    for outcome in outcomes:
+        for line in _outcome_lines(outcome):
+            typer.echo(line, err=outcome.failed)
+    if any(o.failed for o in outcomes):
         raise typer.Exit(REFUSED)
 
 

@@ -185,6 +185,10 @@ def _process_lines(status: ProcessStatus) -> list[str]:
         lines.append(f"  cancelled: {status.cancelled}")
     if status.waiting_for:
         lines.append(f"  waiting for: {status.waiting_for}")
+    if status.running:
+        lines.append(f"  running now: {status.running}")
+    for change in status.pending_changes:
+        lines.append(f"  change accepted, applied once the running step ends: {change}")
     if status.upcoming:
         lines.append("  still to come:")
     for step in status.upcoming:

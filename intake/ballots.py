@@ -7,7 +7,6 @@ through the CLI and the secretariat's review are in ``intake.votes``.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -23,6 +22,7 @@ from intake.votes import VOTABLE
 from intake.windows import check_window
 from models.plan import BallotRule
 from models.tables import BallotReceipt, Project, Vote, Window, WindowKind
+from models.window_rules import WindowRules
 
 _vote = Vote.__table__  # type: ignore[attr-defined]
 _project = Project.__table__  # type: ignore[attr-defined]
@@ -58,16 +58,14 @@ class BallotView:
         return [c for c in self.categories if c not in self.voted]
 
 
-def _rules(window: Window) -> dict[str, object]:
-    rules: dict[str, object] = json.loads(window.rules_json or "{}")
-    return rules
+def _rules(window: Window) -> WindowRules:
+    return WindowRules.parse(window.rules_json)
 
 
-def ballot_rule(window: Window, rules: dict[str, object] | None = None) -> BallotRule:
+def ballot_rule(window: Window, rules: WindowRules | None = None) -> BallotRule:
     """The contest's ballot rule (``any`` or ``all-categories``), from its voting window
     (``rules``: the window's rules, when the caller has read them already)."""
-    rules = _rules(window) if rules is None else rules
-    return BallotRule(str(rules.get("ballot_rule", "any")))
+    return (_rules(window) if rules is None else rules).ballot_rule
 
 
 # The nominated projects of a contest, read from the database at most every few seconds by
@@ -135,8 +133,8 @@ def ballot_for(
         wanted = set(only)
         listed = tuple(c for c in listed if c.project_id in wanted)
     rules = _rules(window)
-    order = [str(c) for c in rules.get("categories", [])]  # type: ignore[attr-defined]
-    names = dict(rules.get("category_names", {}))  # type: ignore[call-overload]
+    order = list(rules.categories)
+    names = dict(rules.category_names)
     view = BallotView(process_id, window.title, ballot_rule(window, rules), names=names)
     view.voted = voted
     by_category: dict[str, list[Choice]] = {code: [] for code in nominated.categories}

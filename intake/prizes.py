@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +26,7 @@ from intake.windows import Refused, check_window
 from models.tables import Participant, Project, ProjectStatus, WindowKind
 from models.text import title_key, word_count
 from models.vocab import Language, StakeholderType
+from models.window_rules import WindowRules
 from models.wire import CampaignRequest, MessageKind
 
 
@@ -73,15 +73,15 @@ def record_project(
         window = check_window(
             session, process_id, WindowKind.PROJECT_SUBMISSIONS, now, "Submission of projects"
         )
-        rules = json.loads(window.rules_json)
-        categories = rules.get("categories", [])
+        rules = WindowRules.parse(window.rules_json)
+        categories = rules.categories
         if categories and form.category not in categories:
             raise Refused(
                 f"unknown category {form.category!r}; this contest has: {', '.join(categories)}",
                 reason="unknown-category",
                 window=window,
             )
-        low, high = rules.get("description_words", [1, 10_000])
+        low, high = rules.description_words
         words = word_count(form.description)
         if not low <= words <= high:
             raise Refused(

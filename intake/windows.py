@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from mail.compose import local_time
 from models.tables import Window, WindowKind, WindowState
+from models.window_rules import window_status
 
 # Built once: every page and write of intake looks a window up (several for each ballot).
 _WINDOW = select(Window).where(
@@ -48,15 +49,16 @@ def check_window(
     window = session.exec(_WINDOW, params={"process_id": process_id, "kind": kind}).first()
     if window is None:
         raise Refused(f"{what} for {process_id} is not open", reason="not-open")
-    if window.state == WindowState.CANCELLED:
+    status = window_status(window.state, window.opens_at, window.closes_at, now)
+    if status is WindowState.CANCELLED:
         raise Refused(f"{what} for {process_id} was cancelled", reason="cancelled", window=window)
-    if now < window.opens_at:
+    if status is WindowState.SCHEDULED:
         raise Refused(
             f"{what} opens {local_time(window.opens_at, window.timezone)}",
             reason="opens-later",
             window=window,
         )
-    if now >= window.closes_at or window.state == WindowState.CLOSED:
+    if status is WindowState.CLOSED:
         raise Refused(
             f"{what} closed at the deadline, {local_time(window.closes_at, window.timezone)}; "
             f"late submissions are not accepted",

@@ -253,7 +253,7 @@ class OcpConfig(OcpPlan, _Checked):
             (f"phase {p.code} ({p.name})", starts[p.code]) for p in OCP_PHASES if p.code in starts
         ]
         problems += _in_order(dated)
-        order = [p.code for p in OCP_PHASES]
+        order: list[str] = [p.code for p in OCP_PHASES]
         for key, m in self.meetings.items():
             if m.phase not in order:
                 continue

@@ -7,15 +7,35 @@ file gives each phase its date.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from models.vocab import N_
+
+
+class PhaseCode(StrEnum):
+    """A phase's Roman numeral (the same codes in both processes' tables)."""
+
+    I = "I"  # noqa: E741 (the Roman numeral)
+    II = "II"
+    III = "III"
+    IV = "IV"
+    V = "V"
+    VI = "VI"
+
+
+class ProcessState(StrEnum):
+    """Before the first phase and after the last, for search attributes and status."""
+
+    NOT_STARTED = "not-started"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
 class PhaseDef:
     """One phase of a process: its Roman numeral, a stable slug and its public name."""
 
-    code: str
+    code: PhaseCode
     slug: str
     name: str
 
@@ -26,28 +46,28 @@ class PhaseDef:
 
 
 OCP_PHASES: tuple[PhaseDef, ...] = (
-    PhaseDef("I", "opening", N_("Opening of the open consultations")),
-    PhaseDef("II", "first-meeting", N_("First physical meeting")),
-    PhaseDef("III", "second-meeting", N_("Second physical meeting")),
-    PhaseDef("IV", "submissions-deadline", N_("Submissions deadline")),
-    PhaseDef("V", "final-review", N_("Final review meeting")),
-    PhaseDef("VI", "final-brief", N_("Final brief")),
+    PhaseDef(PhaseCode.I, "opening", N_("Opening of the open consultations")),
+    PhaseDef(PhaseCode.II, "first-meeting", N_("First physical meeting")),
+    PhaseDef(PhaseCode.III, "second-meeting", N_("Second physical meeting")),
+    PhaseDef(PhaseCode.IV, "submissions-deadline", N_("Submissions deadline")),
+    PhaseDef(PhaseCode.V, "final-review", N_("Final review meeting")),
+    PhaseDef(PhaseCode.VI, "final-brief", N_("Final brief")),
 )
 # Phases that are held as a meeting (invitation, reminder, .ics); VI may be one too.
-OCP_MEETING_PHASES = ("II", "III", "V")
+OCP_MEETING_PHASES = (PhaseCode.II, PhaseCode.III, PhaseCode.V)
 
 PRIZE_PHASES: tuple[PhaseDef, ...] = (
-    PhaseDef("I", "submission", N_("Submission")),
-    PhaseDef("II", "nomination", N_("Nomination")),
-    PhaseDef("III", "public-voting", N_("Public online voting")),
-    PhaseDef("IV", "expert-selection", N_("Selection by the Expert Group")),
-    PhaseDef("V", "announcement", N_("Announcement at the WSIS Prize Ceremony")),
+    PhaseDef(PhaseCode.I, "submission", N_("Submission")),
+    PhaseDef(PhaseCode.II, "nomination", N_("Nomination")),
+    PhaseDef(PhaseCode.III, "public-voting", N_("Public online voting")),
+    PhaseDef(PhaseCode.IV, "expert-selection", N_("Selection by the Expert Group")),
+    PhaseDef(PhaseCode.V, "announcement", N_("Announcement at the WSIS Prize Ceremony")),
 )
 
-# Before the first phase and after the last, for search attributes and status.
-NOT_STARTED = "not-started"
-COMPLETED = "completed"
-CANCELLED = "cancelled"
+# The names the code has used for them.
+NOT_STARTED = ProcessState.NOT_STARTED
+COMPLETED = ProcessState.COMPLETED
+CANCELLED = ProcessState.CANCELLED
 
 
 def phase(table: tuple[PhaseDef, ...], code: str) -> PhaseDef:

@@ -3,16 +3,15 @@ rows intake checks, so the page and the deadline rule can never disagree."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.phases import PRIZE_PHASES, PhaseDef, phase
-from models.tables import Window, WindowKind, WindowState
+from models.tables import Window, WindowKind
+from models.window_rules import WindowRules, window_status
 
 _w = Window.__table__  # type: ignore[attr-defined]
 RECENT = timedelta(days=200)  # processes whose windows all closed longer ago are not shown
@@ -61,11 +60,7 @@ class ProcessView:
 
 def state_now(state: str, opens_at: datetime, closes_at: datetime, now: datetime) -> str:
     """The window's state as ``intake.windows.check_window`` judges it at ``now``."""
-    if state == WindowState.CANCELLED.value:
-        return "cancelled"
-    if state == WindowState.CLOSED.value or now >= closes_at:
-        return "closed"
-    return "open" if now >= opens_at else "scheduled"
+    return window_status(state, opens_at, closes_at, now).value
 
 
 def window_of(
@@ -83,14 +78,13 @@ def window_of(
     return WindowView(r.kind, state, r.opens_at, r.closes_at, r.timezone, r.title)
 
 
-def rules_of(process_id: str, kind: WindowKind, engine: Engine) -> dict[str, Any]:
+def rules_of(process_id: str, kind: WindowKind, engine: Engine) -> WindowRules:
     """The intake rules a window carries (categories and their names, word limits...)."""
     with engine.connect() as conn:
         rules = conn.execute(
             sa.select(_w.c.rules_json).where(_w.c.process_id == process_id, _w.c.kind == kind.value)
         ).scalar()
-    found: dict[str, Any] = json.loads(rules or "{}")
-    return found
+    return WindowRules.parse(rules)
 
 
 def intake_calendar(engine: Engine, *, now: datetime | None = None) -> list[ProcessView]:

@@ -7,7 +7,6 @@ ceremony.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from models.cycle import DEFAULT_CATEGORIES
 from models.tables import Campaign, PrizeTally, Project, ProjectStatus, Window
+from models.window_rules import WindowRules
 from models.wire import CampaignRequest, MessageKind
 from reports.tables import Breakdown, breakdown
 
@@ -92,7 +92,7 @@ def categories_of(process_id: str, engine: Engine) -> list[str]:
         for (rules,) in conn.execute(
             sa.select(_w.c.rules_json).where(_w.c.process_id == process_id)
         ):
-            found = json.loads(rules).get("categories")
+            found = WindowRules.parse(rules).categories
             if found:
                 return list(found)
         return [

@@ -52,4 +52,12 @@ def counts_for(process_id: str, engine: Engine) -> dict[str, int]:
                 _out.c.campaign_key.startswith(f"{process_id}:"), _out.c.state == "sent"
             )
         ).scalar_one()
+        # Messages given up (5xx, or deferred past the retry loop's three days) and those
+        # still waiting to be retried (mail/outbox/retry.py).
+        for label, state in (("emails failed", "failed"), ("emails waiting", "pending")):
+            counts[label] = conn.execute(
+                sa.select(sa.func.count()).where(
+                    _out.c.campaign_key.startswith(f"{process_id}:"), _out.c.state == state
+                )
+            ).scalar_one()
     return counts

@@ -7,7 +7,6 @@ many new accounts voting the same way from one network within minutes.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.tables import BallotReceipt, Participant, Project, Vote, Window, WindowKind
+from models.window_rules import WindowRules
 from models.wire import CampaignRequest
 
 _v = Vote.__table__  # type: ignore[attr-defined]
@@ -34,7 +34,7 @@ def category_names(process_id: str, engine: Engine) -> dict[str, str]:
                 _w.c.process_id == process_id, _w.c.kind == WindowKind.VOTING.value
             )
         ).scalar()
-    return dict(json.loads(rules or "{}").get("category_names", {}))
+    return dict(WindowRules.parse(rules).category_names)
 
 
 def receipt_context(request: CampaignRequest, engine: Engine) -> dict[str, Any]:

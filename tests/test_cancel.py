@@ -7,7 +7,6 @@ the rest of its cycle running; a cancelled cycle cancels every process in it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,8 @@ from devstack.temporal import binary
 from models.cycle_file import load_cycle
 from models.moves import rebased
 from models.tables import Window
+from models.wire import ProcessStatus
+from tests.helpers import assert_eventually
 from worker import build_worker
 from workflows.process import CANCELLED_IN_TEMPORAL, ProcessWorkflow
 from workflows.search_attributes import WSIS_PHASE
@@ -73,12 +74,16 @@ async def test_cancel_from_temporal_ends_processes_cleanly(
         await start_cycle(client, cycle, settings.task_queue, recipients=40)
         parent = client.get_workflow_handle(cycle.cycle_id)
         ocp = client.get_workflow_handle(cycle.ocp_id)
-        for _ in range(150):
-            with contextlib.suppress(RPCError):  # the child may not have started yet
+
+        async def opened() -> ProcessStatus:
+            try:
                 status = await ocp.query(ProcessWorkflow.status)
-                if "phase:I" in status.done:
-                    break
-            await asyncio.sleep(0.2)
+            except RPCError as exc:  # the child may not have started yet
+                raise AssertionError(exc.message) from None
+            assert "phase:I" in status.done
+            return status
+
+        status = await assert_eventually(opened)
         assert status.phase == "opening"
 
         # The contest alone, before its first phase: the cycle and the OCP go on.

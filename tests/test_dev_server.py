@@ -25,6 +25,7 @@ from devstack.catcher import MailCatcher
 from models.cycle_file import load_cycle
 from models.moves import rebased
 from tests.conftest import record_history
+from tests.helpers import assert_eventually
 from worker import build_worker
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
@@ -134,10 +135,11 @@ async def test_secretariat_cli_on_a_running_cycle(
         assert again.returncode == 1 and "already running; nothing was changed" in again.stdout
 
         ocp = client.get_workflow_handle("wsis-2017-cli-ocp")
-        for _ in range(100):
-            if (await ocp.describe()).typed_search_attributes.get(WSIS_PHASE) == "opening":
-                break
-            await asyncio.sleep(0.2)
+
+        async def opened() -> None:
+            assert (await ocp.describe()).typed_search_attributes.get(WSIS_PHASE) == "opening"
+
+        await assert_eventually(opened)
         status = await asyncio.to_thread(_cli, "status", "wsis-2017-cli", env=env)
         assert status.returncode == 0, status.stderr
         assert "Phase I: Opening of the open consultations" in status.stdout

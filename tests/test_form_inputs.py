@@ -23,7 +23,7 @@ from intake.participants import import_participants
 from intake.prizes import ProjectForm, Refused, record_project
 from models.tables import OcpSubmission, Participant, Project, WindowKind
 from models.text import line_problem
-from models.wire import WindowRequest
+from models.wire import ProcessRef, WindowRequest
 
 OPENS = datetime(2030, 1, 1, tzinfo=UTC)
 DURING = OPENS + timedelta(days=1)
@@ -147,7 +147,7 @@ def test_titles_equal_by_unicode_identity_are_duplicates(engine: Engine, contest
         contest, project(nfd, owner_email="chen@example.org"), engine, now=DURING
     )
     again, _ = record_project(contest, project("Café connect"), engine, now=DURING)
-    result = PrizeActivities(engine).check_eligibility(contest)
+    result = PrizeActivities(engine).check_eligibility(ProcessRef(process_id=contest))
     assert (result.duplicates, result.earlier_winners, result.eligible) == (1, 1, 1)
     assert stored(engine, dupe).reason == f"duplicate of project {first}"
     assert stored(engine, again).reason.startswith("won in an earlier cycle")

@@ -30,7 +30,8 @@ from worker import SANDBOX, WORKFLOWS, build_worker
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.ocp import OcpWorkflow
 from workflows.prizes import PrizeContestWorkflow
-from workflows.process import PROCESS_CHANGED, REPORT_CHANGES_PATCH
+from workflows.process import REPORT_CHANGES_PATCH
+from workflows.reports import PROCESS_CHANGED
 
 BY = {"requested_by": "secretariat"}
 ROOT = Path(__file__).resolve().parent.parent

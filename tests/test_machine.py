@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
-    from models.phases import OCP_PHASES
+    from models.phases import OCP_PHASES, PhaseCode
     from workflows.machine import PhaseMachine, Step
 
 
@@ -44,11 +44,11 @@ class MachineHarness:
 
         third = self.start + self.moved_to if self.moved_to else at(3)
         return [
-            Step("open", at(1), "enter phase I", self._note("open"), phase="I"),
+            Step("open", at(1), "enter phase I", self._note("open"), phase=PhaseCode.I),
             Step("late", at(2), "expired reminder", self._note("late"), expires_at=at(1.5)),
             Step("movable", third, "a step the secretariat moves", self._note("movable")),
             Step("waits", at(4), "waits for a decision", self._wait),
-            Step("last", at(5), "the last step", self._note("last"), phase="II"),
+            Step("last", at(5), "the last step", self._note("last"), phase=PhaseCode.II),
         ]
 
     def _note(self, key: str):  # type: ignore[no-untyped-def]

@@ -44,6 +44,8 @@ with warnings.catch_warnings():
     pgserver: Any = pytest.importorskip(
         "pgserver", reason="pgserver (PostgreSQL binaries from PyPI, in the dev extra) is missing"
     )
+pytestmark = pytest.mark.postgres
+
 pytest.importorskip("psycopg", reason="psycopg (the postgres extra) is missing")
 
 _p = Participant.__table__  # type: ignore[attr-defined]

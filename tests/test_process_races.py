@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.windows import WindowActivities
 from core.settings import Settings
-from devstack.catcher import MailCatcher, Received
+from devstack.catcher import MailCatcher
 from mail.calendar import meeting_uid
 from models.tables import OutboxMessage, Window
 from models.wire import (
@@ -36,6 +36,7 @@ from models.wire import (
     OcpInput,
     WindowRequest,
 )
+from tests.helpers import Gate
 from tests.test_changes import at, cycle_2017
 from worker import activities_for, build_worker
 from workflows.announcement import AnnouncementInput, AnnouncementWorkflow
@@ -43,26 +44,6 @@ from workflows.ocp import OcpWorkflow
 from workflows.prizes import PrizeContestWorkflow
 
 BY = {"requested_by": "secretariat"}
-
-
-class Gate:
-    """Holds the catcher's first DATA of a campaign until ``open()``."""
-
-    def __init__(self, mail: MailCatcher, campaign: str) -> None:
-        self.campaign = campaign
-        self.reached = threading.Event()
-        self.released = threading.Event()
-        self._store = mail.store
-        mail.store = self._held  # type: ignore[method-assign]
-
-    def _held(self, item: Received) -> None:
-        if item.campaign == self.campaign and not self.released.is_set():
-            self.reached.set()
-            self.released.wait(30)
-        self._store(item)
-
-    def open(self) -> None:
-        self.released.set()
 
 
 @pytest.fixture

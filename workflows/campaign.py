@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         CAMPAIGN_START_TO_CLOSE,
         CampaignActivities,
     )
-    from models.wire import CampaignRequest, CampaignResult
+    from models.wire import CampaignRequest, CampaignResult, ProcessRef
 
 
 async def send_campaign(
@@ -30,8 +31,14 @@ async def send_campaign(
     *,
     heartbeat_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
+    running: set[Any] | None = None,
 ) -> CampaignResult:
     """Run the campaign activity for ``request`` and return its counts.
+
+    ``running`` (the process's set of campaign calls under way) holds each call while it runs,
+    so that a ``cancel`` can interrupt it at once: the activity learns of it at its next
+    heartbeat, gives back what it had not sent, and settles what was on the wire; the call
+    then raises an ``ActivityError`` caused by a ``CancelledError``.
 
     With ``request.shards`` > 1 the recipients are split by participant id into that many
     shards, each sent by its own activity call; the calls run in parallel on whichever workers
@@ -47,7 +54,7 @@ async def send_campaign(
             non_retryable=True,
         )
     if request.shards <= 1:
-        return await _call(request, summary, heartbeat_timeout, retry_policy)
+        return await _call(request, summary, heartbeat_timeout, retry_policy, running)
     shards = request.shards
     calls = [
         _call(
@@ -55,6 +62,7 @@ async def send_campaign(
             f"{summary} (shard {shard + 1} of {shards})",
             heartbeat_timeout,
             retry_policy,
+            running,
         )
         for shard in range(shards)
     ]
@@ -79,22 +87,34 @@ async def _call(
     summary: str,
     heartbeat_timeout: timedelta | None,
     retry_policy: RetryPolicy | None,
+    running: set[Any] | None,
 ) -> CampaignResult:
-    return await workflow.execute_activity_method(
+    # The same ScheduleActivityTask command as execute_activity_method (replays unchanged);
+    # the handle is kept so that a cancel can interrupt the call. Waiting for the activity to
+    # confirm its cancellation means its rows are settled before the cancel notice is sent.
+    handle = workflow.start_activity_method(
         CampaignActivities.send_campaign,
         request,
         start_to_close_timeout=CAMPAIGN_START_TO_CLOSE,
         heartbeat_timeout=heartbeat_timeout or CAMPAIGN_HEARTBEAT,
         retry_policy=retry_policy or CAMPAIGN_RETRY,
+        cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         summary=summary,
     )
+    if running is None:
+        return await handle
+    running.add(handle)
+    try:
+        return await handle
+    finally:
+        running.discard(handle)
 
 
 async def flush_outbox(process_id: str) -> int:
     """Send what is still pending in any campaign of the process (acknowledgements)."""
     return await workflow.execute_activity_method(
         CampaignActivities.flush_outbox,
-        process_id,
+        ProcessRef(process_id=process_id),
         start_to_close_timeout=CAMPAIGN_START_TO_CLOSE,
         heartbeat_timeout=CAMPAIGN_HEARTBEAT,
         retry_policy=CAMPAIGN_RETRY,

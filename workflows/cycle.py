@@ -16,12 +16,12 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import CancelledError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from models.cycle import CycleConfig
     from models.moves import forum_moved
-    from models.phases import CANCELLED, COMPLETED
+    from models.phases import CANCELLED, COMPLETED, PhaseCode
     from models.plan import ContestPlan, CyclePlan
     from models.wire import (
         ContestInput,
@@ -29,11 +29,17 @@ with workflow.unsafe.imports_passed_through():
         ForumMove,
         ForumShift,
         OcpInput,
-        ProcessChanged,
     )
     from workflows.ocp import OcpWorkflow
     from workflows.prizes import PrizeContestWorkflow
-    from workflows.process import PROCESS_CHANGED, ProcessWorkflow, checked, refuse, refuse_past
+    from workflows.process import (
+        RECHECK_PATCH,
+        ProcessWorkflow,
+        checked,
+        refuse,
+        refuse_past,
+    )
+    from workflows.reports import CycleReports
     from workflows.search_attributes import WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 
@@ -48,7 +54,7 @@ def _attributes(year: int, process: str) -> TypedSearchAttributes:
 
 
 @workflow.defn
-class AnnualCycleWorkflow:
+class AnnualCycleWorkflow(CycleReports):
     """Starts the OCP and every contest of the cycle, then waits for all of them."""
 
     @workflow.init
@@ -143,18 +149,6 @@ class AnnualCycleWorkflow:
         """The workflow ids of the cycle's processes."""
         return list(self.children)
 
-    @workflow.signal(name=PROCESS_CHANGED)
-    def process_changed(self, report: ProcessChanged) -> None:
-        """A process's current plan, after a secretariat change it accepted."""
-        if report.ocp is not None:
-            self.config = self.config.model_copy(update={"ocp": report.ocp})
-        if report.contest is not None:
-            contests = tuple(
-                report.contest if self.config.contest_id(c) == report.process_id else c
-                for c in self.config.contests
-            )
-            self.config = self.config.model_copy(update={"contests": contests})
-
     # -- Moving the Forum ----------------------------------------------------------------------
 
     @workflow.query
@@ -167,6 +161,20 @@ class AnnualCycleWorkflow:
         """Move the Forum: the OCP's final brief and every contest's ceremony move with it,
         and each process tells its participants once. Returns each process told."""
         async with self.lock:
+            # Re-checked under the lock: a move that waited behind another one is refused,
+            # not applied over it (see ProcessWorkflow.turn).
+            # (Not the whole validator: its time-zone arithmetic must not run on replay.)
+            try:
+                if workflow.now() >= self.config.forum.starts:
+                    raise ValueError("the Forum has begun: it can no longer move")
+                refuse_past(move.starts, "the Forum's new start")
+            except ValueError as exc:
+                if workflow.patched(RECHECK_PATCH):
+                    raise ApplicationError(
+                        f"the Forum's move refused once its turn came: {exc}",
+                        type="ChangeRefused",
+                        non_retryable=True,
+                    ) from None
             assert move.moved is not None  # the validator refused it otherwise
             previous = self.config.forum.starts
             self.config = move.moved
@@ -187,7 +195,9 @@ class AnnualCycleWorkflow:
         fields: dict[str, Any] = {}
         if child == moved.ocp_id:
             fields["final_brief"] = moved.ocp.final_brief
-            fields["meetings"] = {k: m for k, m in moved.ocp.meetings.items() if m.phase == "VI"}
+            fields["meetings"] = {
+                k: m for k, m in moved.ocp.meetings.items() if m.phase == PhaseCode.VI
+            }
         for contest in moved.contests:
             if moved.contest_id(contest) == child:
                 fields["ceremony"] = contest.ceremony

@@ -23,9 +23,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from models.phases import CANCELLED, COMPLETED, NOT_STARTED, PhaseDef
+    from models.phases import (
+        CANCELLED,
+        COMPLETED,
+        NOT_STARTED,
+        PhaseCode,
+        PhaseDef,
+        ProcessState,
+    )
     from models.wire import StepView
     from workflows.search_attributes import (
         WSIS_NEXT_DEADLINE,
@@ -43,7 +51,7 @@ class Step:
     at: datetime
     summary: str
     action: Callable[[], Awaitable[None]]
-    phase: str | None = None  # the phase this step enters, if any
+    phase: PhaseCode | None = None  # the phase this step enters, if any
     expires_at: datetime | None = None  # a reminder past its deadline is skipped, not sent
 
 
@@ -76,7 +84,7 @@ class PhaseMachine:
         self.process = process
         self.title = title
         self.table = table
-        self.phase = NOT_STARTED
+        self.phase: PhaseCode | ProcessState = NOT_STARTED
         self.started: list[str] = []
         self.done: list[str] = []
         self.skipped: list[str] = []
@@ -86,6 +94,8 @@ class PhaseMachine:
         self.entered: dict[str, datetime] = {}  # phase slug -> when it began
         self.waiting_for: str | None = None
         self.cancelled: str | None = None
+        self.stopping: str | None = None  # a cancel accepted, not yet applied
+        self.interrupted: list[str] = []  # steps a cancel stopped midway
         self._revision = 0
         self._plan: Callable[[], list[Step]] = list
         self._shown: tuple[str, datetime | None] | None = None
@@ -174,6 +184,13 @@ class PhaseMachine:
         self._describe()
         try:
             await step.action()
+        except ActivityError as err:
+            if self.stopping is None or not isinstance(err.cause, CancelledError):
+                raise
+            # A cancel stopped its campaign: the step is not done; the cancel, queued on the
+            # lock before this step let go of it, ends the process next.
+            self.interrupted.append(step.key)
+            return
         finally:
             self.running = None
         self.done.append(step.key)
@@ -207,7 +224,7 @@ class PhaseMachine:
         self._shown = None
         self._show(todo[0] if todo else None, todo[1:4])
 
-    def enter(self, code: str) -> None:
+    def enter(self, code: PhaseCode | ProcessState) -> None:
         """Move to phase ``code`` and say so in the search attributes."""
         self.phase = code
         self.entered[self.phase_slug(code)] = workflow.now()

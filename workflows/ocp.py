@@ -7,9 +7,10 @@ from functools import partial
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.windows import WindowActivities
     from models import ids
     from models.cycle import OcpConfig
-    from models.phases import OCP_MEETING_PHASES, OCP_PHASES
+    from models.phases import OCP_MEETING_PHASES, OCP_PHASES, PhaseCode
     from models.plan import OcpPlan
     from models.tables import WindowKind
     from models.wire import (
@@ -80,7 +81,9 @@ class OcpWorkflow(ProcessWorkflow):
     async def move_meeting(self, change: MeetingChange) -> ProcessStatus:
         """Move a meeting or change its venue, link or format; an invited community gets an
         updated .ics (same UID, higher SEQUENCE) so calendars update the event."""
-        async with self.machine.lock:
+        async with self.turn(
+            f"move of the meeting {change.meeting!r}", lambda: self._check_meeting(change)
+        ):
             # Under the lock, an invitation campaign is either over or not begun: a move made
             # while it ran waited for it here, and now sends the update.
             self.adopt(self._moved(change))
@@ -138,7 +141,7 @@ class OcpWorkflow(ProcessWorkflow):
         now = workflow.now()
         for key, meeting in self.snapshot.meetings.items():
             invited = f"invite:{key}" in self.machine.started
-            if meeting.phase == "VI" and invited and meeting.starts > now:
+            if meeting.phase == PhaseCode.VI and invited and meeting.starts > now:
                 await self._meeting_update(key, move.reason)
 
     # -- The plan ------------------------------------------------------------------------------
@@ -154,7 +157,7 @@ class OcpWorkflow(ProcessWorkflow):
                 starts["I"],
                 "Open the submission form and announce the consultation to everyone",
                 self._open,
-                phase="I",
+                phase=PhaseCode.I,
             )
         ]
         for key, meeting in sorted(o.meetings.items(), key=lambda km: km[1].starts):
@@ -183,7 +186,7 @@ class OcpWorkflow(ProcessWorkflow):
                     f"phase:{code}",
                     starts[code],
                     f"Enter {self.machine.phase_label(code)}",
-                    self._analysis if code == "V" else self._nothing,
+                    self._analysis if code == PhaseCode.V else self._nothing,
                     phase=code,
                 )
             )
@@ -204,7 +207,7 @@ class OcpWorkflow(ProcessWorkflow):
                 deadline,
                 "Close the submission form at the deadline",
                 self._close,
-                phase="IV",
+                phase=PhaseCode.IV,
             )
         )
         steps.append(
@@ -213,7 +216,7 @@ class OcpWorkflow(ProcessWorkflow):
                 starts["VI"],
                 "Send the final brief to everyone",
                 self._final_brief,
-                phase="VI",
+                phase=PhaseCode.VI,
             )
         )
         return steps
@@ -222,7 +225,9 @@ class OcpWorkflow(ProcessWorkflow):
         return None
 
     async def _open(self) -> None:
-        await window("open", self.windows()[0], "Open the OCP submission window")
+        await window(
+            WindowActivities.open_window, self.windows()[0], "Open the OCP submission window"
+        )
         await self.campaign(
             "opening",
             MessageKind.OCP_OPENING,
@@ -254,7 +259,9 @@ class OcpWorkflow(ProcessWorkflow):
         )
 
     async def _close(self) -> None:
-        result = await window("close", self.windows()[0], "Close the OCP submission window")
+        result = await window(
+            WindowActivities.close_window, self.windows()[0], "Close the OCP submission window"
+        )
         self.accepted = result.accepted
         await flush_outbox(self.process_id)
 

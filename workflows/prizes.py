@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import partial
 
@@ -10,11 +9,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.prizes import PrizeActivities
+    from activities.windows import WindowActivities
     from models import ids
     from models.cycle import ContestConfig
-    from models.phases import PRIZE_PHASES
+    from models.phases import PRIZE_PHASES, PhaseCode
     from models.plan import ContestPlan
     from models.tables import WindowKind
+    from models.window_rules import WindowRules
     from models.wire import (
         Audience,
         CeremonyChange,
@@ -22,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ForumShift,
         MessageKind,
         ProcessChanged,
+        ProcessRef,
         ProcessStatus,
         Shortlist,
         TallyRequest,
@@ -86,14 +88,14 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     def _window(self, kind: WindowKind, opens: datetime, closes: datetime) -> WindowRequest:
         c = self.snapshot
-        rules: dict[str, object] = {
-            "categories": [cat.code for cat in c.categories],
-            "category_names": {cat.code: cat.name for cat in c.categories},
-        }
+        rules = WindowRules(
+            categories=[cat.code for cat in c.categories],
+            category_names={cat.code: cat.name for cat in c.categories},
+        )
         if kind is WindowKind.PROJECT_SUBMISSIONS:
-            rules["description_words"] = list(c.description_words)
+            rules = rules.model_copy(update={"description_words": tuple(c.description_words)})
         if kind is WindowKind.VOTING:  # what the portal's ballot needs to know
-            rules["ballot_rule"] = c.ballot_rule.value
+            rules = rules.model_copy(update={"ballot_rule": c.ballot_rule})
         return WindowRequest(
             process_id=self.process_id,
             kind=kind.value,
@@ -101,7 +103,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
             opens_at=opens,
             closes_at=closes,
             timezone=c.timezone,
-            rules_json=json.dumps(rules),
+            rules=rules,
         )
 
     def _window_of(self, kind: WindowKind) -> WindowRequest:
@@ -119,7 +121,9 @@ class PrizeContestWorkflow(ProcessWorkflow):
     @workflow.update
     async def select_winner(self, selection: WinnerSelection) -> list[int]:
         """Record the winner(s) of a category, chosen from its shortlist."""
-        async with self.machine.lock:
+        async with self.turn(
+            f"winner of {selection.category}", lambda: self._check_selection(selection)
+        ):
             await db_step(
                 PrizeActivities.record_winners,
                 WinnerRequest(
@@ -136,7 +140,8 @@ class PrizeContestWorkflow(ProcessWorkflow):
     @select_winner.validator
     def _check_selection(self, selection: WinnerSelection) -> None:
         refuse(selection.problems())
-        if self.machine.phase != "IV":
+        self.refuse_if_ended()
+        if self.machine.phase != PhaseCode.IV:
             raise ValueError(
                 f"winners are selected in phase IV (Selection by the Expert Group); "
                 f"{self.process_id} is in {self.machine.phase_label()}"
@@ -157,7 +162,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
     async def move_ceremony(self, change: CeremonyChange) -> ProcessStatus:
         """Move the WSIS Prize Ceremony of this contest alone (``move_forum`` on the cycle
         moves every contest's ceremony with the Forum)."""
-        async with self.machine.lock:
+        async with self.turn("move of the ceremony", lambda: self._check_ceremony(change)):
             self.adopt(self.snapshot.model_copy(update={"ceremony": change.at}))
             await self.report_change()
         return self.status()
@@ -182,7 +187,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.submission_opens,
                 "Open the submission of projects and announce the contest",
                 self._open,
-                phase="I",
+                phase=PhaseCode.I,
             ),
         ]
         for span in sorted(c.reminders, reverse=True):
@@ -202,7 +207,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.submission_deadline,
                 "Close submissions at the deadline and run the eligibility checks",
                 self._nomination,
-                phase="II",
+                phase=PhaseCode.II,
             ),
             # Same instant: the phase begins first; its window opened to the second anyway.
             Step(
@@ -210,7 +215,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.voting_opens,
                 "Open public online voting and tell the community",
                 self._voting,
-                phase="III",
+                phase=PhaseCode.III,
             ),
             Step(
                 "nominations",
@@ -223,7 +228,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.voting_closes,
                 "Close voting, tally the valid votes and freeze the shortlists",
                 self._tally,
-                phase="IV",
+                phase=PhaseCode.IV,
             ),
             Step(
                 "champions",
@@ -236,14 +241,14 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 c.ceremony,
                 "Announce the winners at the WSIS Prize Ceremony",
                 self._ceremony,
-                phase="V",
+                phase=PhaseCode.V,
             ),
         ]
         return steps
 
     async def _open(self) -> None:
         await window(
-            "open",
+            WindowActivities.open_window,
             self._window_of(WindowKind.PROJECT_SUBMISSIONS),
             "Open the submission of projects",
         )
@@ -266,27 +271,31 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     async def _nomination(self) -> None:
         await window(
-            "close",
+            WindowActivities.close_window,
             self._window_of(WindowKind.PROJECT_SUBMISSIONS),
             "Close the submission of projects",
         )
         await flush_outbox(self.process_id)
         await db_step(
             PrizeActivities.check_eligibility,
-            self.process_id,
+            ProcessRef(process_id=self.process_id),
             "Run the automatic eligibility checks",
         )
         await window(
-            "open",
+            WindowActivities.open_window,
             self._window_of(WindowKind.NOMINATION),
             "Open the nomination phase (the secretariat may mark projects ineligible)",
         )
 
     async def _freeze(self) -> None:
-        await window("close", self._window_of(WindowKind.NOMINATION), "Close the nomination phase")
+        await window(
+            WindowActivities.close_window,
+            self._window_of(WindowKind.NOMINATION),
+            "Close the nomination phase",
+        )
         await db_step(
             PrizeActivities.freeze_nominations,
-            self.process_id,
+            ProcessRef(process_id=self.process_id),
             "Freeze the list of nominated projects",
         )
         await self.campaign(
@@ -304,7 +313,11 @@ class PrizeContestWorkflow(ProcessWorkflow):
         )
 
     async def _voting(self) -> None:
-        await window("open", self._window_of(WindowKind.VOTING), "Open the public online voting")
+        await window(
+            WindowActivities.open_window,
+            self._window_of(WindowKind.VOTING),
+            "Open the public online voting",
+        )
         await self.campaign(
             "voting-open",
             MessageKind.PRIZE_VOTING_OPEN,
@@ -315,7 +328,11 @@ class PrizeContestWorkflow(ProcessWorkflow):
 
     async def _tally(self) -> None:
         c = self.snapshot
-        await window("close", self._window_of(WindowKind.VOTING), "Close the public online voting")
+        await window(
+            WindowActivities.close_window,
+            self._window_of(WindowKind.VOTING),
+            "Close the public online voting",
+        )
         shortlist: Shortlist = await db_step(
             PrizeActivities.tally,
             TallyRequest(

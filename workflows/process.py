@@ -19,13 +19,15 @@ older change can never land over a newer one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.windows import WindowActivities
@@ -48,15 +50,20 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.campaign import send_campaign
     from workflows.machine import PhaseMachine, Step
+    from workflows.reports import CycleReports
+
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 DB_ACTIVITY_TIMEOUT = timedelta(minutes=2)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
-# The cycle's signal that takes a process's current plan (workflows/cycle.py).
-PROCESS_CHANGED = "process_changed"
 # Processes started before this patch do not report their changes to their cycle.
 REPORT_CHANGES_PATCH = "report-changes-to-cycle"
 CANCELLED_IN_TEMPORAL = "cancelled in Temporal (the Web UI's Cancel, or temporal workflow cancel)"
+# A change found no longer valid once it holds the lock is refused (before this patch it was
+# applied): the marker is written only when a refusal happens, so old histories replay as is.
+RECHECK_PATCH = "recheck-under-lock"
 
 
 def revision() -> int:
@@ -65,29 +72,26 @@ def revision() -> int:
     return workflow.info().get_current_history_length()
 
 
-async def db_step(method: Any, arg: Any, summary: str) -> Any:
-    """Run a database activity of a process (idempotent, so retried freely)."""
-    return await workflow.execute_activity_method(
+async def db_step(method: Callable[[Any, In], Out], arg: In, summary: str) -> Out:
+    """Run a database activity of a process (idempotent, so retried freely): ``method`` is
+    the activity's method, ``arg`` its one input, typed end to end."""
+    result: Out = await workflow.execute_activity_method(
         method,
         arg,
         start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
         retry_policy=DB_RETRY,
         summary=summary,
     )
-
-
-async def window(action: str, request: WindowRequest, summary: str) -> WindowResult:
-    """Open, move, close or cancel an intake window (a database row)."""
-    method = {
-        "open": WindowActivities.open_window,
-        "move": WindowActivities.move_window,
-        "close": WindowActivities.close_window,
-        "cancel": WindowActivities.cancel_window,
-    }[action]
-    result: WindowResult = await db_step(
-        method, request.model_copy(update={"revision": revision()}), summary
-    )
     return result
+
+
+WindowStep = Callable[[WindowActivities, WindowRequest], WindowResult]
+
+
+async def window(action: WindowStep, request: WindowRequest, summary: str) -> WindowResult:
+    """Open, move, close or cancel an intake window (a database row): ``action`` is one of
+    ``WindowActivities``' methods; the request carries the history's length as revision."""
+    return await db_step(action, request.model_copy(update={"revision": revision()}), summary)
 
 
 def refuse(problems: list[str]) -> None:
@@ -148,6 +152,8 @@ class ProcessWorkflow:
         self.campaigns: list[CampaignResult] = []
         self.changes = 0  # accepted secretariat changes: part of each notice's business key
         self.reports_changes = False
+        self.running_campaigns: set[Any] = set()  # campaign calls under way (a cancel stops them)
+        self.pending_changes: list[str] = []  # accepted, waiting for a running step to end
 
     # -- What a subclass provides ------------------------------------------------------------
 
@@ -187,7 +193,9 @@ class ProcessWorkflow:
         try:
             self.machine.start(self.year)
             for request in self.windows():
-                await window("move", request, f"Schedule the {request.kind} window")
+                await window(
+                    WindowActivities.move_window, request, f"Schedule the {request.kind} window"
+                )
             await self.machine.run(self.plan)
         except asyncio.CancelledError:
             # Temporal's own Cancel must end the process as cleanly as the cancel update:
@@ -219,7 +227,9 @@ class ProcessWorkflow:
             skipped=list(m.skipped),
             entered=dict(m.entered),
             waiting_for=m.waiting_for,
-            cancelled=m.cancelled,
+            cancelled=m.cancelled or m.stopping,
+            running=m.running.summary if m.running else None,
+            pending_changes=list(self.pending_changes),
         )
 
     # -- Helpers for steps and handlers --------------------------------------------------------
@@ -238,7 +248,7 @@ class ProcessWorkflow:
             shards=self.shards if audience in BULK_AUDIENCES else 1,
             **fields,
         )
-        result = await send_campaign(request, summary)
+        result = await send_campaign(request, summary, running=self.running_campaigns)
         self.campaigns.append(result)
         return result
 
@@ -252,16 +262,17 @@ class ProcessWorkflow:
     async def move_windows(self, why: str) -> None:
         """The windows follow the snapshot's dates, in the same step as the change."""
         for request in self.windows():
-            await window("move", request, f"Move the {request.kind} window ({why})")
+            await window(
+                WindowActivities.move_window, request, f"Move the {request.kind} window ({why})"
+            )
 
     async def report_change(self) -> None:
         """Tell the cycle this process's current plan (it checks a move of the Forum)."""
         parent = workflow.info().parent
         if parent is None or not self.reports_changes:
             return
-        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-            PROCESS_CHANGED, self.changed()
-        )
+        cycle = workflow.get_external_workflow_handle(parent.workflow_id)
+        await cycle.signal(CycleReports.process_changed, self.changed())
 
     async def end(self, cancellation: Cancellation) -> None:
         """Cancel: intake stops now, participants are told; the plan ends before its next
@@ -269,7 +280,9 @@ class ProcessWorkflow:
         self.machine.cancel(cancellation.reason)
         for request in self.windows():
             await window(
-                "cancel", request, f"Cancel the {request.kind} window ({cancellation.requested_by})"
+                WindowActivities.cancel_window,
+                request,
+                f"Cancel the {request.kind} window ({cancellation.requested_by})",
             )
         if cancellation.notify:
             await self.campaign(
@@ -281,20 +294,69 @@ class ProcessWorkflow:
             )
 
     def refuse_if_ended(self) -> None:
-        """Validators: a cancelled or completed process takes no more changes."""
+        """Validators: a cancelled, cancelling or completed process takes no more changes."""
         if self.machine.cancelled:
             raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
         if self.machine.phase == COMPLETED:
             raise ValueError(f"{self.process_id} is complete")
+        if self.machine.stopping:
+            raise ValueError(f"{self.process_id} is being cancelled: {self.machine.stopping}")
+
+    @contextlib.asynccontextmanager
+    async def turn(self, what: str, recheck: Callable[[], None]) -> AsyncIterator[None]:
+        """Hold the lock for an accepted change, then apply it.
+
+        The change was accepted at once (its validator passed); it waits here, listed in
+        ``status`` as pending, while a running step ends. Once the lock is held, ``recheck``
+        (the validator) runs again: a cancel, the end of the process or a date that passed
+        meanwhile refuses the change with an ``ApplicationError`` that says why, as
+        samples-python's ``safe_message_handlers`` does, instead of applying it.
+        """
+        self.pending_changes.append(what)
+        try:
+            await self.machine.lock.acquire()
+        finally:
+            self.pending_changes.remove(what)
+        try:
+            try:
+                recheck()
+            except ValueError as exc:
+                if workflow.patched(RECHECK_PATCH):
+                    raise ApplicationError(
+                        f"{what} refused once its turn came: {exc}",
+                        type="ChangeRefused",
+                        non_retryable=True,
+                    ) from None
+            yield
+        finally:
+            self.machine.lock.release()
+
+    def interrupt(self, reason: str) -> None:
+        """A cancel was accepted: stop every campaign under way now, without waiting for the
+        lock (the activity hears it at its next heartbeat; its unsent rows stay unsent)."""
+        self.machine.stopping = reason
+        for handle in list(self.running_campaigns):
+            handle.cancel()
 
     # -- Handlers every process has ------------------------------------------------------------
 
     @workflow.update
     async def cancel(self, cancellation: Cancellation) -> ProcessStatus:
-        """Cancel the process: intake stops now, participants are told."""
-        async with self.machine.lock:
-            await self.end(cancellation)
+        """Cancel the process: a campaign under way stops at once, intake stops, participants
+        are told."""
+        self.interrupt(cancellation.reason)
+        try:
+            async with self.turn("cancel", self._ended_meanwhile):
+                await self.end(cancellation)
+        finally:
+            self.machine.stopping = None
         return self.status()
+
+    def _ended_meanwhile(self) -> None:
+        if self.machine.cancelled:
+            raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
+        if self.machine.phase == COMPLETED:
+            raise ValueError(f"{self.process_id} is complete")
 
     @cancel.validator
     def _check_cancel(self, cancellation: Cancellation) -> None:
@@ -304,7 +366,10 @@ class ProcessWorkflow:
     @workflow.update
     async def change_deadline(self, change: DeadlineChange) -> ProcessStatus:
         """Extend or bring forward a deadline; the windows follow, everyone is told once."""
-        async with self.machine.lock:
+        async with self.turn(
+            f"{change.deadline} deadline to {change.new.isoformat()}",
+            lambda: self._check_deadline(change),
+        ):
             field = self.DEADLINES[change.deadline]
             previous = getattr(self.snapshot, field)
             self.adopt(self.snapshot.model_copy(update={field: change.new}))
@@ -339,7 +404,7 @@ class ProcessWorkflow:
         """The cycle moved the Forum (it checked every process's current plan first): the
         dates held at the Forum move with it and the participants are told once."""
         async with self.machine.lock:
-            if self.machine.cancelled or self.machine.phase == COMPLETED:
+            if self.machine.cancelled or self.machine.stopping or self.machine.phase == COMPLETED:
                 return
             # No window is held at the Forum: only the plan and the participants hear of it.
             self.adopt(self.with_forum_dates(move))

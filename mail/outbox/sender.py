@@ -66,8 +66,12 @@ async def deliver(
     connect_patience: float = 20.0,
     recover_after: timedelta = STALE_AFTER,
     heartbeat_every: float = 1.0,
+    connection: aiosmtplib.SMTP | None = None,
 ) -> CampaignResult:
     """Send every pending message of ``request``'s campaign (its shard); see the package doc.
+
+    ``connection``: an open SMTP connection to use first and leave open (the retry loop sends
+    many one-person campaigns over one); a fresh one is opened if it drops.
 
     ``recover_after``: rows left ``sending`` longer than this are taken over as ambiguous. The
     campaign activity passes 0: when Temporal starts an attempt the previous one is over.
@@ -79,7 +83,7 @@ async def deliver(
     async with _pass_slots(engine):
         return await _deliver(
             request, settings, engine, extra, heartbeat, connect_patience, recover_after,
-            heartbeat_every,
+            heartbeat_every, connection,
         )  # fmt: skip
 
 
@@ -113,6 +117,7 @@ async def _deliver(
     connect_patience: float,
     recover_after: timedelta,
     heartbeat_every: float,
+    connection: aiosmtplib.SMTP | None = None,
 ) -> CampaignResult:
     key, shard, shards = request.key, request.shard, request.shards
     progress = Progress()
@@ -126,6 +131,7 @@ async def _deliver(
         extra = await asyncio.to_thread(campaign_context, request, engine, settings)
     composer = Composer.for_settings(request, settings, extra)
     delivery = _Pass(request, settings, engine, composer, token, progress)
+    delivery.shared = connection
     await delivery.run(heartbeat, heartbeat_every, connect_patience)
     return await delivery.outcome()
 
@@ -170,6 +176,7 @@ class _Pass:
         self.stopped: CampaignStopped | None = None
         self.interrupted: DeliveryInterrupted | None = None
         self.unreachable = False
+        self.shared: aiosmtplib.SMTP | None = None  # a caller's connection, left open
 
     @property
     def halted(self) -> bool:
@@ -312,7 +319,7 @@ class _Pass:
             if smtp is not None:
                 smtp.close()  # cancelled, or a bug: the server sees the connection drop
             raise
-        if smtp is not None:
+        if smtp is not None and smtp is not self.shared:
             await _quit(smtp)
 
     async def _next_row(self) -> Row | None:
@@ -327,6 +334,8 @@ class _Pass:
 
     async def _connect(self) -> aiosmtplib.SMTP | None:
         """A connection, retried for ``connect_patience`` seconds; None if the pass halts."""
+        if self.shared is not None and self.shared.is_connected:
+            return self.shared
         deadline = time.monotonic() + self.connect_patience
         delay = 0.2
         while not self.halted:

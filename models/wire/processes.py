@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models.plan import ContestPlan, CyclePlan, OcpPlan
+from models.window_rules import WindowRules
+
+
+class ProcessRef(BaseModel):
+    """The one input of an activity that needs only its process (eligibility, nominations,
+    the outbox flush)."""
+
+    process_id: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_id(cls, data: Any) -> Any:
+        """An activity scheduled before this model existed sent the bare id."""
+        return {"process_id": data} if isinstance(data, str) else data
 
 
 class StepView(BaseModel):
@@ -32,6 +47,10 @@ class ProcessStatus(BaseModel):
     entered: dict[str, datetime] = Field(default_factory=dict, description="phase -> began at")
     waiting_for: str | None = None
     cancelled: str | None = None
+    running: str | None = Field(default=None, description="the step under way, if any")
+    pending_changes: list[str] = Field(
+        default_factory=list, description="changes accepted, applied once the running step ends"
+    )
 
 
 class OcpInput(BaseModel):
@@ -83,8 +102,18 @@ class WindowRequest(BaseModel):
     opens_at: datetime
     closes_at: datetime
     timezone: str
-    rules_json: str = "{}"
+    rules: WindowRules = Field(default_factory=WindowRules)
     revision: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_rules(cls, data: Any) -> Any:
+        """A request scheduled before ``rules`` was typed carries them as ``rules_json``."""
+        if isinstance(data, dict) and "rules_json" in data and "rules" not in data:
+            stored = data["rules_json"]
+            data = {k: v for k, v in data.items() if k != "rules_json"}
+            data["rules"] = WindowRules.parse(stored or None)
+        return data
 
 
 class WindowResult(BaseModel):

@@ -37,9 +37,8 @@ async def _page(
     if window is None:
         return render(request, "error.html", status=404, problem="not-found")
     rules = await read(rules_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
-    names = rules.get("category_names", {})
-    categories = [(code, names.get(code, code)) for code in rules.get("categories", [])]
-    low, high = rules.get("description_words", [1, 10_000])
+    categories = [(code, rules.name_of(code)) for code in rules.categories]
+    low, high = rules.description_words
     return render(
         request, "project_form.html", status=status, window=window, process_id=process_id,
         form=form, categories=categories, low=low, high=high, kinds=list(StakeholderType),

@@ -1,0 +1,54 @@
+"""What an intake window carries beside its dates, and whether it is open: one model, one rule.
+
+``WindowRules`` is written by the contest workflow (``workflows/prizes.py``) into the window
+row it schedules, and read by intake (categories, word limits, the ballot rule), the reports
+and the portal, all with the same defaults. ``window_status`` is the one answer to "is this
+window open at this instant?": intake refuses by it, the portal's pages show it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.plan import BallotRule
+from models.tables.windows import WindowState
+
+# Word limits of a project's description when a contest names none.
+DEFAULT_DESCRIPTION_WORDS = (1, 10_000)
+
+
+class WindowRules(BaseModel):
+    """The rules of one window (stored as JSON in ``window.rules_json``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    categories: list[str] = Field(default_factory=list, description="category codes, in order")
+    category_names: dict[str, str] = Field(default_factory=dict, description="code -> name")
+    description_words: tuple[int, int] = DEFAULT_DESCRIPTION_WORDS
+    ballot_rule: BallotRule = BallotRule.ANY
+
+    @classmethod
+    def parse(cls, text: str | None) -> WindowRules:
+        """The rules stored in a window row (an empty or missing text: the defaults)."""
+        return cls.model_validate_json(text or "{}")
+
+    def to_json(self) -> str:
+        """The stored form."""
+        return self.model_dump_json()
+
+    def name_of(self, code: str) -> str:
+        return self.category_names.get(code, code)
+
+
+def window_status(
+    state: str, opens_at: datetime, closes_at: datetime, now: datetime
+) -> WindowState:
+    """Is the window open at ``now``? ``opens_at <= now < closes_at`` and neither closed nor
+    cancelled by its process: the dates decide even while no worker runs."""
+    if state == WindowState.CANCELLED.value:
+        return WindowState.CANCELLED
+    if state == WindowState.CLOSED.value or now >= closes_at:
+        return WindowState.CLOSED
+    return WindowState.OPEN if now >= opens_at else WindowState.SCHEDULED

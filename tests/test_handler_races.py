@@ -1,0 +1,195 @@
+"""A cancel and a change that race a running campaign tell participants one story.
+
+The opening campaign of an OCP is held inside its first ``DATA`` (a gate in the real aiosmtpd
+catcher). A deadline change and a cancel are both accepted while it runs: the cancel stops the
+campaign at once, the change, re-checked once it holds the lock, is refused; the mail says
+"opening" (to some) then "cancelled" (to all), never "deadline extended".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.testing import WorkflowEnvironment
+
+from cli.changes import submit_change
+from core.settings import Settings
+from devstack.catcher import MailCatcher
+from models.tables import OutboxMessage, Participant
+from models.wire import Cancellation, DeadlineChange, OcpInput, ProcessStatus
+from tests.conftest import record_history
+from tests.helpers import Gate, Slow, assert_eventually
+from tests.test_changes import at, cycle_2017
+from worker import build_worker
+from workflows.ocp import OcpWorkflow
+
+BY = {"requested_by": "secretariat"}
+
+
+async def test_cancel_and_deadline_change_during_a_campaign_tell_one_story(
+    skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    mail: MailCatcher,
+    participants: list[dict[str, str]],
+) -> None:
+    client = skipping_env.client
+    ocp = (await cycle_2017(skipping_env)).ocp
+    pid = "wsis-2017-race-ocp"
+    gate = Gate(mail, f"{pid}:opening")
+    everyone = len(participants) + 1  # and the secretariat
+    try:
+        async with build_worker(client, settings, engine, max_cached_workflows=0):
+            handle = await client.start_workflow(
+                OcpWorkflow.run,
+                OcpInput(cycle_id="wsis-2017-race", year=2017, title="WSIS Forum 2017", ocp=ocp),
+                id=pid,
+                task_queue=settings.task_queue,
+            )
+            sleeper = asyncio.create_task(at(skipping_env, ocp.opens + timedelta(minutes=1)))
+            assert await asyncio.to_thread(gate.reached.wait, 60)  # the opening is running
+            change = await handle.start_update(
+                OcpWorkflow.change_deadline,
+                DeadlineChange(
+                    new=ocp.submission_deadline + timedelta(days=7), reason="more time", **BY
+                ),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+            cancel = await handle.start_update(
+                OcpWorkflow.cancel,
+                Cancellation(reason="the consultation is called off", **BY),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+
+            # Both were accepted at once; the campaign is told to stop without waiting.
+            async def cancel_has_its_turn() -> None:
+                status = await handle.query(OcpWorkflow.status)
+                assert status.cancelled == "the consultation is called off"
+                assert "cancel" not in status.pending_changes
+                assert status.running is None  # the opening step let go of the lock
+
+            await assert_eventually(cancel_has_its_turn)
+            gate.open()  # the message held on the wire arrives; the cancel notice follows
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await change.result()
+            assert "cancel" in str(refused.value.cause)
+            status: ProcessStatus = await cancel.result()
+            assert status.phase == "cancelled" or status.cancelled
+            await asyncio.wait_for(handle.result(), 60)
+            sleeper.cancel()
+            # The new path (the recheck's patch marker, a campaign activity cancelled) is
+            # replayed by tests/test_replay.py from now on.
+            record_history("ocp_2017_cancelled_during_campaign", await handle.fetch_history())
+    finally:
+        gate.open()
+
+    story = _story(mail)
+    assert not [c for c in mail.per_recipient() if ":deadline-change:" in c[0]]
+    cancelled = mail.per_recipient(f"{pid}:cancelled")
+    assert len(cancelled) == everyone and set(cancelled.values()) == {1}
+    opening = mail.per_recipient(f"{pid}:opening")
+    assert set(opening.values()) == {1} and len(opening) < everyone  # stopped midway
+    for events in story.values():  # nobody hears of the opening after the cancel
+        assert events[-1] == f"{pid}:cancelled"
+    with engine.connect() as conn:
+        states: dict[str, int] = dict(
+            conn.execute(
+                sa.select(OutboxMessage.state, sa.func.count())  # type: ignore[call-overload]
+                .where(OutboxMessage.campaign_key == f"{pid}:opening")
+                .group_by(OutboxMessage.state)
+            ).all()
+        )
+    assert "sending" not in states  # what was on the wire was settled
+    assert states.get("pending", 0) >= everyone - len(opening) - 1  # the rest never sent
+
+
+def _story(mail: MailCatcher) -> dict[str, list[str]]:
+    """Each recipient's campaigns, in the order they arrived."""
+    story: dict[str, list[str]] = {}
+    for item in list(mail.received):
+        for rcpt in item.recipients:
+            story.setdefault(rcpt.lower(), []).append(item.campaign)
+    return story
+
+
+def _bulk_audience(engine: Engine, count: int) -> None:
+    """``count`` subscribed participants in one executemany (seconds, not minutes)."""
+    now = datetime.now(UTC)
+    table = Participant.__table__  # type: ignore[attr-defined]
+    rows = [
+        {
+            "email": f"bulk{i}@example.org",
+            "name": f"Bulk {i}",
+            "stakeholder_type": "Other",
+            "language": "en",
+            "unsubscribed": False,
+            "unsubscribe_token": secrets.token_urlsafe(16),
+            "verified_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+
+
+async def test_cancel_stops_a_30000_recipient_opening_through_a_slow_server_at_once(
+    skipping_env: WorkflowEnvironment, settings: Settings, engine: Engine, mail: MailCatcher
+) -> None:
+    client = skipping_env.client
+    audience = 30_000
+    await asyncio.to_thread(_bulk_audience, engine, audience)
+    ocp = (await cycle_2017(skipping_env)).ocp
+    pid = "wsis-2017-bulk-cancel-ocp"
+    Slow(mail, 0.01)  # at most 100 messages a second: the whole campaign would take minutes
+    async with build_worker(client, settings, engine, max_cached_workflows=0):
+        handle = await client.start_workflow(
+            OcpWorkflow.run,
+            OcpInput(cycle_id="wsis-2017-bulk-cancel", year=2017, title="WSIS 2017", ocp=ocp),
+            id=pid,
+            task_queue=settings.task_queue,
+        )
+        sleeper = asyncio.create_task(at(skipping_env, ocp.opens + timedelta(seconds=1)))
+
+        async def campaign_under_way() -> None:
+            assert mail.count >= 50
+
+        await assert_eventually(campaign_under_way, within=120)
+        asked = time.monotonic()
+        outcome = await submit_change(
+            client,
+            pid,
+            OcpWorkflow.cancel,
+            Cancellation(reason="wrong announcement", notify=False, **BY),
+        )
+        answered = time.monotonic() - asked
+        assert outcome.accepted and outcome.refusal is None
+        assert answered < 10, f"the cancel command took {answered:.1f} s to answer"
+        await asyncio.wait_for(handle.result(), 60)  # the process ends: cancelled
+        stopped = time.monotonic() - asked
+        received = mail.count
+        await asyncio.sleep(3)
+        assert mail.count == received  # nothing more goes out
+        sleeper.cancel()
+    assert received < audience / 2, received
+    assert mail.duplicates() == 0
+    with engine.connect() as conn:
+        states: dict[str, int] = dict(
+            conn.execute(
+                sa.select(OutboxMessage.state, sa.func.count())  # type: ignore[call-overload]
+                .where(OutboxMessage.campaign_key == f"{pid}:opening")
+                .group_by(OutboxMessage.state)
+            ).all()
+        )
+    assert "sending" not in states
+    assert states["pending"] > audience / 2  # never sent, and never will be
+    assert states["sent"] <= received
+    print(f"cancel answered in {answered:.2f} s; the process ended {stopped:.2f} s after it")
