@@ -1,6 +1,5 @@
-"""What guards every request: CSRF tokens, security headers, a body size limit, a log line
-without tokens, and the client's network (never its full address) for throttling and vote
-evidence.
+"""What guards every request: CSRF tokens, security headers, a log line without tokens, and
+the client's network (never its full address) for throttling and vote evidence.
 
 CSRF: a random value in an HttpOnly cookie and, in every form, its HMAC under the portal's
 key (a signed double-submit token). It needs no server-side state, so any portal process
@@ -134,64 +133,3 @@ class RequestLog:
                 route=getattr(scope.get("route"), "path", "unmatched"),
                 ms=round((time.monotonic() - started) * 1000, 1),
             )  # fmt: skip
-
-
-class BodyLimit:
-    """Refuse a request body over ``limit`` bytes with 413, whether it says its length or
-    streams it: nothing larger ever reaches a form parser."""
-
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send)
-            return
-        seen = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
-                await _too_large(send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Send) -> None:
-    body = b"Request too large.\n"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +20,6 @@ from devstack.catcher import MailCatcher
 from intake.accounts import digest, keyed, request_sign_in
 from intake.votes import Ballot, cast_votes
 from models.tables import Participant, Project, SignInToken, Window
-from portal.security import BodyLimit
 from tests.conftest import Portal
 from tests.portal_flow import (
     NEW,
@@ -196,47 +194,6 @@ async def test_every_response_carries_the_security_headers_and_big_bodies_are_re
     except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
         pass  # refused and closed before the upload ended, as servers do
     assert (await browser.get("/")).status_code == 200  # and the portal is still there
-
-
-async def test_the_body_limit_refuses_a_declared_or_streamed_body_over_it() -> None:
-    """The middleware alone: the app behind it never sees more than the limit."""
-    seen: list[int] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        total = 0
-        while True:
-            message = await receive()
-            total += len(message.get("body", b""))
-            seen.append(total)
-            if not message.get("more_body"):
-                break
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    limited = BodyLimit(app, limit=1000)
-
-    async def call(headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> list[Any]:
-        sent: list[dict[str, Any]] = []
-        pending = list(chunks)
-
-        async def receive() -> dict[str, Any]:
-            body = pending.pop(0)
-            return {"type": "http.request", "body": body, "more_body": bool(pending)}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            sent.append(dict(message))
-
-        scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
-        await limited(scope, receive, send)
-        return sent
-
-    for headers, chunks in (
-        ([(b"content-length", b"5000")], [b"x" * 5000]),
-        ([], [b"x" * 400] * 5),  # streamed: no length declared
-    ):
-        sent = await call(headers, chunks)
-        assert sent[0]["status"] == 413
-        assert max(seen, default=0) <= 1000
 
 
 async def test_only_a_verified_participant_votes(

@@ -11,6 +11,7 @@ voted already.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Collection
 from typing import Annotated
 
@@ -32,6 +33,7 @@ from portal.work import BallotBox, acknowledge, read
 router = APIRouter()
 Me = Annotated[Participant, Depends(signed_in)]
 CHOICE = "choice-"  # a form field per category: choice-<category> = <project id>
+_ID = re.compile(r"[0-9]{1,18}")  # a project id: fits a 64-bit integer
 
 
 def evidence_of(request: Request) -> Evidence:
@@ -47,9 +49,10 @@ async def _choices(request: Request) -> dict[str, int]:
     form = await request.form()
     chosen: dict[str, int] = {}
     for name, value in form.multi_items():
-        if name.startswith(CHOICE) and isinstance(value, str) and value.isdigit():
+        # ASCII digits only: str.isdigit() also accepts '²' and '٣', which int() refuses.
+        if name.startswith(CHOICE) and isinstance(value, str) and _ID.fullmatch(value):
             category = name.removeprefix(CHOICE)[:100]
-            chosen[category] = int(value[:20])
+            chosen[category] = int(value)
     return chosen
 
 
