@@ -24,6 +24,7 @@ from portal.pages import render
 from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
 from portal.security import RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
+from portal.upkeep import PURGE_EVERY, lifespan
 from portal.work import BallotBox, writer_for
 
 STATIC = Path(__file__).parent / "static"
@@ -41,12 +42,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # The framework's own limit: a declared or streamed (chunked) body over it is a 413,
         # which the form parser recognizes (a limit raised from a middleware became a 400).
         max_body_size=settings.portal_max_body_bytes,
+        lifespan=lifespan,  # the periodic purge of expired rows (portal.upkeep)
     )  # fmt: skip
     app.state.settings = settings
     app.state.engine = engine
     app.state.writer = writer_for(engine)
     app.state.ballot_box = BallotBox(engine, app.state.writer)
     app.state.mailing = asyncio.Semaphore(MAILING_AT_ONCE)
+    app.state.purge_every = PURGE_EVERY
     settings.portal_key()  # made (or read) once at start, not by the first request
     # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,
     # whatever options it was started with (RequestLog names the route instead).

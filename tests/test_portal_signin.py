@@ -17,7 +17,8 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from devstack.catcher import MailCatcher
-from intake.accounts import digest, keyed, request_sign_in
+from intake.accounts import keyed, request_sign_in
+from intake.tokens import stored
 from intake.votes import Ballot, cast_votes
 from models.tables import Participant, Project, SignInToken, Window
 from tests.conftest import Portal
@@ -69,8 +70,11 @@ async def test_sign_up_then_scanners_then_a_person_signs_in(
     assert me.status_code == 200 and "Welcome, <bdi>Nadia Rahman</bdi>" in me.text
     assert verified_at(engine, NEW) is not None  # the first sign-in verifies
 
-    # The same link again: used.
-    again = await browser.post(link, data={"csrf": token_of(confirm.text)})
+    # The same link again: used. (The page's form token is bound to the session it was
+    # issued in: the one from before signing in is refused now.)
+    stale = await browser.post(link, data={"csrf": token_of(confirm.text)})
+    assert stale.status_code == 403
+    again = await browser.post(link, data={"csrf": token_of((await browser.get(link)).text)})
     assert again.status_code == 400 and "already been used" in again.text
     assert 'action="/signin"' in again.text  # and the page offers a new one
 
@@ -88,7 +92,7 @@ async def test_expired_foreign_and_tampered_links_are_refused_with_a_new_link_of
     with engine.begin() as conn:
         conn.execute(
             sa.update(SignInToken)
-            .where(SignInToken.token_hash == digest(foreign.token))  # type: ignore[arg-type]
+            .where(SignInToken.token_hash == stored(key, "signin", foreign.token))  # type: ignore[arg-type]
             .values(purpose="change-address")
         )
     tampered = good[:-1] + ("A" if good[-1] != "A" else "B")
@@ -121,6 +125,7 @@ async def test_the_code_signs_in_the_browser_that_asked_and_only_a_few_tries(
         typed = code.lower().replace("-", " ")  # as a person types it
         done = await laptop.post("/signin/code", data={"code": typed, "csrf": csrf})
         assert done.status_code == 303 and done.headers["location"] == "/me"
+        csrf = await page_token(laptop, "/signin")  # form tokens are bound to the session
 
         await ask_for_link(laptop, address)
         await sign_in_mail(mail, address, seen=1)

@@ -10,12 +10,11 @@ voted already.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Collection
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
 from intake.accounts import keyed
@@ -23,15 +22,13 @@ from intake.ballots import BallotView, ReceiptCheck, ballot_for, check_receipt
 from intake.casting import BallotCast, Evidence
 from intake.windows import Refused
 from models.tables import Participant
-from portal.guards import checked_form
+from portal.deps import CsrfChecked, EngineDep, Me, Viewer
 from portal.pages import render
 from portal.routes.ocp import not_open
 from portal.security import network_of
-from portal.session import load_participant, signed_in
 from portal.work import BallotBox, acknowledge, read
 
 router = APIRouter()
-Me = Annotated[Participant, Depends(signed_in)]
 CHOICE = "choice-"  # a form field per category: choice-<category> = <project id>
 _ID = re.compile(r"[0-9]{1,18}")  # a project id: fits a 64-bit integer
 
@@ -77,9 +74,7 @@ async def ballot(request: Request, process_id: str, me: Me) -> Response:
 
 
 @router.post("/ballot/{process_id}/review")
-async def review(request: Request, process_id: str, me: Me) -> Response:
-    form = await request.form()
-    await checked_form(request, str(form.get("csrf", "")))
+async def review(request: Request, process_id: str, me: Me, _: CsrfChecked) -> Response:
     asked = await _choices(request)
     view = await _view(request, process_id, me, only=asked.values())
     if isinstance(view, Response):
@@ -93,9 +88,9 @@ async def review(request: Request, process_id: str, me: Me) -> Response:
 
 
 @router.post("/ballot/{process_id}/confirm")
-async def confirm(request: Request, process_id: str, me: Me, tasks: BackgroundTasks) -> Response:
-    form = await request.form()
-    await checked_form(request, str(form.get("csrf", "")))
+async def confirm(
+    request: Request, process_id: str, me: Me, _: CsrfChecked, tasks: BackgroundTasks
+) -> Response:
     chosen = await _choices(request)
     assert me.id is not None
     box: BallotBox = request.app.state.ballot_box
@@ -119,17 +114,15 @@ async def confirm(request: Request, process_id: str, me: Me, tasks: BackgroundTa
 
 
 @router.get("/receipt")
-async def receipt_page(request: Request) -> Response:
-    await load_participant(request)
+async def receipt_page(request: Request, _: Viewer) -> Response:
     return render(request, "receipt_check.html", checked=None, code="")
 
 
 @router.post("/receipt")
 async def check(
-    request: Request, code: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
-) -> Response:
-    participant = await load_participant(request)
-    await checked_form(request, csrf)
-    found = await asyncio.to_thread(check_receipt, request.app.state.engine, code[:40])
+    request: Request, participant: Viewer, _: CsrfChecked, engine: EngineDep,
+    code: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    found = await read(check_receipt, engine, code[:40])
     mine = found is not None and participant is not None and participant.id == found.voter_id
     return render(request, "receipt_check.html", checked=found, code=code[:40], mine=mine)

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from intake.prizes import ProjectForm, record_project
 from intake.windows import Refused
-from models.tables import Participant, WindowKind
+from models.tables import WindowKind
 from models.vocab import StakeholderType
-from portal.guards import checked_form
+from portal.deps import CsrfChecked, EngineDep, Me
 from portal.pages import render
 from portal.routes.ocp import not_open
-from portal.session import signed_in
 from portal.work import acknowledge, read, write
 from reports.calendar import rules_of, window_of
 
 router = APIRouter()
-Me = Annotated[Participant, Depends(signed_in)]
 Text = Annotated[str, Form()]
 
 
@@ -62,6 +60,8 @@ async def submit_project(
     request: Request,
     process_id: str,
     me: Me,
+    _: CsrfChecked,
+    engine: EngineDep,
     tasks: BackgroundTasks,
     category: Text = "",
     title: Text = "",
@@ -69,9 +69,7 @@ async def submit_project(
     organization: Text = "",
     stakeholder_type: Text = "",
     country: Text = "",
-    csrf: Text = "",
 ) -> Response:
-    await checked_form(request, csrf)
     fields = {
         "owner_email": me.email,
         "category": category,
@@ -86,7 +84,6 @@ async def submit_project(
     except ValidationError as exc:
         problems = sorted({str(e["loc"][0]) for e in exc.errors()})
         return await _page(request, process_id, fields, status=400, problems=problems)
-    engine = request.app.state.engine
     try:
         project_id, ack = await write(request, record_project, process_id, form, engine)
     except Refused as refused:
