@@ -262,3 +262,28 @@ def test_tokens_and_sessions_are_stored_as_keyed_hashes(
         session_hash = conn.execute(sa.select(_s.c.id_hash)).scalar_one()
     unkeyed = {digest(issued.token), digest(issued.pending), digest(session)}
     assert not unkeyed & {token_row.token_hash, token_row.pending_hash, session_hash}
+
+
+async def test_each_portal_process_purges_while_it_runs(
+    settings: Settings, engine: Engine, participants: list[dict[str, str]]
+) -> None:
+    """The app's lifespan runs the purge in the background (several processes may: each pass
+    deletes only what has expired)."""
+    from pydantic import SecretStr
+
+    from portal.app import create_app
+
+    key = b"s" * 48
+    member = participant_id(engine, participants[9]["email"])
+    assert member is not None
+    open_session(engine, member, key, now=datetime.now(UTC) - timedelta(days=1))
+    apps = [
+        create_app(settings.model_copy(update={"portal_secret": SecretStr("s" * 48)}), engine)
+        for _ in range(2)
+    ]
+    for app in apps:
+        app.state.purge_every = 0.05
+    async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
+        await asyncio.sleep(0.5)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(_s)).scalar_one() == 0
