@@ -19,6 +19,7 @@ from models.tables import Participant
 from portal.guards import Refusal
 from portal.security import csrf_ok
 from portal.session import load_participant, signed_in
+from portal.work import BallotBox
 
 
 def app_settings(request: Request) -> Settings:
@@ -31,6 +32,12 @@ def app_engine(request: Request) -> Engine:
     """The portal's database engine."""
     engine: Engine = request.app.state.engine
     return engine
+
+
+def ballot_box(request: Request) -> BallotBox:
+    """The process's ballot box (ballots confirmed together are cast together)."""
+    box: BallotBox = request.app.state.ballot_box
+    return box
 
 
 def portal_key(settings: Annotated[Settings, Depends(app_settings)]) -> bytes:
@@ -53,5 +60,6 @@ Key = Annotated[bytes, Depends(portal_key)]
 Viewer = Annotated[Participant | None, Depends(load_participant)]
 # A signed-in participant, or a redirect to the sign-in page.
 Me = Annotated[Participant, Depends(signed_in)]
+Box = Annotated[BallotBox, Depends(ballot_box)]
 # The form's CSRF token checked before the route runs.
 CsrfChecked = Annotated[None, Depends(csrf_checked)]

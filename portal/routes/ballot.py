@@ -16,26 +16,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.engine import Engine
 
 from intake.accounts import keyed
 from intake.ballots import BallotView, ReceiptCheck, ballot_for, check_receipt
 from intake.casting import BallotCast, Evidence
 from intake.windows import Refused
 from models.tables import Participant
-from portal.deps import CsrfChecked, EngineDep, Me, Viewer
+from portal.deps import Box, CsrfChecked, EngineDep, Key, Me, Viewer
 from portal.pages import render
 from portal.routes.ocp import not_open
 from portal.security import network_of
-from portal.work import BallotBox, acknowledge, read
+from portal.work import acknowledge, read
 
 router = APIRouter()
 CHOICE = "choice-"  # a form field per category: choice-<category> = <project id>
 _ID = re.compile(r"[0-9]{1,18}")  # a project id: fits a 64-bit integer
 
 
-def evidence_of(request: Request) -> Evidence:
+def evidence_of(request: Request, key: bytes) -> Evidence:
     """What a vote keeps of its request: the client's network, a keyed hash of its agent."""
-    key = request.app.state.settings.portal_key()
     agent = request.headers.get("user-agent", "")[:500]
     network = network_of(request.client.host if request.client else None)
     return Evidence(network=network, agent_hash=keyed(key, f"agent:{agent}")[:32])
@@ -54,10 +54,10 @@ async def _choices(request: Request) -> dict[str, int]:
 
 
 async def _view(
-    request: Request, process_id: str, me: Participant, *, only: Collection[int] | None = None
-) -> BallotView | Response:
+    request: Request, engine: Engine, process_id: str, me: Participant, *,
+    only: Collection[int] | None = None,
+) -> BallotView | Response:  # fmt: skip
     assert me.id is not None
-    engine = request.app.state.engine
     try:
         return await read(ballot_for, process_id, me.id, engine, only=only)
     except Refused as refused:
@@ -65,8 +65,8 @@ async def _view(
 
 
 @router.get("/ballot/{process_id}")
-async def ballot(request: Request, process_id: str, me: Me) -> Response:
-    view = await _view(request, process_id, me)
+async def ballot(request: Request, process_id: str, me: Me, engine: EngineDep) -> Response:
+    view = await _view(request, engine, process_id, me)
     if isinstance(view, Response):
         return view
     chosen = {k.removeprefix(CHOICE): v for k, v in request.query_params.items()}
@@ -74,9 +74,11 @@ async def ballot(request: Request, process_id: str, me: Me) -> Response:
 
 
 @router.post("/ballot/{process_id}/review")
-async def review(request: Request, process_id: str, me: Me, _: CsrfChecked) -> Response:
+async def review(
+    request: Request, process_id: str, me: Me, _: CsrfChecked, engine: EngineDep
+) -> Response:
     asked = await _choices(request)
-    view = await _view(request, process_id, me, only=asked.values())
+    view = await _view(request, engine, process_id, me, only=asked.values())
     if isinstance(view, Response):
         return view
     chosen = {c: p for c, p in asked.items() if c in view.remaining}
@@ -89,17 +91,17 @@ async def review(request: Request, process_id: str, me: Me, _: CsrfChecked) -> R
 
 @router.post("/ballot/{process_id}/confirm")
 async def confirm(
-    request: Request, process_id: str, me: Me, _: CsrfChecked, tasks: BackgroundTasks
-) -> Response:
+    request: Request, process_id: str, me: Me, _: CsrfChecked, tasks: BackgroundTasks,
+    engine: EngineDep, key: Key, box: Box,
+) -> Response:  # fmt: skip
     chosen = await _choices(request)
     assert me.id is not None
-    box: BallotBox = request.app.state.ballot_box
     try:
-        receipt = await box.cast(BallotCast(process_id, me.id, chosen, evidence_of(request)))
+        receipt = await box.cast(BallotCast(process_id, me.id, chosen, evidence_of(request, key)))
     except Refused as refused:
         if refused.reason in ("closed", "opens-later", "cancelled", "not-open", "unverified"):
             return not_open(request, refused)
-        view = await _view(request, process_id, me)
+        view = await _view(request, engine, process_id, me)
         if isinstance(view, Response):
             return view
         return render(

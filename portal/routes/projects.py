@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 
 from intake.prizes import ProjectForm, record_project
 from intake.windows import Refused
@@ -28,9 +29,9 @@ Text = Annotated[str, Form()]
 
 
 async def _page(
-    request: Request, process_id: str, form: dict[str, Any], *, status: int = 200, **context: Any
-) -> Response:
-    engine = request.app.state.engine
+    request: Request, engine: Engine, process_id: str, form: dict[str, Any], *,
+    status: int = 200, **context: Any,
+) -> Response:  # fmt: skip
     window = await read(window_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
     if window is None:
         return render(request, "error.html", status=404, problem="not-found")
@@ -46,13 +47,13 @@ async def _page(
 
 
 @router.get("/projects/{process_id}/new")
-async def project_form(request: Request, process_id: str, me: Me) -> Response:
+async def project_form(request: Request, process_id: str, me: Me, engine: EngineDep) -> Response:
     form = {
         "organization": me.organization,
         "country": me.country,
         "stakeholder_type": me.stakeholder_type,
     }
-    return await _page(request, process_id, form, problems=[])
+    return await _page(request, engine, process_id, form, problems=[])
 
 
 @router.post("/projects/{process_id}/new")
@@ -83,13 +84,13 @@ async def submit_project(
         form = ProjectForm.model_validate(fields)
     except ValidationError as exc:
         problems = sorted({str(e["loc"][0]) for e in exc.errors()})
-        return await _page(request, process_id, fields, status=400, problems=problems)
+        return await _page(request, engine, process_id, fields, status=400, problems=problems)
     try:
         project_id, ack = await write(request, record_project, process_id, form, engine)
     except Refused as refused:
         if refused.reason in ("unknown-category", "word-count"):
             return await _page(
-                request, process_id, fields, status=400, problems=[], refused=refused
+                request, engine, process_id, fields, status=400, problems=[], refused=refused
             )
         return not_open(request, refused)
     tasks.add_task(acknowledge, request, ack)

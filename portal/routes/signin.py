@@ -14,6 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from core.settings import Settings
 from intake.accounts import (
     LINK_LIFETIME,
     SignInFailed,
@@ -28,7 +29,7 @@ from intake.participants import normalize_email
 from mail.transactional import send_now
 from models.vocab import Language, StakeholderType
 from models.wire import MessageKind
-from portal.deps import CsrfChecked, EngineDep, Key, Viewer
+from portal.deps import CsrfChecked, EngineDep, Key, SettingsDep, Viewer
 from portal.guards import throttled
 from portal.pages import render, secure
 from portal.security import cookie_name
@@ -50,10 +51,11 @@ async def signup_page(request: Request, _: Viewer) -> Response:
     return render(request, "signup.html", form={}, kinds=list(StakeholderType), problems=[])
 
 
-def _sent(request: Request, issued: SignInRequest, tasks: BackgroundTasks) -> Response:
+def _sent(
+    request: Request, settings: Settings, issued: SignInRequest, tasks: BackgroundTasks
+) -> Response:
     """The one answer to every request for a link; the mail goes out after it."""
     if issued.recipient is not None:
-        settings = request.app.state.settings
         tasks.add_task(
             send_now,
             MessageKind.SIGN_IN_LINK,
@@ -78,7 +80,7 @@ def _sent(request: Request, issued: SignInRequest, tasks: BackgroundTasks) -> Re
 @router.post("/signin")
 async def ask_for_link(
     request: Request, tasks: BackgroundTasks, _: CsrfChecked, engine: EngineDep, key: Key,
-    email: Text = "",
+    settings: SettingsDep, email: Text = "",
 ) -> Response:  # fmt: skip
     try:
         address = normalize_email(email)
@@ -86,7 +88,7 @@ async def ask_for_link(
         return render(request, "signin.html", status=400, problem="address", email=email)
     await throttled(request, address)
     issued = await write(request, request_sign_in, engine, address, key)
-    return _sent(request, issued, tasks)
+    return _sent(request, settings, issued, tasks)
 
 
 @router.post("/signup")
@@ -96,6 +98,7 @@ async def sign_up_and_ask(
     _: CsrfChecked,
     engine: EngineDep,
     key: Key,
+    settings: SettingsDep,
     name: Text = "",
     organization: Text = "",
     country: Text = "",
@@ -121,7 +124,7 @@ async def sign_up_and_ask(
         )  # fmt: skip
     await throttled(request, form.email)
     issued = await write(request, sign_up, engine, form, key)
-    return _sent(request, issued, tasks)
+    return _sent(request, settings, issued, tasks)
 
 
 @router.get("/signin/link/{token}")
