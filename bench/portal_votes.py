@@ -51,7 +51,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the engine's mod
 
 from bench.common import Browsers, PortalProcess, add_participants, address, free_port, percentiles  # noqa: E402
 from core.db import create_db_engine, migrate  # noqa: E402
-from intake.accounts import SESSION_LIFETIME, digest  # noqa: E402
+from intake.sessions import BROWSER  # noqa: E402
+from intake.tokens import stored  # noqa: E402
 from intake.votes import Ballot, cast_votes  # noqa: E402
 from models.cycle import DEFAULT_CATEGORIES  # noqa: E402
 from models.plan import BallotRule  # noqa: E402
@@ -116,10 +117,12 @@ def open_sessions(url: str, voters: int) -> list[str]:
             _s.insert(),
             [
                 {
-                    "id_hash": digest(c),
+                    "id_hash": stored(KEY.encode(), "session", c),
                     "participant_id": i,
                     "created_at": now,
-                    "expires_at": now + SESSION_LIFETIME,
+                    "expires_at": now + BROWSER.lifetime,
+                    "idle_until": now + BROWSER.idle,
+                    "idle_seconds": int(BROWSER.idle.total_seconds()),
                 }
                 for c, i in zip(cookies, ids, strict=True)
             ],

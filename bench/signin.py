@@ -124,7 +124,7 @@ def direct(db_url: str, count: int, concurrency: int, offset: int) -> tuple[floa
         started = time.perf_counter()
         issued = request_sign_in(engine, address(i), key)
         participant = consume_link(engine, issued.token, key)
-        open_session(engine, participant)
+        open_session(engine, participant, key)
         return time.perf_counter() - started
 
     started = time.perf_counter()

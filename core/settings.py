@@ -84,8 +84,9 @@ class Settings(BaseSettings):
     # must share it; when unset, one is made once and kept in var/portal-secret.
     portal_secret: SecretStr | None = None
     portal_max_body_bytes: int = 1_000_000
-    # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips).
-    portal_trusted_proxies: str = "127.0.0.1"
+    # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips); empty:
+    # nobody's. A public portal must set it (`none`: served without a proxy).
+    portal_trusted_proxies: str = ""
     # Sign-in requests allowed per address and per client network, each 15 minutes.
     signin_per_address: int = 5
     signin_per_client: int = 60

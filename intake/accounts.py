@@ -1,73 +1,80 @@
-"""Participants' accounts: sign-up, e-mailed sign-in links and codes, sessions, unsubscribing.
+"""Participants' accounts: sign-up, e-mailed sign-in links and codes.
 
 The portal calls these (and the CLI where it acts for a person). Every secret is random,
-handed to the person once (in an e-mail or a cookie) and kept only as a hash:
+handed to the person once and kept only as a keyed hash (``intake.tokens``):
 
-* a sign-in link's token (32 random bytes), for one purpose and one address, about twenty
+* a sign-in link's token (32 random bytes), for one purpose and one address, twenty
   minutes, consumed once by a conditional UPDATE (two clicks cannot both sign in);
 * its short code, for people who read their mail on another device, tied to the browser that
-  asked (a ``pending`` cookie) and refused after a few wrong tries;
-* a session's id, in an HttpOnly cookie; signing out deletes the row.
+  asked (a ``pending`` cookie), each try claimed by one atomic UPDATE before it is compared,
+  so that five wrong tries end it on every database, under any concurrency.
 
-A request for a link answers the same way whether the address is known or not; only a known
-address gets a link (no enumeration). The first successful sign-in verifies the participant.
+A request for a link takes the same path whether the address is known or not: an unknown one
+leaves a decoy row (no participant, a code nobody was sent), so the code form then answers
+"wrong code", and "too many tries", alike. Only a known address gets a link.
+
+A sign-up is nobody's address until its first sign-in (``Participant.pending``): it gets no
+bulk mail, is not counted, is greeted by no name, and is purged once its link has expired.
+The first sign-in through a link or its code confirms it and verifies the participant.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from intake.participants import EmailAddress, RequiredText
+from intake.fields import EmailAddress, OptionalCountry, Organization, PersonName
+from intake.sessions import close_session, open_session
+from intake.tokens import (
+    LINK_LIFETIME,
+    MAX_CODE_ATTEMPTS,
+    SignInFailed,
+    digest,
+    keyed,
+    new_code,
+    normalize_code,
+    stored,
+)
 from mail.compose import Recipient
-from models.tables import Participant, PortalSession, SignInToken
+from models.tables import Participant, SignInToken
 from models.vocab import Language, StakeholderType
 
+__all__ = [
+    "LINK_LIFETIME",
+    "MAX_CODE_ATTEMPTS",
+    "SIGN_IN",
+    "SignInFailed",
+    "SignInRequest",
+    "SignUpForm",
+    "close_session",
+    "consume_code",
+    "consume_link",
+    "digest",
+    "keyed",
+    "normalize_code",
+    "open_session",
+    "request_sign_in",
+    "sign_up",
+]
+
 SIGN_IN = "sign-in"
-LINK_LIFETIME = timedelta(minutes=20)
-SESSION_LIFETIME = timedelta(days=7)
-MAX_CODE_ATTEMPTS = 5
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 _t = SignInToken.__table__  # type: ignore[attr-defined]
-_s = PortalSession.__table__  # type: ignore[attr-defined]
-
-
-def digest(secret: str) -> str:
-    """The stored form of a random secret (its SHA-256; the secret has 256 bits)."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def keyed(key: bytes, value: str) -> str:
-    """A keyed hash (HMAC-SHA-256) of a guessable value: a code, an address in a log line."""
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _code() -> str:
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
-
-
-def normalize_code(text: str) -> str:
-    """``abcd efgh`` or ``ABCD-EFGH``: the code as issued."""
-    raw = "".join(ch for ch in text.upper() if ch in _CODE_ALPHABET)
-    return f"{raw[:4]}-{raw[4:]}" if len(raw) == 8 else ""
 
 
 class SignUpForm(BaseModel):
     """Who a new participant is: what the WSIS community platform's sign-up asks."""
 
-    name: RequiredText
-    organization: str = ""
-    country: str = ""
+    name: PersonName
+    organization: Organization = ""
+    country: OptionalCountry = ""
     stakeholder_type: StakeholderType = StakeholderType.OTHER
     language: Language = Language.EN
     email: EmailAddress
@@ -84,38 +91,35 @@ class SignInRequest:
     pending: str
 
 
-class SignInFailed(Exception):
-    """A link or a code that cannot sign anyone in; ``reason`` is one of ``unknown``,
-    ``used``, ``expired``, ``wrong-code``, ``too-many-tries``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _issue(conn: sa.Connection, email: str, key: bytes, now: datetime) -> SignInRequest:
-    token, code, pending = secrets.token_urlsafe(32), _code(), secrets.token_urlsafe(32)
+    token, code, pending = secrets.token_urlsafe(32), new_code(), secrets.token_urlsafe(32)
     row = conn.execute(
-        sa.select(_p.c.id, _p.c.email, _p.c.name, _p.c.language, _p.c.unsubscribe_token).where(
-            _p.c.email == email
-        )
+        sa.select(
+            _p.c.id, _p.c.email, _p.c.name, _p.c.language, _p.c.unsubscribe_token, _p.c.pending
+        ).where(_p.c.email == email)
     ).first()
-    if row is None:
-        return SignInRequest(None, token, code, pending)
     conn.execute(
         _t.insert().values(
-            token_hash=digest(token),
-            code_hash=keyed(key, f"{pending}:{code}"),
-            pending_hash=digest(pending),
+            token_hash=stored(key, "signin", token),
+            # A decoy's code hash matches no code: it is keyed with a value nobody has.
+            code_hash=keyed(key, f"{pending}:{code}" if row else secrets.token_hex(32)),
+            pending_hash=stored(key, "pending", pending),
             purpose=SIGN_IN,
-            participant_id=row.id,
-            address_hash=keyed(key, row.email),
+            participant_id=row.id if row else None,
+            address_hash=keyed(key, email),
             code_attempts=0,
             created_at=now,
             expires_at=now + LINK_LIFETIME,
         )
     )
-    return SignInRequest(Recipient(*row), token, code, pending)
+    if row is None:
+        return SignInRequest(None, token, code, pending)
+    # A name nobody confirmed is never written to anyone: no greeting, no display name.
+    name = "" if row.pending else row.name
+    return SignInRequest(
+        Recipient(row.id, row.email, name, row.language, row.unsubscribe_token),
+        token, code, pending,
+    )  # fmt: skip
 
 
 def request_sign_in(
@@ -130,7 +134,7 @@ def request_sign_in(
 def sign_up(
     engine: Engine, form: SignUpForm, key: bytes, *, now: datetime | None = None
 ) -> SignInRequest:
-    """Register a new participant (unverified until the first sign-in) and issue a link.
+    """Register a pending participant (confirmed by the first sign-in) and issue a link.
 
     An address someone already has is never changed by a sign-up: its owner just gets a
     link, and the one who asked sees the same page as for a new address.
@@ -144,6 +148,7 @@ def sign_up(
                     **form.model_dump(mode="json"),
                     unsubscribed=False,
                     unsubscribe_token=secrets.token_urlsafe(18),
+                    pending=True,
                     created_at=now,
                     updated_at=now,
                 )
@@ -152,11 +157,11 @@ def sign_up(
 
 
 def _signed_in(conn: sa.Connection, participant_id: int, now: datetime) -> int:
-    """The first sign-in verifies the participant."""
+    """The first sign-in confirms a sign-up and verifies the participant."""
     conn.execute(
         _p.update()
         .where(_p.c.id == participant_id, _p.c.verified_at.is_(None))
-        .values(verified_at=now, updated_at=now)
+        .values(verified_at=now, pending=False, updated_at=now)
     )
     return participant_id
 
@@ -170,24 +175,33 @@ def _check(
         raise SignInFailed("used")
     if row.expires_at <= now or row.purpose != SIGN_IN:
         raise SignInFailed("expired")
+    if row.participant_id is None:
+        return  # a decoy: its code never matches (its link was never sent)
     address = conn.execute(sa.select(_p.c.email).where(_p.c.id == row.participant_id)).scalar()
     if address is None or not hmac.compare_digest(keyed(key, address), row.address_hash):
         raise SignInFailed("expired")  # the address changed since: the link was for the old one
+
+
+def _use(conn: sa.Connection, row: sa.Row[tuple[object, ...]], now: datetime) -> int:
+    used = conn.execute(
+        _t.update().where(_t.c.id == row.id, _t.c.used_at.is_(None)).values(used_at=now)
+    )
+    if not used.rowcount or row.participant_id is None:
+        raise SignInFailed("used")
+    return _signed_in(conn, int(row.participant_id), now)
 
 
 def consume_link(engine: Engine, token: str, key: bytes, *, now: datetime | None = None) -> int:
     """Sign in with a link's token: the participant's id, or ``SignInFailed``."""
     now = now or datetime.now(UTC)
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        row = conn.execute(sa.select(_t).where(_t.c.token_hash == digest(token))).first()
+        row = conn.execute(
+            sa.select(_t).where(_t.c.token_hash == stored(key, "signin", token))
+        ).first()
         _check(row, key, now, conn)
-        assert row is not None
-        used = conn.execute(
-            _t.update().where(_t.c.id == row.id, _t.c.used_at.is_(None)).values(used_at=now)
-        )
-        if not used.rowcount:
-            raise SignInFailed("used")
-        return _signed_in(conn, row.participant_id, now)
+        if row is None or row.participant_id is None:
+            raise SignInFailed("unknown")  # a decoy's link was never sent to anyone
+        return _use(conn, row, now)
 
 
 def consume_code(
@@ -198,102 +212,24 @@ def consume_code(
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         row = conn.execute(
             sa.select(_t)
-            .where(_t.c.pending_hash == digest(pending))
+            .where(_t.c.pending_hash == stored(key, "pending", pending))
             .order_by(_t.c.id.desc())
             .limit(1)
         ).first()
         _check(row, key, now, conn)
         assert row is not None
-        if row.code_attempts >= MAX_CODE_ATTEMPTS:
+        # The try is claimed before the code is compared, in one statement: concurrent
+        # tries cannot all read the same count (PostgreSQL runs them in parallel).
+        claimed = conn.execute(
+            _t.update()
+            .where(_t.c.id == row.id, _t.c.code_attempts < MAX_CODE_ATTEMPTS)
+            .values(code_attempts=_t.c.code_attempts + 1)
+            .returning(_t.c.code_attempts)
+        ).first()
+        if claimed is None:
             raise SignInFailed("too-many-tries")
         expected = keyed(key, f"{pending}:{normalize_code(code)}")
-        right = hmac.compare_digest(expected, row.code_hash)
-        if right:
-            used = conn.execute(
-                _t.update().where(_t.c.id == row.id, _t.c.used_at.is_(None)).values(used_at=now)
-            )
-            if not used.rowcount:
-                raise SignInFailed("used")
-            return _signed_in(conn, row.participant_id, now)
-        # A wrong try is counted in a transaction of its own: raising here would roll it back.
-        conn.execute(
-            _t.update().where(_t.c.id == row.id).values(code_attempts=_t.c.code_attempts + 1)
-        )
+        if hmac.compare_digest(expected, row.code_hash):
+            return _use(conn, row, now)
+        # Leaving the block commits the claimed try; raising inside it would roll it back.
     raise SignInFailed("wrong-code")
-
-
-def open_session(engine: Engine, participant_id: int, *, now: datetime | None = None) -> str:
-    """A new session for ``participant_id``; returns its id (for the cookie, kept nowhere)."""
-    now = now or datetime.now(UTC)
-    session_id = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        conn.execute(
-            _s.insert().values(
-                id_hash=digest(session_id),
-                participant_id=participant_id,
-                created_at=now,
-                expires_at=now + SESSION_LIFETIME,
-            )
-        )
-    return session_id
-
-
-# Built once: every signed-in request asks it.
-_SESSION_OWNER = (
-    sa.select(_p)
-    .join(_s, _s.c.participant_id == _p.c.id)
-    .where(_s.c.id_hash == sa.bindparam("id_hash"), _s.c.expires_at > sa.bindparam("now"))
-)
-
-
-def session_participant(
-    engine: Engine, session_id: str, *, now: datetime | None = None
-) -> Participant | None:
-    """Who a session belongs to, while it lasts."""
-    now = now or datetime.now(UTC)
-    with engine.connect() as conn:
-        row = conn.execute(_SESSION_OWNER, {"id_hash": digest(session_id), "now": now}).first()
-    return Participant.model_validate(row._mapping) if row else None
-
-
-def close_session(engine: Engine, session_id: str) -> None:
-    """Sign out: the session ends on the server, whatever the browser keeps."""
-    with engine.begin() as conn:
-        conn.execute(_s.delete().where(_s.c.id_hash == digest(session_id)))
-
-
-def unsubscribe(engine: Engine, token: str) -> bool:
-    """Stop bulk announcements to the owner of ``token`` (idempotent); False if unknown.
-
-    Transactional mail (sign-in links, acknowledgements, receipts) still reaches them.
-    """
-    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        found = conn.execute(
-            _p.update()
-            .where(_p.c.unsubscribe_token == token)
-            .values(unsubscribed=True, updated_at=datetime.now(UTC))
-        )
-        return bool(found.rowcount)
-
-
-def known_unsubscribe_token(engine: Engine, token: str) -> bool:
-    with engine.connect() as conn:
-        return (
-            conn.execute(sa.select(_p.c.id).where(_p.c.unsubscribe_token == token)).first()
-            is not None
-        )
-
-
-def set_preferences(
-    engine: Engine, participant_id: int, language: Language, subscribed: bool
-) -> None:
-    """A participant's own choices: the language of their mail and pages, and whether they
-    take announcements."""
-    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        conn.execute(
-            _p.update()
-            .where(_p.c.id == participant_id)
-            .values(
-                language=language.value, unsubscribed=not subscribed, updated_at=datetime.now(UTC)
-            )
-        )

@@ -20,7 +20,9 @@ from models.text import (
     clean_text,
     looks_like_address,
     mixed_scripts,
+    name_problem,
     normalize_address,
+    visible_problem,
 )
 
 NAME_LIMIT = 200
@@ -58,14 +60,33 @@ def _not_an_address(value: str) -> str:
     return value
 
 
+def _visible(value: str) -> str:
+    problem = visible_problem(value) if value else None
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _person(value: str) -> str:
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 _line = BeforeValidator(_cleaned(clean_line))
 _text = BeforeValidator(_cleaned(clean_text))
 
 # Single lines.
 Name = Annotated[
-    str, _line, AfterValidator(_within(NAME_LIMIT, required=True)), AfterValidator(_not_an_address)
+    str, _line, AfterValidator(_within(NAME_LIMIT, required=True)),
+    AfterValidator(_not_an_address), AfterValidator(_visible),
+]  # fmt: skip
+# A name typed on the portal, that e-mails may greet: letters and a little punctuation only.
+PersonName = Annotated[Name, AfterValidator(_person)]
+Title = Annotated[
+    str, _line, AfterValidator(_within(TITLE_LIMIT, required=True)), AfterValidator(_visible)
 ]
-Title = Annotated[str, _line, AfterValidator(_within(TITLE_LIMIT, required=True))]
 Organization = Annotated[str, _line, AfterValidator(_within(ORGANIZATION_LIMIT, required=False))]
 RequiredOrganization = Annotated[
     str, _line, AfterValidator(_within(ORGANIZATION_LIMIT, required=True))

@@ -25,7 +25,8 @@ def _owners(process_id: str, *where: Any) -> sa.Select[Any]:
 
 def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[Any]:
     """The participant ids ``request`` goes to (unsubscribed members excluded from bulk)."""
-    subscribed = _p.c.unsubscribed.is_(sa.false())
+    # Bulk mail goes to subscribed participants, never to a sign-up nobody confirmed yet.
+    subscribed = sa.and_(_p.c.unsubscribed.is_(sa.false()), _p.c.pending.is_(sa.false()))
     match request.audience:
         case Audience.EVERYONE:
             return sa.select(_p.c.id).where(subscribed)

@@ -83,6 +83,42 @@ def line_problem(text: str) -> str | None:
     return None
 
 
+# Hangul fillers: letters to Unicode, blank on screen.
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
+MAX_MARKS = 4  # combining marks on one character (Indic and Vietnamese need up to 3 or 4)
+
+
+def visible_problem(text: str) -> str | None:
+    """Why ``text`` would not show as text (no visible letter or digit, a pile of combining
+    marks over its neighbours, a replacement character), or None."""
+    if "\ufffd" in text:
+        return "contains the replacement character U+FFFD (the text was garbled)"
+    run = 0
+    for ch in text:
+        if unicodedata.category(ch).startswith("M"):
+            run += 1
+            if run > MAX_MARKS:
+                return f"has more than {MAX_MARKS} accents or marks on one character"
+        else:
+            run = 0
+    if not any(unicodedata.category(ch)[0] in "LN" and ch not in _FILLERS for ch in text):
+        return "has no visible letter or digit"
+    return None
+
+
+_NAME_PUNCTUATION = frozenset(" .,'\u2019\u2018-\u2010\u2011\u2013()\u00b7\u30fb")
+
+
+def name_problem(text: str) -> str | None:
+    """Why ``text`` is not a person's name: letters, accents and marks, spaces and a few
+    punctuation marks (. , ' - ( ) ·) only, so that nobody's name carries a link, an address
+    or a message into an e-mail."""
+    for ch in text:
+        if unicodedata.category(ch)[0] not in "LM" and ch not in _NAME_PUNCTUATION:
+            return f"may contain letters, spaces and . , ' - ( ) only (not {ch!r})"
+    return visible_problem(text)
+
+
 def title_key(title: str) -> str:
     """The identity of a title: "Café" (NFC or NFD), "CAFÉ", "Ｃａｆé" and "café " are one.
 

@@ -18,11 +18,13 @@ from starlette.exceptions import HTTPException
 
 from core.db import get_engine, migrate
 from core.settings import Settings, get_settings
+from portal.errors import ErrorPage
 from portal.guards import Refusal
 from portal.pages import render
 from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
-from portal.security import BodyLimit, RequestLog, SecurityHeaders
+from portal.security import RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
+from portal.upkeep import PURGE_EVERY, lifespan
 from portal.work import BallotBox, writer_for
 
 STATIC = Path(__file__).parent / "static"
@@ -35,17 +37,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if engine is None:
         migrate(settings.database_url)
         engine = get_engine(settings.database_url)
-    app = FastAPI(title="WSIS community portal", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="WSIS community portal", docs_url=None, redoc_url=None, openapi_url=None,
+        # The framework's own limit: a declared or streamed (chunked) body over it is a 413,
+        # which the form parser recognizes (a limit raised from a middleware became a 400).
+        max_body_size=settings.portal_max_body_bytes,
+        lifespan=lifespan,  # the periodic purge of expired rows (portal.upkeep)
+    )  # fmt: skip
     app.state.settings = settings
     app.state.engine = engine
     app.state.writer = writer_for(engine)
     app.state.ballot_box = BallotBox(engine, app.state.writer)
     app.state.mailing = asyncio.Semaphore(MAILING_AT_ONCE)
+    app.state.purge_every = PURGE_EVERY
     settings.portal_key()  # made (or read) once at start, not by the first request
     # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,
     # whatever options it was started with (RequestLog names the route instead).
     logging.getLogger("uvicorn.access").disabled = True
-    app.add_middleware(BodyLimit, limit=settings.portal_max_body_bytes)
+    app.add_middleware(ErrorPage)  # inside the headers: a 500 carries them too
     app.add_middleware(RequestLog)
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,4 +1,5 @@
-"""Checks a route makes before it acts: the form's CSRF token, and the request rate.
+"""Checks a route makes before it acts: the request rate (the form's CSRF token is a
+dependency, ``portal.deps.CsrfChecked``).
 
 Each raises ``Refusal`` with the status and page the visitor gets (403, 429); the app turns
 it into that page in the visitor's language.
@@ -6,12 +7,11 @@ it into that page in the visitor's language.
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import Request
 
-from portal.security import csrf_ok, network_of
+from portal.security import network_of
 from portal.throttle import allowed, retry_after
+from portal.work import write
 
 
 class Refusal(Exception):
@@ -24,12 +24,6 @@ class Refusal(Exception):
         self.context = context
 
 
-async def checked_form(request: Request, submitted: str) -> None:
-    """A form POST must carry the token its page was rendered with (403 otherwise)."""
-    if not csrf_ok(request.app.state.settings.portal_key(), request, submitted):
-        raise Refusal(403, "error.html", problem="csrf")
-
-
 async def throttled(request: Request, address: str) -> None:
     """Sign-in requests per address and per client network within their limits (429)."""
     app = request.app.state
@@ -39,5 +33,5 @@ async def throttled(request: Request, address: str) -> None:
         (f"signin:address:{address}", settings.signin_per_address),
         (f"signin:network:{network}", settings.signin_per_client),
     ):
-        if not await asyncio.to_thread(allowed, app.engine, key, what, limit):
+        if not await write(request, allowed, app.engine, key, what, limit):
             raise Refusal(429, "error.html", problem="throttled", retry_after=retry_after())

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, meta, select_autoescape
 from markupsafe import Markup
 
 from core import i18n
-from portal.security import CSRF_COOKIE, csrf_seed, csrf_token
+from portal.security import CSRF_COOKIE, cookie_name, csrf_seed, csrf_token, is_https, session_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGE_COOKIE = "wsis_lang"
@@ -96,7 +96,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
                 lang=lang,
                 dir=i18n.direction(lang),
                 languages=i18n.LANGUAGES,
-                csrf=csrf_token(settings.portal_key(), seed),
+                csrf=csrf_token(settings.portal_key(), seed, session_of(request)),
                 participant=getattr(request.state, "participant", None),
                 path=request.url.path,
                 **context,
@@ -108,11 +108,12 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
     response.headers["vary"] = "Cookie, Accept-Language"
     if new_seed:
         response.set_cookie(
-            CSRF_COOKIE, seed, httponly=True, samesite="lax", secure=secure(request), path="/"
-        )
+            cookie_name(request, CSRF_COOKIE), seed, httponly=True, samesite="lax",
+            secure=secure(request), path="/",
+        )  # fmt: skip
     return response
 
 
 def secure(request: Request) -> bool:
     """Cookies are Secure when the portal is served over https."""
-    return str(request.app.state.settings.portal_url).startswith("https://")
+    return is_https(request)

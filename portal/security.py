@@ -1,11 +1,16 @@
-"""What guards every request: CSRF tokens, security headers, a body size limit, a log line
-without tokens, and the client's network (never its full address) for throttling and vote
-evidence.
+"""What guards every request: CSRF tokens, security headers, a log line without tokens, and
+the client's network (never its full address) for throttling and vote evidence.
 
-CSRF: a random value in an HttpOnly cookie and, in every form, its HMAC under the portal's
-key (a signed double-submit token). It needs no server-side state, so any portal process
-checks what another issued. The one-click unsubscribe POST (RFC 8058) is the one form
-without it: the token in its URL is the capability, and mail providers send no cookie.
+CSRF: a random value in an HttpOnly cookie and, in every form, the HMAC under the portal's
+key of that value and of the browser's session cookie (a signed double-submit token bound to
+the session, as OWASP's CSRF cheat sheet recommends): a value planted by a sibling site is
+useless without the victim's session id, and signing in or out changes both. It needs no
+server-side state, so any portal process checks what another issued. The one-click
+unsubscribe POST (RFC 8058) is the one form without it: the token in its URL is the
+capability, and mail providers send no cookie.
+
+Over https every cookie is named ``__Host-...`` (Secure, Path=/, no Domain): no other host of
+the parent domain can set or shadow it.
 """
 
 from __future__ import annotations
@@ -23,29 +28,51 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.log import get_logger
 
 CSRF_COOKIE = "wsis_csrf"
+SESSION_COOKIE = "wsis_session"
 CSRF_FIELD = "csrf"
 
 _log = get_logger("portal")
 
 
+def is_https(request: Request) -> bool:
+    """Whether the portal is served over https (its public address says so)."""
+    return str(request.app.state.settings.portal_url).startswith("https://")
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """``name`` as the portal's cookies are called: ``__Host-`` prefixed over https."""
+    return f"__Host-{name}" if is_https(request) else name
+
+
 def csrf_seed(request: Request) -> tuple[str, bool]:
     """The browser's CSRF cookie value, and whether it must be set (it had none)."""
-    seed = request.cookies.get(CSRF_COOKIE, "")
+    seed = request.cookies.get(cookie_name(request, CSRF_COOKIE), "")
     if len(seed) >= 32:
         return seed, False
-    return secrets.token_urlsafe(32), True
+    return new_csrf_seed(), True
 
 
-def csrf_token(key: bytes, seed: str) -> str:
-    """What a form carries: the HMAC of the cookie's value."""
-    return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+def new_csrf_seed() -> str:
+    """A fresh CSRF cookie value: at first sight, and whenever the session changes."""
+    return secrets.token_urlsafe(32)
+
+
+def csrf_token(key: bytes, seed: str, session: str = "") -> str:
+    """What a form carries: the HMAC of the cookie's value and of the session's cookie."""
+    return hmac.new(key, f"csrf:{session}:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+def session_of(request: Request) -> str:
+    """The browser's session cookie ('' when it has none)."""
+    return request.cookies.get(cookie_name(request, SESSION_COOKIE), "")
 
 
 def csrf_ok(key: bytes, request: Request, submitted: str) -> bool:
-    seed = request.cookies.get(CSRF_COOKIE, "")
+    """Whether ``submitted`` is the token of this browser's CSRF cookie and session."""
+    seed = request.cookies.get(cookie_name(request, CSRF_COOKIE), "")
     if len(seed) < 32 or not submitted:
         return False
-    return hmac.compare_digest(csrf_token(key, seed), submitted)
+    return hmac.compare_digest(csrf_token(key, seed, session_of(request)), submitted)
 
 
 def network_of(host: str | None) -> str:
@@ -134,64 +161,3 @@ class RequestLog:
                 route=getattr(scope.get("route"), "path", "unmatched"),
                 ms=round((time.monotonic() - started) * 1000, 1),
             )  # fmt: skip
-
-
-class BodyLimit:
-    """Refuse a request body over ``limit`` bytes with 413, whether it says its length or
-    streams it: nothing larger ever reaches a form parser."""
-
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send)
-            return
-        seen = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
-                await _too_large(send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Send) -> None:
-    body = b"Request too large.\n"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -2,7 +2,8 @@
 silence: the caller answers 429 with a page that says when to try again.
 
 Counters are database rows (one per key and window), so every portal process counts the
-same; keys are keyed hashes, never an address in the clear.
+same; keys are keyed hashes, never an address in the clear. Past windows are deleted by the
+periodic purge (``intake.purge``), not by each request.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from intake.accounts import keyed
+from intake.tokens import keyed
 from models.tables import RateCounter
 
 WINDOW = timedelta(minutes=15)
@@ -38,7 +39,6 @@ def allowed(
     )
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         count = conn.execute(statement).scalar_one()
-        conn.execute(_r.delete().where(_r.c.window_start < start - WINDOW))
     return int(count) <= limit
 
 

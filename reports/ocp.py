@@ -1,8 +1,17 @@
-"""The analysis of OCP submissions, shared at phase V: counts by stakeholder type and country."""
+"""The analysis of OCP submissions, shared at phase V: counts by stakeholder type and country.
+
+The analysis is mailed to the whole community, so no submitter's free text may reach it: a
+country is shown only when it is a country's name (CLDR's, in one of the portal's languages)
+or its ISO 3166 code; anything else is counted as "Other" (a phishing line typed as a
+country stays in the database).
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlalchemy as sa
+from babel import Locale
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
@@ -10,6 +19,25 @@ from models.tables import OcpSubmission
 from reports.tables import Breakdown, breakdown
 
 _s = OcpSubmission.__table__  # type: ignore[attr-defined]
+OTHER = "Other"  # translated in the mail as the stakeholder type of that name
+_LANGUAGES = ("en", "fr", "es", "pt", "ru", "zh", "ar")
+
+
+@lru_cache(maxsize=1)
+def _countries() -> dict[str, str]:
+    """Every way of naming a country the analysis shows: folded name or code -> the name."""
+    known: dict[str, str] = {}
+    for language in _LANGUAGES:
+        for code, name in Locale.parse(language).territories.items():
+            if len(code) == 2 and code.isalpha() and code not in ("ZZ", "EU", "EZ", "UN"):
+                known.setdefault(code.casefold(), Locale.parse("en").territories[code])
+                known.setdefault(name.casefold(), name)
+    return known
+
+
+def shown_country(text: str) -> str:
+    """``text`` as the analysis shows it: a country's name, or ``OTHER``."""
+    return _countries().get(" ".join(text.split()).casefold(), OTHER)
 
 
 class OcpAnalysis(BaseModel):
@@ -31,5 +59,9 @@ def ocp_analysis(process_id: str, engine: Engine) -> OcpAnalysis:
             return breakdown((str(label), int(n)) for label, n in rows)
 
         by_type = count_by(_s.c.stakeholder_type)
-        by_country = count_by(_s.c.country)
+        countries: dict[str, int] = {}
+        for row in count_by(_s.c.country).rows:
+            label = shown_country(row.label)
+            countries[label] = countries.get(label, 0) + row.count
+        by_country = breakdown(countries.items())
     return OcpAnalysis(total=by_type.total, by_stakeholder_type=by_type, by_country=by_country)

@@ -19,7 +19,9 @@ def registry_size(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(
             conn.execute(
-                sa.select(sa.func.count()).where(_p.c.unsubscribed.is_(sa.false()))
+                sa.select(sa.func.count()).where(
+                    _p.c.unsubscribed.is_(sa.false()), _p.c.pending.is_(sa.false())
+                )
             ).scalar_one()
         )
 
@@ -28,7 +30,9 @@ def counts_for(process_id: str, engine: Engine) -> dict[str, int]:
     """Participants in the registry, and what ``process_id`` received and sent."""
     with engine.connect() as conn:
         counts = {
-            "participants": conn.execute(sa.select(sa.func.count()).select_from(_p)).scalar_one(),
+            "participants": conn.execute(
+                sa.select(sa.func.count()).where(_p.c.pending.is_(sa.false()))
+            ).scalar_one(),  # a sign-up nobody confirmed is nobody yet
         }
         if process_id.endswith("-ocp"):
             counts["submissions"] = conn.execute(

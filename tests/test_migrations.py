@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -87,3 +88,59 @@ def test_the_migrations_build_the_schema_the_models_describe(tmp_path: Path) -> 
         differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_0009_moves_existing_links_and_sessions_to_keyed_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link mailed and a session opened before the upgrade still work after it, and the
+    database keeps no unkeyed hash."""
+    import hashlib
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from core.settings import get_settings
+    from intake.accounts import consume_link, keyed
+    from intake.sessions import find_session
+
+    monkeypatch.setenv("WSIS_PORTAL_SECRET", "m" * 40)
+    get_settings.cache_clear()
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_db_engine(url)
+    config = alembic(url, engine)
+    command.upgrade(config, "0008")
+    token, session = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+
+    def sha(secret: str) -> str:  # the old stored form
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO participant (id, email, name, organization, country, stakeholder_type,"
+            " language, unsubscribed, unsubscribe_token, created_at, updated_at) VALUES"
+            " (1, 'a@example.org', 'A', '', '', 'Other', 'en', 0, 't', :now, :now)"
+        ), {"now": now})  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO signin_token (token_hash, code_hash, pending_hash, purpose,"
+            " participant_id, address_hash, code_attempts, created_at, expires_at) VALUES"
+            " (:t, 'c', :p, 'sign-in', 1, :a, 0, :now, :later)"
+        ), {"t": sha(token), "p": sha("pending"), "now": now,
+            "later": now + timedelta(minutes=20),
+            "a": keyed(b"m" * 40, "a@example.org")})  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO portal_session (id_hash, participant_id, created_at, expires_at)"
+            " VALUES (:s, 1, :now, :later)"
+        ), {"s": sha(session), "now": now, "later": now + timedelta(days=1)})  # fmt: skip
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        kept = set(conn.execute(sa.text("SELECT token_hash FROM signin_token")).scalars())
+        kept |= set(conn.execute(sa.text("SELECT id_hash FROM portal_session")).scalars())
+    assert not kept & {sha(token), sha(session)}
+    key = get_settings().portal_key()
+    found = find_session(engine, session, key)
+    assert found is not None and found.participant.email == "a@example.org"
+    assert consume_link(engine, token, key) == 1
+    command.downgrade(config, "0008")  # and back: the sessions and links are dropped
+    engine.dispose()
+    get_settings.cache_clear()

@@ -294,3 +294,28 @@ def test_window_refuses_after_the_deadline(pg: Engine) -> None:
     # Times come back aware and in UTC, as on SQLite.
     assert rows[1].submitted_at == deadline - timedelta(seconds=1)
     assert rows[1].submitted_at.tzinfo is UTC
+
+
+def test_five_wrong_codes_end_a_code_under_concurrency(pg: Engine, tmp_path: Path) -> None:
+    """Security review D5: on PostgreSQL concurrent wrong codes each claim their try in one
+    statement, so exactly five are judged, whatever the concurrency."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from intake.accounts import SignInFailed, consume_code, request_sign_in
+
+    import_participants(write_registry(tmp_path / "r.csv", people(1)), pg)
+    key = b"k" * 32
+    issued = request_sign_in(pg, "participant0@example.org", key)
+    assert issued.recipient is not None
+
+    def wrong(_: int) -> str:
+        try:
+            consume_code(pg, issued.pending, "AAAA-AAAA", key)
+        except SignInFailed as failed:
+            return failed.reason
+        return "signed-in"
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(wrong, range(40)))
+    assert answers.count("wrong-code") == 5
+    assert answers.count("too-many-tries") == 35

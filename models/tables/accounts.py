@@ -15,7 +15,10 @@ class SignInToken(SQLModel, table=True):
 
     Bound to one purpose and one address (a keyed hash of it at issue time), expiring,
     single use: consumed by one conditional UPDATE, so two clicks cannot both sign in.
-    ``pending_hash`` ties the code to the browser that asked for it (a cookie).
+    ``pending_hash`` ties the code to the browser that asked for it (a cookie). A request
+    for an address nobody has leaves a decoy (no participant, a code nobody knows), so the
+    code form answers alike for known and unknown addresses. Every hash is keyed with the
+    portal's secret: a copy of the database alone matches nothing.
     """
 
     __tablename__ = "signin_token"
@@ -25,7 +28,7 @@ class SignInToken(SQLModel, table=True):
     code_hash: str = Field(sa_type=sa.String(64))
     pending_hash: str = Field(sa_type=sa.String(64), index=True)
     purpose: str = Field(sa_type=sa.String(20))
-    participant_id: int = Field(foreign_key="participant.id", index=True)
+    participant_id: int | None = Field(default=None, foreign_key="participant.id", index=True)
     address_hash: str = Field(sa_type=sa.String(64))
     code_attempts: int = 0
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
@@ -35,7 +38,9 @@ class SignInToken(SQLModel, table=True):
 
 class PortalSession(SQLModel, table=True):
     """A signed-in browser: the cookie holds a random id, the database its hash. Kept here,
-    not in a process's memory, so any number of portal processes share it."""
+    not in a process's memory, so any number of portal processes share it. It ends at
+    ``expires_at`` (absolute) or at ``idle_until``, which each use pushes ``idle_seconds``
+    ahead (at most once a minute)."""
 
     __tablename__ = "portal_session"
 
@@ -43,6 +48,8 @@ class PortalSession(SQLModel, table=True):
     participant_id: int = Field(foreign_key="participant.id", index=True)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    idle_until: datetime = Field(sa_column=utc_column(nullable=False))
+    idle_seconds: int = 7200
 
 
 class RateCounter(SQLModel, table=True):

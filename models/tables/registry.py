@@ -26,5 +26,11 @@ class Participant(SQLModel, table=True):
     # When this person was verified: their first sign-in through an e-mailed link, or the
     # secretariat vouching for them at import (``participants import --verified``).
     verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # A sign-up on the portal not yet confirmed by its first sign-in: nobody's address yet.
+    # It gets no bulk mail, is not counted, is greeted by no name, and is purged once its
+    # link has expired.
+    pending: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))

@@ -1,22 +1,24 @@
-"""The signed-in participant's own pages: where to go next, and their preferences."""
+"""The signed-in participant's own pages: where to go next, and their preferences (their
+name as e-mails greet them, their language, whether they take announcements)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import TypeAdapter, ValidationError
 
-from intake.accounts import set_preferences
-from models.tables import Participant
+from intake.fields import PersonName
+from intake.preferences import set_preferences
 from models.vocab import Language
-from portal.guards import checked_form
+from portal.deps import CsrfChecked, EngineDep, Me
 from portal.pages import LANGUAGE_COOKIE, render
-from portal.session import signed_in
+from portal.work import write
 
 router = APIRouter()
-Me = Annotated[Participant, Depends(signed_in)]
+Text = Annotated[str, Form()]
+_NAME: TypeAdapter[str] = TypeAdapter(PersonName)
 
 
 @router.get("/me")
@@ -26,23 +28,25 @@ async def my_page(request: Request, me: Me) -> Response:
 
 @router.get("/preferences")
 async def preferences_page(request: Request, me: Me) -> Response:
-    return render(request, "preferences.html", saved=False)
+    return render(request, "preferences.html", saved=False, name=me.name)
 
 
 @router.post("/preferences")
 async def save_preferences(
-    request: Request,
-    me: Me,
-    language: Annotated[str, Form()] = "",
-    subscribed: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    """The language of their mail and pages, and whether they take announcements."""
-    await checked_form(request, csrf)
+    request: Request, me: Me, _: CsrfChecked, engine: EngineDep,
+    language: Text = "", subscribed: Text = "", name: Text = "",
+) -> Response:  # fmt: skip
+    """Their name, the language of their mail and pages, and whether they take
+    announcements."""
     chosen = Language(language) if language in {lang.value for lang in Language} else me.language
+    try:
+        corrected = _NAME.validate_python(name) if name.strip() else None
+    except ValidationError:
+        return render(request, "preferences.html", status=400, saved=False, name=name,
+                      problems=["name"])  # fmt: skip
     assert me.id is not None
-    await asyncio.to_thread(
-        set_preferences, request.app.state.engine, me.id, Language(chosen), subscribed == "yes"
+    await write(
+        request, set_preferences, engine, me.id, Language(chosen), subscribed == "yes", corrected
     )
     response = RedirectResponse("/preferences?saved=1", status_code=303)
     response.delete_cookie(LANGUAGE_COOKIE)  # their preference now speaks for them

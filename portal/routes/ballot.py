@@ -10,33 +10,32 @@ voted already.
 
 from __future__ import annotations
 
-import asyncio
+import re
 from collections.abc import Collection
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.engine import Engine
 
 from intake.accounts import keyed
 from intake.ballots import BallotView, ReceiptCheck, ballot_for, check_receipt
 from intake.casting import BallotCast, Evidence
 from intake.windows import Refused
 from models.tables import Participant
-from portal.guards import checked_form
+from portal.deps import Box, CsrfChecked, EngineDep, Key, Me, Viewer
 from portal.pages import render
 from portal.routes.ocp import not_open
 from portal.security import network_of
-from portal.session import load_participant, signed_in
-from portal.work import BallotBox, acknowledge, read
+from portal.work import acknowledge, read
 
 router = APIRouter()
-Me = Annotated[Participant, Depends(signed_in)]
 CHOICE = "choice-"  # a form field per category: choice-<category> = <project id>
+_ID = re.compile(r"[0-9]{1,18}")  # a project id: fits a 64-bit integer
 
 
-def evidence_of(request: Request) -> Evidence:
+def evidence_of(request: Request, key: bytes) -> Evidence:
     """What a vote keeps of its request: the client's network, a keyed hash of its agent."""
-    key = request.app.state.settings.portal_key()
     agent = request.headers.get("user-agent", "")[:500]
     network = network_of(request.client.host if request.client else None)
     return Evidence(network=network, agent_hash=keyed(key, f"agent:{agent}")[:32])
@@ -47,17 +46,18 @@ async def _choices(request: Request) -> dict[str, int]:
     form = await request.form()
     chosen: dict[str, int] = {}
     for name, value in form.multi_items():
-        if name.startswith(CHOICE) and isinstance(value, str) and value.isdigit():
+        # ASCII digits only: str.isdigit() also accepts '²' and '٣', which int() refuses.
+        if name.startswith(CHOICE) and isinstance(value, str) and _ID.fullmatch(value):
             category = name.removeprefix(CHOICE)[:100]
-            chosen[category] = int(value[:20])
+            chosen[category] = int(value)
     return chosen
 
 
 async def _view(
-    request: Request, process_id: str, me: Participant, *, only: Collection[int] | None = None
-) -> BallotView | Response:
+    request: Request, engine: Engine, process_id: str, me: Participant, *,
+    only: Collection[int] | None = None,
+) -> BallotView | Response:  # fmt: skip
     assert me.id is not None
-    engine = request.app.state.engine
     try:
         return await read(ballot_for, process_id, me.id, engine, only=only)
     except Refused as refused:
@@ -65,8 +65,8 @@ async def _view(
 
 
 @router.get("/ballot/{process_id}")
-async def ballot(request: Request, process_id: str, me: Me) -> Response:
-    view = await _view(request, process_id, me)
+async def ballot(request: Request, process_id: str, me: Me, engine: EngineDep) -> Response:
+    view = await _view(request, engine, process_id, me)
     if isinstance(view, Response):
         return view
     chosen = {k.removeprefix(CHOICE): v for k, v in request.query_params.items()}
@@ -74,11 +74,11 @@ async def ballot(request: Request, process_id: str, me: Me) -> Response:
 
 
 @router.post("/ballot/{process_id}/review")
-async def review(request: Request, process_id: str, me: Me) -> Response:
-    form = await request.form()
-    await checked_form(request, str(form.get("csrf", "")))
+async def review(
+    request: Request, process_id: str, me: Me, _: CsrfChecked, engine: EngineDep
+) -> Response:
     asked = await _choices(request)
-    view = await _view(request, process_id, me, only=asked.values())
+    view = await _view(request, engine, process_id, me, only=asked.values())
     if isinstance(view, Response):
         return view
     chosen = {c: p for c, p in asked.items() if c in view.remaining}
@@ -90,18 +90,18 @@ async def review(request: Request, process_id: str, me: Me) -> Response:
 
 
 @router.post("/ballot/{process_id}/confirm")
-async def confirm(request: Request, process_id: str, me: Me, tasks: BackgroundTasks) -> Response:
-    form = await request.form()
-    await checked_form(request, str(form.get("csrf", "")))
+async def confirm(
+    request: Request, process_id: str, me: Me, _: CsrfChecked, tasks: BackgroundTasks,
+    engine: EngineDep, key: Key, box: Box,
+) -> Response:  # fmt: skip
     chosen = await _choices(request)
     assert me.id is not None
-    box: BallotBox = request.app.state.ballot_box
     try:
-        receipt = await box.cast(BallotCast(process_id, me.id, chosen, evidence_of(request)))
+        receipt = await box.cast(BallotCast(process_id, me.id, chosen, evidence_of(request, key)))
     except Refused as refused:
         if refused.reason in ("closed", "opens-later", "cancelled", "not-open", "unverified"):
             return not_open(request, refused)
-        view = await _view(request, process_id, me)
+        view = await _view(request, engine, process_id, me)
         if isinstance(view, Response):
             return view
         return render(
@@ -116,17 +116,15 @@ async def confirm(request: Request, process_id: str, me: Me, tasks: BackgroundTa
 
 
 @router.get("/receipt")
-async def receipt_page(request: Request) -> Response:
-    await load_participant(request)
+async def receipt_page(request: Request, _: Viewer) -> Response:
     return render(request, "receipt_check.html", checked=None, code="")
 
 
 @router.post("/receipt")
 async def check(
-    request: Request, code: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
-) -> Response:
-    participant = await load_participant(request)
-    await checked_form(request, csrf)
-    found = await asyncio.to_thread(check_receipt, request.app.state.engine, code[:40])
+    request: Request, participant: Viewer, _: CsrfChecked, engine: EngineDep,
+    code: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    found = await read(check_receipt, engine, code[:40])
     mine = found is not None and participant is not None and participant.id == found.voter_id
     return render(request, "receipt_check.html", checked=found, code=code[:40], mine=mine)

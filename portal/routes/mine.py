@@ -3,23 +3,19 @@ stands through the nomination), ballots with their receipt codes."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from models.tables import Participant
+from portal.deps import EngineDep, Me
 from portal.pages import render
-from portal.session import signed_in
 from portal.work import read
 from reports.mine import mine
 
 router = APIRouter()
-Me = Annotated[Participant, Depends(signed_in)]
 
 
 @router.get("/my")
-async def my_submissions(request: Request, me: Me) -> Response:
+async def my_submissions(request: Request, me: Me, engine: EngineDep) -> Response:
     assert me.id is not None
-    found = await read(mine, me.id, request.app.state.engine)
+    found = await read(mine, me.id, engine)
     return render(request, "mine.html", mine=found)

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from intake.ocp import OcpForm, record_submission
 from intake.windows import Refused
-from models.tables import Participant, WindowKind
+from models.tables import WindowKind
 from models.vocab import StakeholderType
-from portal.guards import checked_form
+from portal.deps import CsrfChecked, EngineDep, Me
 from portal.pages import render
-from portal.session import signed_in
 from portal.work import acknowledge, read, write
 from reports.calendar import window_of
 
 router = APIRouter()
-Me = Annotated[Participant, Depends(signed_in)]
 Text = Annotated[str, Form()]
 
 
@@ -34,8 +32,8 @@ def not_open(request: Request, refused: Refused) -> Response:
 
 
 @router.get("/ocp/{process_id}")
-async def ocp_form(request: Request, process_id: str, me: Me) -> Response:
-    window = await read(window_of, process_id, WindowKind.OCP_SUBMISSIONS, request.app.state.engine)
+async def ocp_form(request: Request, process_id: str, me: Me, engine: EngineDep) -> Response:
+    window = await read(window_of, process_id, WindowKind.OCP_SUBMISSIONS, engine)
     if window is None:
         return render(request, "error.html", status=404, problem="not-found")
     form = {
@@ -55,6 +53,8 @@ async def send_ocp(
     request: Request,
     process_id: str,
     me: Me,
+    _: CsrfChecked,
+    engine: EngineDep,
     tasks: BackgroundTasks,
     full_name: Text = "",
     organization: Text = "",
@@ -62,10 +62,7 @@ async def send_ocp(
     telephone: Text = "",
     stakeholder_type: Text = "",
     proposal: Text = "",
-    csrf: Text = "",
 ) -> Response:
-    await checked_form(request, csrf)
-    engine = request.app.state.engine
     fields = {
         "full_name": full_name,
         "email": me.email,  # the signed-in participant's own address, never typed

@@ -9,30 +9,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 
 from intake.prizes import ProjectForm, record_project
 from intake.windows import Refused
-from models.tables import Participant, WindowKind
+from models.tables import WindowKind
 from models.vocab import StakeholderType
-from portal.guards import checked_form
+from portal.deps import CsrfChecked, EngineDep, Me
 from portal.pages import render
 from portal.routes.ocp import not_open
-from portal.session import signed_in
 from portal.work import acknowledge, read, write
 from reports.calendar import rules_of, window_of
 
 router = APIRouter()
-Me = Annotated[Participant, Depends(signed_in)]
 Text = Annotated[str, Form()]
 
 
 async def _page(
-    request: Request, process_id: str, form: dict[str, Any], *, status: int = 200, **context: Any
-) -> Response:
-    engine = request.app.state.engine
+    request: Request, engine: Engine, process_id: str, form: dict[str, Any], *,
+    status: int = 200, **context: Any,
+) -> Response:  # fmt: skip
     window = await read(window_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
     if window is None:
         return render(request, "error.html", status=404, problem="not-found")
@@ -47,13 +46,13 @@ async def _page(
 
 
 @router.get("/projects/{process_id}/new")
-async def project_form(request: Request, process_id: str, me: Me) -> Response:
+async def project_form(request: Request, process_id: str, me: Me, engine: EngineDep) -> Response:
     form = {
         "organization": me.organization,
         "country": me.country,
         "stakeholder_type": me.stakeholder_type,
     }
-    return await _page(request, process_id, form, problems=[])
+    return await _page(request, engine, process_id, form, problems=[])
 
 
 @router.post("/projects/{process_id}/new")
@@ -61,6 +60,8 @@ async def submit_project(
     request: Request,
     process_id: str,
     me: Me,
+    _: CsrfChecked,
+    engine: EngineDep,
     tasks: BackgroundTasks,
     category: Text = "",
     title: Text = "",
@@ -68,9 +69,7 @@ async def submit_project(
     organization: Text = "",
     stakeholder_type: Text = "",
     country: Text = "",
-    csrf: Text = "",
 ) -> Response:
-    await checked_form(request, csrf)
     fields = {
         "owner_email": me.email,
         "category": category,
@@ -84,14 +83,13 @@ async def submit_project(
         form = ProjectForm.model_validate(fields)
     except ValidationError as exc:
         problems = sorted({str(e["loc"][0]) for e in exc.errors()})
-        return await _page(request, process_id, fields, status=400, problems=problems)
-    engine = request.app.state.engine
+        return await _page(request, engine, process_id, fields, status=400, problems=problems)
     try:
         project_id, ack = await write(request, record_project, process_id, form, engine)
     except Refused as refused:
         if refused.reason in ("unknown-category", "word-count"):
             return await _page(
-                request, process_id, fields, status=400, problems=[], refused=refused
+                request, engine, process_id, fields, status=400, problems=[], refused=refused
             )
         return not_open(request, refused)
     tasks.add_task(acknowledge, request, ack)

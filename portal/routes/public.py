@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from core import i18n
+from portal.deps import EngineDep, Viewer
 from portal.pages import LANGUAGE_COOKIE, render, secure
-from portal.session import load_participant
+from portal.work import read
 from reports.calendar import intake_calendar
 
 router = APIRouter()
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
+async def home(request: Request, _: Viewer, engine: EngineDep) -> Response:
     """Each process of the running cycle: where it stands, its next deadline."""
-    await load_participant(request)
-    processes = await asyncio.to_thread(intake_calendar, request.app.state.engine)
+    processes = await read(intake_calendar, engine)
     return render(request, "home.html", processes=processes)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from portal.deps import EngineDep, Viewer
 from portal.pages import render
-from portal.session import load_participant
 from portal.work import read
 from reports.prizes import results, results_are_public
 from reports.votes import category_names
@@ -16,9 +16,9 @@ router = APIRouter()
 
 
 @router.get("/results/{process_id}")
-async def contest_results(request: Request, process_id: str) -> Response:
-    await load_participant(request)
-    engine = request.app.state.engine
+async def contest_results(
+    request: Request, process_id: str, _: Viewer, engine: EngineDep
+) -> Response:
     if not await read(results_are_public, process_id, engine):
         return render(request, "results.html", found=None, names={})
     found = await read(results, process_id, engine, only_shortlisted=True)

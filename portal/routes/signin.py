@@ -8,13 +8,13 @@ through this code up to the mail itself, which only a known address gets.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from core.settings import Settings
 from intake.accounts import (
     LINK_LIFETIME,
     SignInFailed,
@@ -29,9 +29,12 @@ from intake.participants import normalize_email
 from mail.transactional import send_now
 from models.vocab import Language, StakeholderType
 from models.wire import MessageKind
-from portal.guards import checked_form, throttled
+from portal.deps import CsrfChecked, EngineDep, Key, SettingsDep, Viewer
+from portal.guards import throttled
 from portal.pages import render, secure
-from portal.session import end_session, load_participant, start_session
+from portal.security import cookie_name
+from portal.session import end_session, start_session
+from portal.work import write
 
 router = APIRouter()
 PENDING_COOKIE = "wsis_pending"
@@ -39,21 +42,20 @@ Text = Annotated[str, Form()]
 
 
 @router.get("/signin")
-async def signin_page(request: Request) -> Response:
-    await load_participant(request)
+async def signin_page(request: Request, _: Viewer) -> Response:
     return render(request, "signin.html")
 
 
 @router.get("/signup")
-async def signup_page(request: Request) -> Response:
-    await load_participant(request)
+async def signup_page(request: Request, _: Viewer) -> Response:
     return render(request, "signup.html", form={}, kinds=list(StakeholderType), problems=[])
 
 
-def _sent(request: Request, issued: SignInRequest, tasks: BackgroundTasks) -> Response:
+def _sent(
+    request: Request, settings: Settings, issued: SignInRequest, tasks: BackgroundTasks
+) -> Response:
     """The one answer to every request for a link; the mail goes out after it."""
     if issued.recipient is not None:
-        settings = request.app.state.settings
         tasks.add_task(
             send_now,
             MessageKind.SIGN_IN_LINK,
@@ -68,42 +70,42 @@ def _sent(request: Request, issued: SignInRequest, tasks: BackgroundTasks) -> Re
         )
     response = render(request, "signin_sent.html")
     response.set_cookie(
-        PENDING_COOKIE, issued.pending, max_age=int(LINK_LIFETIME.total_seconds()),
-        httponly=True, samesite="lax", secure=secure(request), path="/signin",
+        cookie_name(request, PENDING_COOKIE), issued.pending,
+        max_age=int(LINK_LIFETIME.total_seconds()), httponly=True, samesite="lax",
+        secure=secure(request), path="/",
     )  # fmt: skip
     return response
 
 
 @router.post("/signin")
 async def ask_for_link(
-    request: Request, tasks: BackgroundTasks, email: Text = "", csrf: Text = ""
-) -> Response:
-    await checked_form(request, csrf)
+    request: Request, tasks: BackgroundTasks, _: CsrfChecked, engine: EngineDep, key: Key,
+    settings: SettingsDep, email: Text = "",
+) -> Response:  # fmt: skip
     try:
         address = normalize_email(email)
     except ValueError:
         return render(request, "signin.html", status=400, problem="address", email=email)
     await throttled(request, address)
-    app = request.app.state
-    issued = await asyncio.to_thread(
-        request_sign_in, app.engine, address, app.settings.portal_key()
-    )
-    return _sent(request, issued, tasks)
+    issued = await write(request, request_sign_in, engine, address, key)
+    return _sent(request, settings, issued, tasks)
 
 
 @router.post("/signup")
 async def sign_up_and_ask(
     request: Request,
     tasks: BackgroundTasks,
+    _: CsrfChecked,
+    engine: EngineDep,
+    key: Key,
+    settings: SettingsDep,
     name: Text = "",
     organization: Text = "",
     country: Text = "",
     stakeholder_type: Text = "",
     language: Text = "",
     email: Text = "",
-    csrf: Text = "",
 ) -> Response:
-    await checked_form(request, csrf)
     fields = {
         "name": name,
         "organization": organization,
@@ -121,15 +123,13 @@ async def sign_up_and_ask(
             problems=problems,
         )  # fmt: skip
     await throttled(request, form.email)
-    app = request.app.state
-    issued = await asyncio.to_thread(sign_up, app.engine, form, app.settings.portal_key())
-    return _sent(request, issued, tasks)
+    issued = await write(request, sign_up, engine, form, key)
+    return _sent(request, settings, issued, tasks)
 
 
 @router.get("/signin/link/{token}")
-async def link_page(request: Request, token: str) -> Response:
+async def link_page(request: Request, token: str, _: Viewer) -> Response:
     """Only a page with a button: opening the link (as a scanner does) uses nothing."""
-    await load_participant(request)
     return render(request, "signin_confirm.html", token=token)
 
 
@@ -138,39 +138,35 @@ def _failed(request: Request, failure: SignInFailed) -> Response:
 
 
 @router.post("/signin/link/{token}")
-async def sign_in_with_link(request: Request, token: str, csrf: Text = "") -> Response:
-    await checked_form(request, csrf)
-    app = request.app.state
+async def sign_in_with_link(
+    request: Request, token: str, _: CsrfChecked, engine: EngineDep, key: Key, keep: Text = ""
+) -> Response:
     try:
-        participant_id = await asyncio.to_thread(
-            consume_link, app.engine, token, app.settings.portal_key()
-        )
+        participant_id = await write(request, consume_link, engine, token, key)
     except SignInFailed as failure:
         return _failed(request, failure)
-    return await start_session(request, participant_id, "/me")
+    return await start_session(request, participant_id, "/me", keep=keep == "yes")
 
 
 @router.post("/signin/code")
-async def sign_in_with_code(request: Request, code: Text = "", csrf: Text = "") -> Response:
-    await checked_form(request, csrf)
-    pending = request.cookies.get(PENDING_COOKIE, "")
-    app = request.app.state
+async def sign_in_with_code(
+    request: Request, _: CsrfChecked, engine: EngineDep, key: Key, code: Text = "",
+    keep: Text = "",
+) -> Response:  # fmt: skip
+    pending = request.cookies.get(cookie_name(request, PENDING_COOKIE), "")
     try:
         if not pending:
             raise SignInFailed("expired")
-        participant_id = await asyncio.to_thread(
-            consume_code, app.engine, pending, code, app.settings.portal_key()
-        )
+        participant_id = await write(request, consume_code, engine, pending, code, key)
     except SignInFailed as failure:
         if failure.reason == "wrong-code":
             return render(request, "signin_sent.html", status=400, wrong_code=True)
         return _failed(request, failure)
-    response = await start_session(request, participant_id, "/me")
-    response.delete_cookie(PENDING_COOKIE, path="/signin")
+    response = await start_session(request, participant_id, "/me", keep=keep == "yes")
+    response.delete_cookie(cookie_name(request, PENDING_COOKIE), path="/", secure=secure(request))
     return response
 
 
 @router.post("/signout")
-async def sign_out(request: Request, csrf: Text = "") -> Response:
-    await checked_form(request, csrf)
+async def sign_out(request: Request, _: CsrfChecked) -> Response:
     return await end_session(request)

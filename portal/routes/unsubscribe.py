@@ -8,31 +8,38 @@ announcements only: sign-in links, acknowledgements and receipts still arrive.
 
 from __future__ import annotations
 
-import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from intake.accounts import known_unsubscribe_token, unsubscribe
+from intake.preferences import known_unsubscribe_token, unsubscribe
+from portal.deps import EngineDep, Viewer
 from portal.pages import render
-from portal.session import load_participant
+from portal.work import read, write
 
 router = APIRouter()
+ONE_CLICK = "One-Click"
 
 
 @router.get("/unsubscribe/{token}")
-async def unsubscribe_page(request: Request, token: str) -> Response:
-    await load_participant(request)
-    known = await asyncio.to_thread(known_unsubscribe_token, request.app.state.engine, token)
-    if not known:
+async def unsubscribe_page(request: Request, token: str, _: Viewer, engine: EngineDep) -> Response:
+    if not await read(known_unsubscribe_token, engine, token):
         return render(request, "error.html", status=404, problem="unknown-link")
     return render(request, "unsubscribe.html", token=token)
 
 
 @router.post("/unsubscribe/{token}")
-async def unsubscribe_now(request: Request, token: str) -> Response:
-    await load_participant(request)
-    done = await asyncio.to_thread(unsubscribe, request.app.state.engine, token)
+async def unsubscribe_now(
+    request: Request, token: str, _: Viewer, engine: EngineDep,
+    one_click: Annotated[str, Form(alias="List-Unsubscribe")] = "",
+) -> Response:  # fmt: skip
+    """RFC 8058: only a POST whose body says ``List-Unsubscribe=One-Click`` unsubscribes (a
+    prefetcher or a scanner replaying forms sends something else); the page's button says
+    it too."""
+    if one_click != ONE_CLICK:
+        return render(request, "error.html", status=400, problem="bad-request")
+    done = await write(request, unsubscribe, engine, token)
     if not done:
         return render(request, "error.html", status=404, problem="unknown-link")
     return render(request, "unsubscribed.html")

@@ -1,0 +1,289 @@
+"""Accounts after the security review, through real HTTP: a sign-up is nobody's address until
+its first sign-in (D1, D3), the code form tells nothing about an address (D2), form tokens
+are bound to the session (D8), sessions end when idle and may be kept 30 days (D9), the
+one-click unsubscribe needs its body (D7), secrets are kept as keyed hashes, and what has
+expired is purged."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.settings import Settings
+from devstack.catcher import MailCatcher
+from intake.accounts import SignUpForm, request_sign_in, sign_up
+from intake.purge import purge_expired
+from intake.sessions import open_session
+from intake.tokens import digest
+from mail.audience import audience_select
+from models.tables import Participant, PortalSession, SignInToken
+from models.wire import Audience, CampaignRequest, MessageKind
+from reports.status import registry_size
+from tests.conftest import Portal
+from tests.portal_flow import NEW, ask_for_link, page_token, sign_in_mail, token_of
+from tests.portal_flow import sign_up as sign_up_page
+
+_p = Participant.__table__  # type: ignore[attr-defined]
+_s = PortalSession.__table__  # type: ignore[attr-defined]
+_t = SignInToken.__table__  # type: ignore[attr-defined]
+
+
+def everyone(engine: Engine, settings: Settings) -> set[int]:
+    request = CampaignRequest(
+        key="k", process_id="p", kind=MessageKind.OCP_OPENING, audience=Audience.EVERYONE,
+        title="t", timezone="Europe/Zurich",
+    )  # fmt: skip
+    with engine.connect() as conn:
+        return set(conn.execute(audience_select(request, settings)).scalars())
+
+
+def participant_id(engine: Engine, address: str) -> int | None:
+    with engine.connect() as conn:
+        found: int | None = conn.execute(sa.select(_p.c.id).where(_p.c.email == address)).scalar()
+    return found
+
+
+async def test_a_sign_up_is_nobodys_address_until_its_first_sign_in(
+    portal: Portal, mail: MailCatcher, engine: Engine, participants: list[dict[str, str]]
+) -> None:
+    before = registry_size(engine)
+    async with httpx.AsyncClient(base_url=portal.url) as browser:
+        assert (await sign_up_page(browser)).status_code == 200
+        new = participant_id(engine, NEW)
+        assert new is not None and new not in everyone(engine, portal.settings)
+        assert registry_size(engine) == before  # not counted
+        # The sign-in mail names nobody: the name typed at sign-up is nobody's yet.
+        await sign_in_mail(mail, NEW)
+        message = [m for m in mail.received if NEW in m.recipients][-1].message
+        assert "Nadia" not in message["To"] and "Dear" not in str(message)
+        link, _ = await sign_in_mail(mail, NEW)
+        page = await browser.get(link)
+        assert (await browser.post(link, data={"csrf": token_of(page.text)})).status_code == 303
+        assert new in everyone(engine, portal.settings)  # confirmed: now it takes bulk mail
+        assert registry_size(engine) == before + 1
+        # Its owner corrects the name; a name carrying a message is refused.
+        form = await browser.get("/preferences")
+        for name, status in (("Visit https://evil.example", 400), ("Nadia R. Rahman", 303)):
+            saved = await browser.post(
+                "/preferences",
+                data={"name": name, "language": "en", "subscribed": "yes",
+                      "csrf": token_of(form.text)},
+            )  # fmt: skip
+            assert saved.status_code == status, saved.text
+        assert "Nadia R. Rahman" in (await browser.get("/me")).text
+
+
+def test_unconfirmed_sign_ups_and_expired_rows_are_purged(
+    engine: Engine, participants: list[dict[str, str]]
+) -> None:
+    key = b"k" * 32
+    now = datetime.now(UTC)
+    old = now - timedelta(hours=1)
+    form = SignUpForm.model_validate({"name": "Nobody Asked", "email": "victim@example.org"})
+    sign_up(engine, form, key, now=old)
+    sign_up(engine, SignUpForm.model_validate({"name": "Just Now", "email": "n@example.org"}),
+            key, now=now)  # fmt: skip
+    member = participant_id(engine, participants[0]["email"])
+    assert member is not None
+    request_sign_in(engine, participants[0]["email"], key, now=old)
+    gone = open_session(engine, member, key, now=old - timedelta(hours=12))
+    idle = open_session(engine, member, key, now=old - timedelta(hours=2))
+    live = open_session(engine, member, key, now=now)
+    purged = purge_expired(engine, now=now)
+    assert (purged.sessions, purged.sign_ups) == (2, 1) and purged.tokens >= 2
+    assert participant_id(engine, "victim@example.org") is None
+    assert participant_id(engine, "n@example.org") is not None  # its link still works
+    assert participant_id(engine, participants[0]["email"]) == member
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(_s)).scalar_one() == 1
+    assert gone != idle != live
+    assert purge_expired(engine, now=now).sessions == 0  # idempotent: another process finds none
+
+
+async def whole_flow(url: str, address: str) -> tuple[str, str, float]:
+    """A fresh browser asks for a link for ``address`` and, a moment later (as a person
+    types what the message says), types a wrong code: both pages (form tokens removed) and
+    the time the two requests took."""
+    async with httpx.AsyncClient(base_url=url) as browser:
+        csrf = await page_token(browser, "/signin")
+        started = time.perf_counter()
+        asked = await browser.post("/signin", data={"email": address, "csrf": csrf})
+        took = time.perf_counter() - started
+        await asyncio.sleep(0.3)  # the same pause for both: the known one's mail has left
+        started = time.perf_counter()
+        typed = await browser.post("/signin/code", data={"code": "AAAA-AAAA", "csrf": csrf})
+        took += time.perf_counter() - started
+    strip = re.compile(r'value="[0-9a-f]{64}"')
+    return strip.sub("", asked.text), strip.sub("", typed.text) + str(typed.status_code), took
+
+
+async def test_the_code_form_tells_nothing_about_an_address(
+    portal: Portal, participants: list[dict[str, str]]
+) -> None:
+    known = [p["email"] for p in participants[:5]]
+    unknown = [f"nobody-here-{i}@example.org" for i in range(5)]
+    times: dict[str, list[float]] = {"known": [], "unknown": []}
+    pages: dict[str, set[tuple[str, str]]] = {"known": set(), "unknown": set()}
+    for a, b in zip(known, unknown, strict=True):
+        for kind, address in (("known", a), ("unknown", b)):
+            asked, typed, took = await whole_flow(portal.url, address)
+            pages[kind].add((asked, typed))
+            times[kind].append(took)
+    assert pages["known"] == pages["unknown"] and len(pages["known"]) == 1
+    assert "not the one we sent" in next(iter(pages["known"]))[1]
+    known_ms, unknown_ms = (statistics.median(times[k]) * 1000 for k in ("known", "unknown"))
+    assert abs(known_ms - unknown_ms) < max(25.0, 0.5 * max(known_ms, unknown_ms))
+    # Five wrong codes end both alike.
+    for address in (known[0], unknown[0]):
+        async with httpx.AsyncClient(base_url=portal.url) as browser:
+            csrf = token_of((await ask_for_link(browser, address)).text)
+            for _ in range(5):
+                await browser.post("/signin/code", data={"code": "AAAA-AAAA", "csrf": csrf})
+            last = await browser.post("/signin/code", data={"code": "AAAA-AAAA", "csrf": csrf})
+            assert "too many times" in last.text
+
+
+async def test_form_tokens_are_bound_to_the_session_and_renewed_at_sign_in_and_out(
+    portal: Portal, mail: MailCatcher, participants: list[dict[str, str]]
+) -> None:
+    address = participants[4]["email"]
+    async with httpx.AsyncClient(base_url=portal.url) as browser:
+        before = await page_token(browser, "/signin")
+        seed = browser.cookies["wsis_csrf"]
+        await ask_for_link(browser, address)
+        link, _ = await sign_in_mail(mail, address)
+        signed = await browser.post(link, data={"csrf": token_of((await browser.get(link)).text)})
+        assert signed.status_code == 303 and browser.cookies["wsis_csrf"] != seed
+        # A token from before signing in (or planted with a cookie of one's own) is refused.
+        assert (await browser.post("/signout", data={"csrf": before})).status_code == 403
+        now = await page_token(browser, "/me")
+        assert (await browser.post("/signout", data={"csrf": now})).status_code == 303
+        assert (await browser.post("/signout", data={"csrf": now})).status_code == 403
+
+
+async def test_https_cookies_are_host_prefixed(settings: Settings, engine: Engine) -> None:
+    from pydantic import SecretStr
+
+    from portal.app import create_app
+
+    app = create_app(
+        settings.model_copy(update={"portal_url": "https://wsis.example.org",
+                                    "portal_secret": SecretStr("s" * 48)}),
+        engine,
+    )  # fmt: skip
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://wsis.example.org") as c:
+        page = await c.get("/signin")
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith("__Host-wsis_csrf=") and "Secure" in cookie
+        assert "Path=/" in cookie and "Domain" not in cookie
+        asked = await c.post(
+            "/signin", data={"email": "x@example.org", "csrf": token_of(page.text)}
+        )
+        assert "__Host-wsis_pending=" in asked.headers["set-cookie"]
+
+
+async def test_sessions_end_when_idle_and_may_be_kept_for_30_days(
+    portal: Portal, mail: MailCatcher, engine: Engine, participants: list[dict[str, str]]
+) -> None:
+    address = participants[5]["email"]
+    for keep in (False, True):
+        async with httpx.AsyncClient(base_url=portal.url) as browser:
+            await ask_for_link(browser, address)
+            link, _ = await sign_in_mail(mail, address, seen=int(keep))
+            page = await browser.get(link)
+            data = {"csrf": token_of(page.text), **({"keep": "yes"} if keep else {})}
+            signed = await browser.post(link, data=data)
+            cookie = next(
+                c for c in signed.headers.get_list("set-cookie") if c.startswith("wsis_session=")
+            )
+            if keep:
+                assert "Max-Age=2592000" in cookie
+            else:
+                assert "Max-Age" not in cookie and "expires" not in cookie.lower()
+            assert (await browser.get("/me")).status_code == 200
+            if keep:  # three idle hours end a browser session, not a kept one
+                with engine.begin() as conn:
+                    conn.execute(_s.delete().where(_s.c.idle_seconds < 86400))
+                    for row in conn.execute(sa.select(_s.c.id_hash, _s.c.idle_until)).all():
+                        conn.execute(
+                            _s.update()
+                            .where(_s.c.id_hash == row.id_hash)
+                            .values(idle_until=row.idle_until - timedelta(hours=3))
+                        )
+                assert (await browser.get("/me")).status_code == 200
+            # Two idle hours later (a browser session) or eight idle days (a kept one).
+            idle = timedelta(days=8) if keep else timedelta(hours=2, minutes=1)
+            with engine.begin() as conn:
+                for row in conn.execute(sa.select(_s.c.id_hash, _s.c.idle_until)).all():
+                    conn.execute(
+                        _s.update()
+                        .where(_s.c.id_hash == row.id_hash)
+                        .values(idle_until=row.idle_until - idle)
+                    )
+            assert (await browser.get("/me")).headers.get("location") == "/signin"
+
+
+async def test_the_one_click_unsubscribe_needs_its_body(
+    portal: Portal, engine: Engine, participants: list[dict[str, str]]
+) -> None:
+    with engine.connect() as conn:
+        token = conn.execute(
+            sa.select(_p.c.unsubscribe_token).where(_p.c.email == participants[7]["email"])
+        ).scalar_one()
+    async with httpx.AsyncClient(base_url=portal.url) as scanner:
+        replayed = await scanner.post(f"/unsubscribe/{token}", data={"anything": "1"})
+        assert replayed.status_code == 400
+        with engine.connect() as conn:
+            assert not conn.execute(
+                sa.select(_p.c.unsubscribed).where(_p.c.unsubscribe_token == token)
+            ).scalar_one()
+        done = await scanner.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+        assert done.status_code == 200
+
+
+def test_tokens_and_sessions_are_stored_as_keyed_hashes(
+    engine: Engine, participants: list[dict[str, str]]
+) -> None:
+    key = b"k" * 32
+    issued = request_sign_in(engine, participants[8]["email"], key)
+    member = participant_id(engine, participants[8]["email"])
+    assert member is not None
+    session = open_session(engine, member, key)
+    with engine.connect() as conn:
+        token_row = conn.execute(sa.select(_t)).one()
+        session_hash = conn.execute(sa.select(_s.c.id_hash)).scalar_one()
+    unkeyed = {digest(issued.token), digest(issued.pending), digest(session)}
+    assert not unkeyed & {token_row.token_hash, token_row.pending_hash, session_hash}
+
+
+async def test_each_portal_process_purges_while_it_runs(
+    settings: Settings, engine: Engine, participants: list[dict[str, str]]
+) -> None:
+    """The app's lifespan runs the purge in the background (several processes may: each pass
+    deletes only what has expired)."""
+    from pydantic import SecretStr
+
+    from portal.app import create_app
+
+    key = b"s" * 48
+    member = participant_id(engine, participants[9]["email"])
+    assert member is not None
+    open_session(engine, member, key, now=datetime.now(UTC) - timedelta(days=1))
+    apps = [
+        create_app(settings.model_copy(update={"portal_secret": SecretStr("s" * 48)}), engine)
+        for _ in range(2)
+    ]
+    for app in apps:
+        app.state.purge_every = 0.05
+    async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
+        await asyncio.sleep(0.5)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(_s)).scalar_one() == 0
