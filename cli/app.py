@@ -11,6 +11,8 @@ import typer
 
 from cli import admin, changes, cycle, expert, intake, reports, votes
 from models.text import printable
+from services.cycles import CycleFileRefused
+from services.errors import Refused
 
 app = typer.Typer(
     add_completion=False,
@@ -49,6 +51,12 @@ def run(args: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 1
+    except Refused as exc:  # an operation's refusal: its one line (a cycle file: each problem)
+        typer.echo(printable(exc.message), err=True)
+        if isinstance(exc, CycleFileRefused) and len(exc.problems) > 1:
+            for problem in exc.problems:
+                typer.echo(printable(f"  {problem}"), err=True)
+        return exc.status
     except Exception as exc:
         if os.environ.get("WSIS_DEBUG"):
             traceback.print_exc()

@@ -7,41 +7,34 @@ an accepted one is in the workflow history with who asked and why.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from cli.common import (
     INVALID,
     REFUSED,
     Contest,
     Cycle,
-    connect,
     fail,
     identifier,
     instant,
     iso_utc,
     no_address,
-    refusal,
     validated,
 )
 from mail.compose import local_time
 from models import ids
 from models.cycle import Venue, WebLink
-from models.moves import forum_moved
 from models.wire import (
     Cancellation,
     CeremonyChange,
     DeadlineChange,
     ForumMove,
     MeetingChange,
-    ProcessStatus,
 )
-from workflows.cycle import AnnualCycleWorkflow
+from services import changes
 from workflows.ocp import OcpWorkflow
 from workflows.prizes import PrizeContestWorkflow
 from workflows.process import ProcessWorkflow
@@ -69,35 +62,18 @@ def _checked(kind: Any, value: str | None, option: str) -> str | None:
 
 def _send(targets: list[str] | None, update: Any, change: Any, *, cycle: str = "") -> None:
     """Send ``update`` to each process in ``targets`` (every process of ``cycle`` when None);
-    print each refusal (exit 1) or the new plan. One client, one event loop."""
-
-    async def go() -> list[tuple[str, ProcessStatus | str]]:
-        client = await connect()
-        wids = targets
-        if wids is None:
-            cycle_handle = client.get_workflow_handle(ids.cycle_id(cycle))
-            wids = await cycle_handle.query(AnnualCycleWorkflow.processes)
-        done: list[tuple[str, ProcessStatus | str]] = []
-        for wid in wids:
-            try:
-                status = await client.get_workflow_handle(wid).execute_update(update, change)
-                done.append((wid, status))
-            except WorkflowUpdateFailedError as exc:
-                done.append((wid, f"refused: {refusal(exc)}"))
-            except RPCError as exc:
-                done.append((wid, f"{exc.message}"))
-        return done
-
+    print each refusal (exit 1) or the new plan."""
     failed = False
-    for wid, outcome in asyncio.run(go()):
-        if isinstance(outcome, str):
+    for outcome in asyncio.run(changes.send(targets, update, change, cycle=cycle)):
+        wid, status = outcome.workflow_id, outcome.status
+        if status is None:
             failed = True
-            typer.echo(f"{wid}: {outcome}", err=True)
+            typer.echo(f"{wid}: {outcome.refused}", err=True)
             continue
-        typer.echo(f"{wid}: accepted; now {outcome.phase_name}")
-        for step in outcome.upcoming[:6]:
+        typer.echo(f"{wid}: accepted; now {status.phase_name}")
+        for step in status.upcoming[:6]:
             typer.echo(
-                f"  {iso_utc(step.at)}  {local_time(step.at, outcome.timezone)}  {step.summary}"
+                f"  {iso_utc(step.at)}  {local_time(step.at, status.timezone)}  {step.summary}"
             )
     if failed:
         raise typer.Exit(REFUSED)
@@ -183,20 +159,7 @@ def move_forum(
         reason=reason,
     )
 
-    async def go() -> dict[str, str]:
-        handle = (await connect()).get_workflow_handle(ids.cycle_id(cycle))
-        plan = await handle.query(AnnualCycleWorkflow.plan)
-        moved = forum_moved(plan, move.starts, move.ends, datetime.now(UTC))
-        return await handle.execute_update(
-            AnnualCycleWorkflow.move_forum, move.model_copy(update={"moved": moved})
-        )
-
-    try:
-        told = asyncio.run(go())
-    except WorkflowUpdateFailedError as exc:
-        raise fail(f"{ids.cycle_id(cycle)}: refused: {refusal(exc)}") from None
-    except RPCError as exc:
-        raise fail(f"{ids.cycle_id(cycle)}: {exc.message}") from None
+    told = asyncio.run(changes.move_forum(cycle, move))
     typer.echo(f"{ids.cycle_id(cycle)}: the Forum moves to {move.starts.isoformat()}")
     for wid in told:
         typer.echo(f"  {wid}: moved with it; its participants are told")

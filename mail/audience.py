@@ -12,7 +12,9 @@ import sqlalchemy as sa
 
 from core.settings import Settings
 from models.tables import OcpSubmission, Participant, Project, ProjectStatus
+from models.text import normalize_address
 from models.wire import Audience, CampaignRequest
+from reports.status import not_secretariat
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 _ocp = OcpSubmission.__table__  # type: ignore[attr-defined]
@@ -25,7 +27,8 @@ def _owners(process_id: str, *where: Any) -> sa.Select[Any]:
 
 def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[Any]:
     """The participant ids ``request`` goes to (unsubscribed members excluded from bulk)."""
-    subscribed = _p.c.unsubscribed.is_(sa.false())
+    # The secretariat's own row receives its notices, never a bulk announcement.
+    subscribed = _p.c.unsubscribed.is_(sa.false()) & not_secretariat(settings.secretariat_email)
     match request.audience:
         case Audience.EVERYONE:
             return sa.select(_p.c.id).where(subscribed)
@@ -39,7 +42,9 @@ def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[A
                 raise ValueError("a one-participant campaign needs participant_id")
             return sa.select(_p.c.id).where(_p.c.id == request.participant_id)
         case Audience.SECRETARIAT:
-            return sa.select(_p.c.id).where(_p.c.email == settings.secretariat_email)
+            return sa.select(_p.c.id).where(
+                _p.c.email == normalize_address(settings.secretariat_email).lower()
+            )
         case Audience.PROJECT_NON_SUBMITTERS:
             owners = _owners(request.process_id)
             return sa.select(_p.c.id).where(subscribed, _p.c.id.not_in(owners))

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.tables import OcpSubmission, OutboxMessage, Participant, Project, Vote
+from models.text import normalize_address
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 _ocp = OcpSubmission.__table__  # type: ignore[attr-defined]
@@ -14,21 +15,35 @@ _proj = Project.__table__  # type: ignore[attr-defined]
 _vote = Vote.__table__  # type: ignore[attr-defined]
 
 
-def registry_size(engine: Engine) -> int:
+def not_secretariat(secretariat: str | None) -> sa.ColumnElement[bool]:
+    """The registry without the secretariat's own row (it receives the engine's notices, so
+    it has one, but it is no participant: never counted, never in bulk mail)."""
+    if not secretariat:
+        return sa.true()
+    ours: sa.ColumnElement[bool] = _p.c.email != normalize_address(secretariat).lower()
+    return ours
+
+
+def registry_size(engine: Engine, secretariat: str | None = None) -> int:
     """Participants who take bulk mail: the size of a campaign to everyone."""
     with engine.connect() as conn:
         return int(
             conn.execute(
-                sa.select(sa.func.count()).where(_p.c.unsubscribed.is_(sa.false()))
+                sa.select(sa.func.count()).where(
+                    _p.c.unsubscribed.is_(sa.false()), not_secretariat(secretariat)
+                )
             ).scalar_one()
         )
 
 
-def counts_for(process_id: str, engine: Engine) -> dict[str, int]:
-    """Participants in the registry, and what ``process_id`` received and sent."""
+def counts_for(process_id: str, engine: Engine, secretariat: str | None = None) -> dict[str, int]:
+    """Participants in the registry (the secretariat left out), and what ``process_id``
+    received and sent."""
     with engine.connect() as conn:
         counts = {
-            "participants": conn.execute(sa.select(sa.func.count()).select_from(_p)).scalar_one(),
+            "participants": conn.execute(
+                sa.select(sa.func.count()).select_from(_p).where(not_secretariat(secretariat))
+            ).scalar_one(),
         }
         if process_id.endswith("-ocp"):
             counts["submissions"] = conn.execute(

@@ -227,7 +227,16 @@ class ProcessWorkflow:
     async def campaign(
         self, step: str, kind: MessageKind, audience: Audience, summary: str, **fields: Any
     ) -> CampaignResult:
-        """Send ``kind`` to ``audience`` once (business key ``<process>:<step>``)."""
+        """Send ``kind`` to ``audience`` once (business key ``<process>:<step>``).
+
+        A step dated before the snapshot's ``quiet_before`` (a cycle started late with
+        --skip-past) sends nothing: its state applies, its message is stale. Only runs
+        started with that field set take this branch, so running workflows replay as before.
+        """
+        quiet = self.snapshot.quiet_before
+        running = self.machine.running
+        if quiet is not None and running is not None and running.at < quiet:
+            return CampaignResult(key=f"{self.process_id}:{step}")
         request = CampaignRequest(
             key=f"{self.process_id}:{step}",
             process_id=self.process_id,

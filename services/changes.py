@@ -1,0 +1,79 @@
+"""Changes to a running cycle: a deadline, a meeting, the ceremony, the Forum, a cancel.
+
+Each is a Temporal update with a validator: a refused change leaves nothing behind, an
+accepted one is in the workflow history with who asked and why (the internal reason, never
+mailed); what participants read is the change's public notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from models import ids
+from models.moves import forum_moved
+from models.wire import ForumMove, ProcessStatus
+from services.errors import Refused
+from services.temporal import connect
+from workflows.cycle import AnnualCycleWorkflow
+
+
+def refusal(exc: Exception) -> str:
+    """A validator's own words, without the exception types wrapped around them."""
+    cause = getattr(exc, "cause", None)
+    return str(getattr(cause, "message", None) or cause or exc)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one process made of a change: its new status, or why it refused."""
+
+    workflow_id: str
+    status: ProcessStatus | None = None
+    refused: str | None = None
+
+
+async def send(
+    targets: list[str] | None, update: Any, change: Any, *, cycle: str = ""
+) -> list[Outcome]:
+    """Send ``update`` with ``change`` to each process in ``targets`` (every process of
+    ``cycle`` when None), one client for all; each refusal is kept, not raised."""
+    client = await connect()
+    wids = targets
+    if wids is None:
+        wids = await client.get_workflow_handle(ids.cycle_id(cycle)).query(
+            AnnualCycleWorkflow.processes
+        )
+    done: list[Outcome] = []
+    for wid in wids:
+        try:
+            status = await client.get_workflow_handle(wid).execute_update(update, change)
+            done.append(Outcome(wid, status=status))
+        except WorkflowUpdateFailedError as exc:
+            done.append(Outcome(wid, refused=f"refused: {refusal(exc)}"))
+        except RPCError as exc:
+            done.append(Outcome(wid, refused=exc.message))
+    return done
+
+
+async def move_forum(cycle: str, move: ForumMove) -> list[str]:
+    """Move the Forum of ``cycle``: the whole cycle's new plan is computed here (the
+    time-zone database keeps local times) and checked again by the cycle's validator.
+    Returns the processes told; ``Refused`` with the validator's words."""
+    cycle_id = ids.cycle_id(cycle)
+    try:
+        handle = (await connect()).get_workflow_handle(cycle_id)
+        plan = await handle.query(AnnualCycleWorkflow.plan)
+        moved = forum_moved(plan, move.starts, move.ends, datetime.now(UTC))
+        told: dict[str, str] = await handle.execute_update(
+            AnnualCycleWorkflow.move_forum, move.model_copy(update={"moved": moved})
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise Refused(f"{cycle_id}: refused: {refusal(exc)}") from None
+    except RPCError as exc:
+        raise Refused(f"{cycle_id}: {exc.message}") from None
+    return list(told)
