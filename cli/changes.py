@@ -7,6 +7,7 @@ an accepted one is in the workflow history with who asked and why.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -45,7 +46,30 @@ By = Annotated[
     str,
     typer.Option("--by", help="Role or staff id asking (no e-mail address)", callback=no_address),
 ]
-Reason = Annotated[str, typer.Option(help="Why; kept in the workflow history")]
+Reason = Annotated[
+    str,
+    typer.Option(help="Why (internal: the audit log and the workflow history; never mailed)"),
+]
+Notice = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notice",
+        help="What participants read, LANG=TEXT (repeat per language; English is required "
+        "and is what a language without its own reads)",
+    ),
+]
+NoticeFile = Annotated[
+    Path | None,
+    typer.Option("--notice-file", help='The notice as TOML: en = "…", fr = "…"'),
+]
+
+
+def _notice(pairs: list[str] | None, file: Path | None) -> dict[str, str]:
+    """The public notice; prints which languages will read it in English."""
+    found = changes.notices(pairs, file)
+    if fallback := changes.fallback_languages(found):
+        typer.echo(f"notice in {', '.join(found)}; in English for {', '.join(fallback)}")
+    return found
 
 
 def _checked(kind: Any, value: str | None, option: str) -> str | None:
@@ -85,6 +109,8 @@ def change_deadline(
     to: Annotated[str, typer.Option(help="New deadline, ISO 8601 with offset")],
     by: By,
     reason: Reason,
+    notice: Notice = None,
+    notice_file: NoticeFile = None,
     process: Annotated[
         str, typer.Option(help="ocp, prizes or a contest slug", callback=identifier)
     ] = "ocp",
@@ -94,7 +120,12 @@ def change_deadline(
 ) -> None:
     """Extend or bring forward a deadline; intake and reminders follow at once."""
     change = validated(
-        DeadlineChange, deadline=deadline, new=instant(to, "--to"), requested_by=by, reason=reason
+        DeadlineChange,
+        deadline=deadline,
+        new=instant(to, "--to"),
+        requested_by=by,
+        reason=reason,
+        notice=_notice(notice, notice_file),
     )
     _send([ids.process_id(cycle, process)], ProcessWorkflow.change_deadline, change)
 
@@ -105,6 +136,8 @@ def move_meeting(
     meeting: Annotated[str, typer.Option(help="The meeting's key in the cycle file")],
     by: By,
     reason: Reason,
+    notice: Notice = None,
+    notice_file: NoticeFile = None,
     starts: Annotated[str | None, typer.Option(help="New start, ISO 8601 with offset")] = None,
     ends: Annotated[str | None, typer.Option(help="New end (default: same length)")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone of the meeting")] = None,
@@ -118,6 +151,7 @@ def move_meeting(
         meeting=meeting,
         requested_by=by,
         reason=reason,
+        notice=_notice(notice, notice_file),
         starts=instant(starts, "--starts") if starts else None,
         ends=instant(ends, "--ends") if ends else None,
         timezone=timezone,
@@ -134,10 +168,18 @@ def move_ceremony(
     to: Annotated[str, typer.Option(help="New date and time, ISO 8601 with offset")],
     by: By,
     reason: Reason,
+    notice: Notice = None,
+    notice_file: NoticeFile = None,
     contest: Contest = ids.PRIZES_SLUG,
 ) -> None:
     """Move the WSIS Prize Ceremony of one contest (move-forum moves every one with it)."""
-    change = validated(CeremonyChange, at=instant(to, "--to"), requested_by=by, reason=reason)
+    change = validated(
+        CeremonyChange,
+        at=instant(to, "--to"),
+        requested_by=by,
+        reason=reason,
+        notice=_notice(notice, notice_file),
+    )
     _send([ids.contest_id(cycle, contest)], PrizeContestWorkflow.move_ceremony, change)
 
 
@@ -148,6 +190,8 @@ def move_forum(
     ends: Annotated[str, typer.Option(help="The Forum's new end, ISO 8601 with offset")],
     by: By,
     reason: Reason,
+    notice: Notice = None,
+    notice_file: NoticeFile = None,
 ) -> None:
     """Move the Forum: the OCP's final brief and every ceremony move with it, checked
     together first; each process tells its participants once."""
@@ -157,6 +201,7 @@ def move_forum(
         ends=instant(ends, "--ends"),
         requested_by=by,
         reason=reason,
+        notice=_notice(notice, notice_file),
     )
 
     told = asyncio.run(changes.move_forum(cycle, move))
@@ -170,6 +215,8 @@ def cancel(
     cycle: Cycle,
     by: By,
     reason: Reason,
+    notice: Notice = None,
+    notice_file: NoticeFile = None,
     process: Annotated[
         list[str] | None,
         typer.Option(
@@ -184,6 +231,12 @@ def cancel(
     This is the cancel to use: it says who and why. Temporal's own Cancel (the Web UI's
     button, ``temporal workflow cancel``) ends a process just as cleanly; Terminate does not
     (windows stay open until their deadlines and nobody is told)."""
-    change = validated(Cancellation, requested_by=by, reason=reason, notify=notify)
+    change = validated(
+        Cancellation,
+        requested_by=by,
+        reason=reason,
+        notice=_notice(notice, notice_file),
+        notify=notify,
+    )
     targets = [ids.process_id(cycle, p) for p in process] if process else None
     _send(targets, ProcessWorkflow.cancel, change, cycle=cycle)

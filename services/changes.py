@@ -7,8 +7,10 @@ mailed); what participants read is the change's public notice.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowUpdateFailedError
@@ -17,7 +19,8 @@ from temporalio.service import RPCError
 from models import ids
 from models.moves import forum_moved
 from models.wire import ForumMove, ProcessStatus
-from services.errors import Refused
+from models.wire.changes import NOTICE_LANGUAGES, notice_problems
+from services.errors import INVALID, Refused
 from services.temporal import connect
 from workflows.cycle import AnnualCycleWorkflow
 
@@ -77,3 +80,33 @@ async def move_forum(cycle: str, move: ForumMove) -> list[str]:
     except RPCError as exc:
         raise Refused(f"{cycle_id}: {exc.message}") from None
     return list(told)
+
+
+def notices(pairs: list[str] | None, file: Path | None = None) -> dict[str, str]:
+    """A public notice from ``LANG=TEXT`` pairs and/or a TOML file of ``LANG = "TEXT"``
+    lines (a pair overrides the file); ``Refused`` (invalid input) on a malformed one.
+    The rules for the texts are the change's own (``models.wire.changes.notice_problems``)."""
+    found: dict[str, str] = {}
+    if file is not None:
+        try:
+            with file.open("rb") as fh:
+                table = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise Refused(f"--notice-file: {file.name}: {exc}", INVALID) from None
+        for lang, text in table.items():
+            if not isinstance(text, str):
+                raise Refused(f"--notice-file: {lang[:10]!r} is not a text", INVALID)
+            found[lang] = text
+    for pair in pairs or []:
+        lang, sep, text = pair.partition("=")
+        if not sep:
+            raise Refused(f"--notice: {pair[:20]!r} is not LANG=TEXT (e.g. fr=…)", INVALID)
+        found[lang.strip()] = text
+    if problems := notice_problems(found):
+        raise Refused("; ".join(problems), INVALID)
+    return found
+
+
+def fallback_languages(notice: dict[str, str]) -> list[str]:
+    """The languages that read a notice in English (they have none of their own)."""
+    return [lang for lang in NOTICE_LANGUAGES if notice and lang not in notice]

@@ -135,3 +135,21 @@ async def test_status_of_a_year_reports_that_years_processes_only(
     assert run.returncode == 0, run.stderr
     assert "wsis-2017-ocp  [RUNNING]" in run.stdout and "wsis-2017-prizes  [RUNNING]" in run.stdout
     assert "rehearsal" not in run.stdout
+
+
+def test_a_public_notice_is_checked_before_anything_is_sent(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    base = ["change-deadline", "2030", "--to", "2030-03-01T23:59:59+01:00", "--by", "secretariat"]
+    cases = [
+        (["--reason", "r", "--notice", "fr=Bonjour"], "give it in English too"),
+        (["--reason", "r", "--notice", "xx=Hi", "--notice", "en=Hi"], "'xx' is not one of"),
+        (["--reason", "r", "--notice", "en=write to jane@itu.int"], "contains an e-mail address"),
+        (["--reason", "r", "--notice", "English"], "is not LANG=TEXT"),
+    ]
+    bad = tmp_path / "notice.toml"
+    bad.write_text('en = "unterminated\n', encoding="utf-8")
+    cases.append((["--reason", "r", "--notice-file", str(bad)], "--notice-file: notice.toml"))
+    for extra, expected in cases:
+        run = starter(*base, *extra, db_url=db)
+        assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+        assert expected in run.stderr, run.stderr

@@ -194,6 +194,7 @@ class AnnualCycleWorkflow:
         return ForumShift(
             requested_by=move.requested_by,
             reason=move.reason,
+            notice=move.notice,
             previous_starts=previous,
             starts=move.starts,
             ends=move.ends,

@@ -176,7 +176,7 @@ class ProcessWorkflow:
             f"Tell everyone the Forum has moved ({move.requested_by}: {move.reason})",
             when=move.starts,
             previous_when=move.previous_starts,
-            note=move.reason,
+            notices=move.notice,
         )
 
     # -- The run -------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ class ProcessWorkflow:
                 MessageKind.PROCESS_CANCELLED,
                 Audience.EVERYONE,
                 f"Tell everyone the {self.PROCESS_NAME} is cancelled",
-                note=cancellation.reason,
+                notices=cancellation.notice,
             )
 
     def refuse_if_ended(self) -> None:
@@ -325,7 +325,7 @@ class ProcessWorkflow:
                 f"Tell everyone the new {change.deadline} deadline",
                 when=change.new,
                 previous_when=previous,
-                note=change.reason,
+                notices=change.notice,
             )
             await self.report_change()
         return self.status()
