@@ -21,6 +21,7 @@ from models.phases import OCP_PHASES, PRIZE_PHASES
 from models.wire import ProcessStatus
 from services import cycles
 from services.cycles import ProcessReport, start_cycle
+from services.next_cycle import write_next_cycle
 
 __all__ = ["commands", "start_cycle"]
 
@@ -157,3 +158,15 @@ def status(cycle: Cycle) -> None:
     for report in reports:
         for line in _report_lines(report, cycle_id):
             typer.echo(line)
+
+
+@commands.command("next-cycle")
+def next_cycle(
+    file: Path,
+    year: Annotated[int, typer.Option(help="The new cycle's year", min=1900, max=9999)],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the new file")],
+) -> None:
+    """Write next year's cycle file from FILE: every instant 52 weeks later at the same local
+    time and weekday in its own zone, the year and the titles carrying it moved; checked."""
+    cycle = write_next_cycle(file, year, out)
+    typer.echo(f"{out}: {cycle.cycle_id}: {cycle.display_title} (valid); review it, then start")
