@@ -9,7 +9,7 @@ import traceback
 
 import typer
 
-from cli import admin, changes, cycle, expert, intake, reports, votes
+from cli import admin, changes, cycle, expert, intake, reports, staff, votes
 from models.text import printable
 from services.cycles import CycleFileRefused
 from services.errors import Refused
@@ -28,6 +28,7 @@ app.add_typer(reports.commands, name="report")
 app.add_typer(votes.commands, name="votes")
 app.add_typer(admin.participants, name="participants")
 app.add_typer(admin.db, name="db")
+app.add_typer(staff.commands, name="staff")
 
 
 def run(args: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from cli.common import Cycle, iso_utc
+from cli.staff import operator
 from core.log import configure_logging
 from mail.compose import local_time
 from models.cycle import CycleConfig
@@ -91,7 +92,7 @@ def start(
         for line in preview_lines(cycle):
             typer.echo(line)
         return
-    typer.echo(asyncio.run(cycles.start(cycle, skip_past=skip_past)))
+    typer.echo(asyncio.run(cycles.start(cycle, skip_past=skip_past, actor=operator())))
 
 
 def preview_lines(cycle: CycleConfig) -> list[str]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -20,6 +21,8 @@ from models import ids
 from models.moves import forum_moved
 from models.wire import ForumMove, ProcessStatus
 from models.wire.changes import NOTICE_LANGUAGES, notice_problems
+from services import audit
+from services.database import ready_engine
 from services.errors import INVALID, Refused
 from services.temporal import connect
 from workflows.cycle import AnnualCycleWorkflow
@@ -29,6 +32,20 @@ def refusal(exc: Exception) -> str:
     """A validator's own words, without the exception types wrapped around them."""
     cause = getattr(exc, "cause", None)
     return str(getattr(cause, "message", None) or cause or exc)
+
+
+def _audited(engine: Engine, update: Any, target: str, change: Any) -> None:
+    """The accepted change in the audit log, with the same who and why as its update."""
+    name = getattr(update, "__name__", str(update))
+    detail = change.model_dump(mode="json", exclude={"requested_by", "reason", "moved"})
+    audit.record(
+        engine,
+        actor=change.requested_by,
+        action=f"change.{name}",
+        target=target,
+        reason=change.reason,
+        detail=detail,
+    )
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,7 @@ async def send(
     """Send ``update`` with ``change`` to each process in ``targets`` (every process of
     ``cycle`` when None), one client for all; each refusal is kept, not raised."""
     client = await connect()
+    engine = ready_engine()
     wids = targets
     if wids is None:
         wids = await client.get_workflow_handle(ids.cycle_id(cycle)).query(
@@ -56,6 +74,7 @@ async def send(
         try:
             status = await client.get_workflow_handle(wid).execute_update(update, change)
             done.append(Outcome(wid, status=status))
+            _audited(engine, update, wid, change)
         except WorkflowUpdateFailedError as exc:
             done.append(Outcome(wid, refused=f"refused: {refusal(exc)}"))
         except RPCError as exc:
@@ -79,6 +98,7 @@ async def move_forum(cycle: str, move: ForumMove) -> list[str]:
         raise Refused(f"{cycle_id}: refused: {refusal(exc)}") from None
     except RPCError as exc:
         raise Refused(f"{cycle_id}: {exc.message}") from None
+    _audited(ready_engine(), AnnualCycleWorkflow.move_forum, cycle_id, move)
     return list(told)
 
 

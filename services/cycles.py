@@ -20,6 +20,7 @@ from models.plan import default_shards
 from models.wire import CycleInput, ProcessStatus
 from reports.status import counts_for, registry_size
 from reports.votes import VoteCounts, vote_counts
+from services import audit
 from services.calendar import Action, cycle_actions, reach
 from services.database import ready_engine
 from services.errors import INVALID, Refused
@@ -133,9 +134,12 @@ async def start_cycle(
     return f"started {cycle.cycle_id}: " + ", ".join(children) + sharding + quiet
 
 
-async def start(cycle: CycleConfig, *, skip_past: bool, now: datetime | None = None) -> str:
+async def start(
+    cycle: CycleConfig, *, skip_past: bool, actor: str = "cli", now: datetime | None = None
+) -> str:
     """Start ``cycle``: refused if any action is past, unless ``skip_past``; then the past
-    phases' state applies but none of their messages is sent. ``Refused`` if it runs."""
+    phases' state applies but none of their messages is sent. ``Refused`` if it runs.
+    ``actor`` (a staff id) goes to the audit log."""
     now = now or datetime.now(UTC)
     settings = get_settings()
     seen = preview(cycle, now=now)
@@ -150,6 +154,13 @@ async def start(cycle: CycleConfig, *, skip_past: bool, now: datetime | None = N
     )
     if "already running" in message:
         raise Refused(message)
+    audit.record(
+        ready_engine(),
+        actor=actor,
+        action="cycle.start",
+        target=cycle.cycle_id,
+        detail={"skipped_past": len(seen.past), "community": seen.community},
+    )
     return message
 
 
