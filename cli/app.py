@@ -9,7 +9,7 @@ import traceback
 
 import typer
 
-from cli import admin, changes, cycle, expert, intake, reports, staff, votes
+from cli import admin, changes, cycle, expert, export, intake, reports, staff, votes
 from models.text import printable
 from services.cycles import CycleFileRefused
 from services.errors import Refused
@@ -22,7 +22,7 @@ app = typer.Typer(
     "Exit status: 0 done, 1 refused by a rule or failed (the message says why), "
     "2 invalid input.",
 )
-for audience in (cycle, changes, intake, expert):
+for audience in (cycle, changes, intake, expert, export):
     app.add_typer(audience.commands)
 app.add_typer(reports.commands, name="report")
 app.add_typer(votes.commands, name="votes")
