@@ -130,3 +130,14 @@ def notices(pairs: list[str] | None, file: Path | None = None) -> dict[str, str]
 def fallback_languages(notice: dict[str, str]) -> list[str]:
     """The languages that read a notice in English (they have none of their own)."""
     return [lang for lang in NOTICE_LANGUAGES if notice and lang not in notice]
+
+
+async def apply(prepared: Any) -> list[Outcome]:
+    """Send a ``services.prepared.Prepared`` change (the console's confirmed form)."""
+    if prepared.kind == "forum":
+        try:
+            told = await move_forum(prepared.cycle, prepared.change)
+        except Refused as exc:
+            return [Outcome(ids.cycle_id(prepared.cycle), refused=exc.message)]
+        return [Outcome(wid) for wid in told] or [Outcome(ids.cycle_id(prepared.cycle))]
+    return await send(prepared.targets, prepared.update, prepared.change, cycle=prepared.cycle)

@@ -86,6 +86,13 @@ def find(
     return Staff(**row._mapping) if row else None
 
 
+def for_participant(engine: Engine, participant_id: int) -> Staff | None:
+    """The active staff member whose identity is ``participant_id`` (after an e-mailed link)."""
+    with engine.connect() as conn:
+        row = conn.execute(_SELECT.where(_m.c.participant_id == participant_id)).first()
+    return Staff(**row._mapping) if row else None
+
+
 def members(engine: Engine) -> list[Staff]:
     """Every active staff member, by role then name."""
     with engine.connect() as conn:
