@@ -43,7 +43,7 @@ def staff_routes() -> list[tuple[str, str]]:
     found = []
     for route in every_route(app.routes):
         if isinstance(route, APIRoute) and route.path.startswith("/staff"):
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 path = re.sub(r"\{row_id\}|\{project_id\}", "1", route.path)
                 path = path.replace("{kind}", "participants").replace("{fmt}", "csv")
                 found.append((method, path))
@@ -59,9 +59,10 @@ def test_the_route_table_has_the_console() -> None:
 async def test_no_staff_page_answers_strangers_or_participants(
     portal: Portal, engine: Engine, mail: MailCatcher, participants: list[dict[str, str]]
 ) -> None:
-    async with httpx.AsyncClient(base_url=portal.url) as anonymous, httpx.AsyncClient(
-        base_url=portal.url
-    ) as participant:
+    async with (
+        httpx.AsyncClient(base_url=portal.url) as anonymous,
+        httpx.AsyncClient(base_url=portal.url) as participant,
+    ):
         await ask_for_link(participant, participants[0]["email"])
         link, _ = await sign_in_mail(mail, participants[0]["email"])
         path = "/" + link.split("://", 1)[1].split("/", 1)[1]
@@ -93,9 +94,10 @@ async def test_an_expert_is_refused_secretariat_pages_and_every_form_needs_csrf(
 ) -> None:
     staff.add(engine, "expert@itu.int", "expert", actor="cli:test")
     staff.add(engine, "sec@itu.int", "secretariat", actor="cli:test")
-    async with httpx.AsyncClient(base_url=portal.url) as expert, httpx.AsyncClient(
-        base_url=portal.url
-    ) as secretariat:
+    async with (
+        httpx.AsyncClient(base_url=portal.url) as expert,
+        httpx.AsyncClient(base_url=portal.url) as secretariat,
+    ):
         assert (await staff_sign_in(expert, mail, engine, "expert@itu.int")).status_code == 200
         assert (await expert.get("/staff/participants")).status_code == 200
         for path in ("/staff/changes", "/staff/start", "/staff/accounts", "/staff/audit"):
