@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from core.settings import Settings
 from models import ids
 from models.moves import forum_moved
 from models.wire import ForumMove, ProcessStatus
@@ -58,12 +59,17 @@ class Outcome:
 
 
 async def send(
-    targets: list[str] | None, update: Any, change: Any, *, cycle: str = ""
+    targets: list[str] | None,
+    update: Any,
+    change: Any,
+    *,
+    cycle: str = "",
+    settings: Settings | None = None,
 ) -> list[Outcome]:
     """Send ``update`` with ``change`` to each process in ``targets`` (every process of
     ``cycle`` when None), one client for all; each refusal is kept, not raised."""
-    client = await connect()
-    engine = ready_engine()
+    client = await connect(settings)
+    engine = ready_engine(settings.database_url if settings else None)
     wids = targets
     if wids is None:
         wids = await client.get_workflow_handle(ids.cycle_id(cycle)).query(
@@ -82,13 +88,13 @@ async def send(
     return done
 
 
-async def move_forum(cycle: str, move: ForumMove) -> list[str]:
+async def move_forum(cycle: str, move: ForumMove, settings: Settings | None = None) -> list[str]:
     """Move the Forum of ``cycle``: the whole cycle's new plan is computed here (the
     time-zone database keeps local times) and checked again by the cycle's validator.
     Returns the processes told; ``Refused`` with the validator's words."""
     cycle_id = ids.cycle_id(cycle)
     try:
-        handle = (await connect()).get_workflow_handle(cycle_id)
+        handle = (await connect(settings)).get_workflow_handle(cycle_id)
         plan = await handle.query(AnnualCycleWorkflow.plan)
         moved = forum_moved(plan, move.starts, move.ends, datetime.now(UTC))
         told: dict[str, str] = await handle.execute_update(
@@ -98,7 +104,8 @@ async def move_forum(cycle: str, move: ForumMove) -> list[str]:
         raise Refused(f"{cycle_id}: refused: {refusal(exc)}") from None
     except RPCError as exc:
         raise Refused(f"{cycle_id}: {exc.message}") from None
-    _audited(ready_engine(), AnnualCycleWorkflow.move_forum, cycle_id, move)
+    engine = ready_engine(settings.database_url if settings else None)
+    _audited(engine, AnnualCycleWorkflow.move_forum, cycle_id, move)
     return list(told)
 
 
@@ -132,12 +139,14 @@ def fallback_languages(notice: dict[str, str]) -> list[str]:
     return [lang for lang in NOTICE_LANGUAGES if notice and lang not in notice]
 
 
-async def apply(prepared: Any) -> list[Outcome]:
+async def apply(prepared: Any, settings: Settings | None = None) -> list[Outcome]:
     """Send a ``services.prepared.Prepared`` change (the console's confirmed form)."""
     if prepared.kind == "forum":
         try:
-            told = await move_forum(prepared.cycle, prepared.change)
+            told = await move_forum(prepared.cycle, prepared.change, settings)
         except Refused as exc:
             return [Outcome(ids.cycle_id(prepared.cycle), refused=exc.message)]
         return [Outcome(wid) for wid in told] or [Outcome(ids.cycle_id(prepared.cycle))]
-    return await send(prepared.targets, prepared.update, prepared.change, cycle=prepared.cycle)
+    return await send(
+        prepared.targets, prepared.update, prepared.change, cycle=prepared.cycle, settings=settings
+    )

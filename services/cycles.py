@@ -12,7 +12,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from models import ids
 from models.cycle import CycleConfig
 from models.cycle_file import ConfigError, load_cycle
@@ -58,10 +58,13 @@ class Preview:
     community: int  # subscribed participants, the secretariat left out
 
 
-def preview(cycle: CycleConfig, *, now: datetime | None = None) -> Preview:
+def preview(
+    cycle: CycleConfig, *, now: datetime | None = None, settings: Settings | None = None
+) -> Preview:
     """The calendar of ``cycle``, the reach of each message, and the actions already past."""
     now = now or datetime.now(UTC)
-    community = registry_size(ready_engine(), get_settings().secretariat_email)
+    settings = settings or get_settings()
+    community = registry_size(ready_engine(settings.database_url), settings.secretariat_email)
     actions = cycle_actions(cycle)
     return Preview(
         cycle=cycle,
@@ -135,14 +138,19 @@ async def start_cycle(
 
 
 async def start(
-    cycle: CycleConfig, *, skip_past: bool, actor: str = "cli", now: datetime | None = None
+    cycle: CycleConfig,
+    *,
+    skip_past: bool,
+    actor: str = "cli",
+    now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> str:
     """Start ``cycle``: refused if any action is past, unless ``skip_past``; then the past
     phases' state applies but none of their messages is sent. ``Refused`` if it runs.
     ``actor`` (a staff id) goes to the audit log."""
     now = now or datetime.now(UTC)
-    settings = get_settings()
-    seen = preview(cycle, now=now)
+    settings = settings or get_settings()
+    seen = preview(cycle, now=now, settings=settings)
     if seen.past and not skip_past:
         raise Refused(past_refusal(seen.past))
     message = await start_cycle(
@@ -155,7 +163,7 @@ async def start(
     if "already running" in message:
         raise Refused(message)
     audit.record(
-        ready_engine(),
+        ready_engine(settings.database_url),
         actor=actor,
         action="cycle.start",
         target=cycle.cycle_id,
@@ -178,18 +186,19 @@ class ProcessReport:
     votes: VoteCounts | None = None  # contests: counts only, never per project
 
 
-async def status(cycle: str) -> list[ProcessReport]:
+async def status(cycle: str, settings: Settings | None = None) -> list[ProcessReport]:
     """The cycle ``cycle`` (a year or an id) and its own processes only: a workflow whose id
     merely starts with the same text (``wsis-2024-demo-…``) belongs to another cycle."""
-    client = await connect()
+    settings = settings or get_settings()
+    client = await connect(settings)
     cycle_id = ids.cycle_id(cycle)
     wanted = [cycle_id, ids.ocp_id(cycle_id)]
     async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{cycle_id}-'"):
         if wf.id not in wanted and wf.parent_id == cycle_id:
             wanted.append(wf.id)
     wanted.sort(key=lambda w: (w != cycle_id, not w.endswith("-ocp"), w))
-    engine = ready_engine()
-    secretariat = get_settings().secretariat_email
+    engine = ready_engine(settings.database_url)
+    secretariat = settings.secretariat_email
     reports: list[ProcessReport] = []
     for wid in wanted:
         handle = client.get_workflow_handle(wid, result_type=ProcessStatus)

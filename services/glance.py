@@ -6,15 +6,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from temporalio.service import RPCError
 
+from core.settings import Settings
 from models.tables import OutboxMessage
 from services.temporal import connect
 
 _out = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
-async def cycles() -> list[str]:
+async def cycles(settings: Settings | None = None) -> list[str]:
     """The cycles Temporal knows, newest first (running or finished)."""
-    client = await connect()
+    client = await connect(settings)
     found: list[str] = []
     try:
         async for wf in client.list_workflows("WsisProcess = 'cycle'"):

@@ -47,7 +47,7 @@ async def _page(
     request: Request, form: dict[str, str], problem: str = "", status: int = 200
 ) -> Response:
     try:
-        known = await glance.cycles()
+        known = await glance.cycles(request.app.state.settings)
     except RuntimeError:
         known = []
     return render(
@@ -91,7 +91,7 @@ async def apply(request: Request, member: Annotated[Staff, Depends(secretariat)]
     form = await _form(request)
     try:
         prepared = _prepared(form, member)
-        outcomes = await changes.apply(prepared)
+        outcomes = await changes.apply(prepared, request.app.state.settings)
     except Refused as exc:
         return await _page(request, form, exc.message, status=400)
     except RuntimeError:

@@ -28,10 +28,10 @@ async def at_a_glance(
     known: list[str] = []
     reports: list[cycles.ProcessReport] = []
     try:
-        known = await glance.cycles()
+        known = await glance.cycles(request.app.state.settings)
         chosen = cycle if cycle in known else (known[0] if known else "")
         if chosen:
-            reports = await cycles.status(chosen)
+            reports = await cycles.status(chosen, request.app.state.settings)
     except Refused as exc:
         problem = exc.message
     except RuntimeError:  # the Temporal server does not answer

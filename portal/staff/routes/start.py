@@ -38,7 +38,9 @@ async def start_page(
     if file:
         try:
             cycle = await asyncio.to_thread(cycles.load, cycle_files.path_of(file))
-            seen = await asyncio.to_thread(cycles.preview, cycle, now=datetime.now(UTC))
+            seen = await asyncio.to_thread(
+                cycles.preview, cycle, now=datetime.now(UTC), settings=request.app.state.settings
+            )
         except Refused as exc:
             problems = _refusal(exc)
     return render(
@@ -58,7 +60,10 @@ async def start(
     await checked_form(request, csrf)
     try:
         cycle = await asyncio.to_thread(cycles.load, cycle_files.path_of(file))
-        message = await cycles.start(cycle, skip_past=skip_past == "yes", actor=member.actor)
+        message = await cycles.start(
+            cycle, skip_past=skip_past == "yes", actor=member.actor,
+            settings=request.app.state.settings,
+        )  # fmt: skip
     except Refused as exc:
         return render(
             request, "staff/start.html", status=400, files=cycle_files.names(), file=file,
