@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from models.tables import OcpSubmission, OutboxMessage, Participant, Project, Vote
+from models.tables import OcpSubmission, OutboxMessage, Participant, Project, StaffMember, Vote
 from models.text import normalize_address
 
 _p = Participant.__table__  # type: ignore[attr-defined]
@@ -13,14 +13,19 @@ _ocp = OcpSubmission.__table__  # type: ignore[attr-defined]
 _out = OutboxMessage.__table__  # type: ignore[attr-defined]
 _proj = Project.__table__  # type: ignore[attr-defined]
 _vote = Vote.__table__  # type: ignore[attr-defined]
+_staff = StaffMember.__table__  # type: ignore[attr-defined]
 
 
 def not_secretariat(secretariat: str | None) -> sa.ColumnElement[bool]:
     """The registry without the secretariat's own row (it receives the engine's notices, so
-    it has one, but it is no participant: never counted, never in bulk mail)."""
+    it has one) and without the staff's identities (their sign-in needs one): they are no
+    participants, never counted, never in bulk mail."""
+    staff: sa.ColumnElement[bool] = _p.c.id.not_in(sa.select(_staff.c.participant_id))
     if not secretariat:
-        return sa.true()
-    ours: sa.ColumnElement[bool] = _p.c.email != normalize_address(secretariat).lower()
+        return staff
+    ours: sa.ColumnElement[bool] = sa.and_(
+        _p.c.email != normalize_address(secretariat).lower(), staff
+    )
     return ours
 
 
