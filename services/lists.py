@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.settings import get_settings
-from models.tables import OcpSubmission, Participant, Project
+from models.tables import OcpSubmission, Participant, Project, UTCDateTime
 from reports.status import not_secretariat
 
 _p = Participant.__table__  # type: ignore[attr-defined]
@@ -37,7 +37,7 @@ class Kind:
     columns: tuple[str, ...]
     search: tuple[str, ...]
     filters: tuple[str, ...]
-    sorts: tuple[str, ...]
+    sorts: tuple[str, ...]  # the first, the default, is the id: the order rows came in
 
 
 KINDS: Mapping[str, Kind] = {
@@ -47,7 +47,7 @@ KINDS: Mapping[str, Kind] = {
          "verified_at", "unsubscribed", "created_at"),
         ("name", "email", "organization"),
         ("country", "stakeholder_type", "language"),
-        ("created_at", "name", "country"),
+        ("id", "name", "country", "created_at"),
     ),
     "submissions": Kind(
         "submissions", _o,
@@ -55,7 +55,7 @@ KINDS: Mapping[str, Kind] = {
          "stakeholder_type", "proposal", "submitted_at"),
         ("full_name", "email", "organization"),
         ("process_id", "country", "stakeholder_type"),
-        ("submitted_at", "full_name", "country"),
+        ("id", "full_name", "country", "submitted_at"),
     ),
     "projects": Kind(
         "projects", _j,
@@ -63,7 +63,7 @@ KINDS: Mapping[str, Kind] = {
          "status", "reason", "description", "submitted_at"),
         ("title", "organization"),
         ("process_id", "category", "status", "stakeholder_type", "country"),
-        ("submitted_at", "title", "category", "status"),
+        ("id", "title", "category", "status", "submitted_at"),
     ),
 }  # fmt: skip
 
@@ -89,24 +89,39 @@ def cursor(value: Any, row_id: int) -> str:
 
 
 def _uncursor(text: str, column: sa.Column[Any]) -> tuple[Any, int] | None:
+    """The sort value and id in a cursor, or None for one that is not ours (a visitor may
+    type anything into the address bar)."""
     try:
         value, row_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if isinstance(column.type.python_type, type) and column.type.python_type is datetime:
+        if isinstance(column.type, UTCDateTime | sa.DateTime):
             value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                return None
+        elif not isinstance(value, str | int | float) or isinstance(value, bool):
+            return None
         return value, int(row_id)
-    except (ValueError, TypeError, NotImplementedError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         return None
 
 
-def _select(query: Query) -> tuple[Kind, sa.Select[Any], sa.Column[Any]]:
+def _select(query: Query, dialect: str) -> tuple[Kind, sa.Select[Any], sa.Column[Any]]:
     kind = KINDS[query.kind]
     t = kind.table
     stmt = sa.select(*(t.c[c] for c in kind.columns))
     if kind.name == "participants":  # the secretariat's own row is no participant
         stmt = stmt.where(not_secretariat(get_settings().secretariat_email))
     if text := query.q.strip()[:100]:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(sa.or_(*(t.c[c].ilike(pattern, escape="\\") for c in kind.search)))
+        if "@" in text and "email" in t.c:  # an address: the unique index answers at once
+            stmt = stmt.where(t.c.email == text.lower())
+        else:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            # SQLite's LIKE ignores ASCII case by itself; lower() on every row costs more.
+            sqlite = dialect == "sqlite"
+            match = [
+                t.c[c].like(pattern, escape="\\") if sqlite else t.c[c].ilike(pattern, escape="\\")
+                for c in kind.search
+            ]
+            stmt = stmt.where(sa.or_(*match))
     for name, value in query.filters.items():
         if name in kind.filters and value:
             stmt = stmt.where(t.c[name] == value)
@@ -116,7 +131,7 @@ def _select(query: Query) -> tuple[Kind, sa.Select[Any], sa.Column[Any]]:
 
 def page(engine: Engine, query: Query, *, limit: int = PAGE) -> tuple[list[dict[str, Any]], str]:
     """One page of the list and the cursor of the next ("" on the last page)."""
-    kind, stmt, sort = _select(query)
+    kind, stmt, sort = _select(query, engine.dialect.name)
     ident = kind.table.c.id
     if query.after and (found := _uncursor(query.after, sort)) is not None:
         value, row_id = found

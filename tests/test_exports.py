@@ -86,14 +86,20 @@ def test_csv_and_xlsx_exports_neutralise_formulas(
 
 def test_keyset_pages_cover_the_list_once(engine: Engine) -> None:
     seed(engine)
-    seen: list[int] = []
-    after = ""
-    while True:
-        rows, after = page(engine, Query("participants", sort="name", after=after), limit=25)
-        seen += [r["id"] for r in rows]
-        if not after:
-            break
-    assert len(seen) == len(set(seen)) == 120
+    for sort in ("name", "created_at", "country"):  # text, time (all rows alike), ties
+        for descending in (True, False):
+            seen: list[int] = []
+            after = ""
+            while True:
+                query = Query("participants", sort=sort, descending=descending, after=after)
+                rows, after = page(engine, query, limit=25)
+                seen += [r["id"] for r in rows]
+                if not after:
+                    break
+            assert len(seen) == len(set(seen)) == 120, (sort, descending)
+    for typed in ("WyJ4Il0", "not base64!", "W3siYSI6IDF9LCAxXQ"):  # [x], junk, [{"a": 1}, 1]
+        rows, _ = page(engine, Query("participants", after=typed))
+        assert len(rows) == 50  # an unknown cursor is the first page, never an error
     found, _ = page(engine, Query("participants", q="person 01"))
     assert {r["name"] for r in found} == {f"Person {i:03d}" for i in range(10, 20)}
     assert page(engine, Query("participants", q="%"))[0] == []  # a wildcard is a character
