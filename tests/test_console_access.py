@@ -147,3 +147,16 @@ async def test_a_hostile_title_is_text_everywhere(
                 )
                 if fmt == "csv":
                     assert XSS in export.text  # as typed: a spreadsheet shows it as text
+
+
+async def test_the_console_speaks_seven_languages(portal: Portal) -> None:
+    from devstack import catalogs
+
+    assert catalogs.problems(("staff",)) == []
+    async with httpx.AsyncClient(base_url=portal.url) as client:
+        for lang, words in (("fr", "Connexion du personnel"), ("ar", "تسجيل دخول الموظفين"),
+                            ("zh", "工作人员登录"), ("ru", "Вход для сотрудников")):  # fmt: skip
+            page = await client.get("/staff/signin", headers={"accept-language": lang})
+            assert page.headers["content-language"] == lang and words in page.text
+            direction = "rtl" if lang == "ar" else "ltr"
+            assert f'<html lang="{lang}" dir="{direction}">' in page.text
