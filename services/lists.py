@@ -25,6 +25,9 @@ _p = Participant.__table__  # type: ignore[attr-defined]
 _o = OcpSubmission.__table__  # type: ignore[attr-defined]
 _j = Project.__table__  # type: ignore[attr-defined]
 PAGE = 50
+_SEARCH = sa.text(
+    "SELECT rowid FROM participant_search WHERE participant_search MATCH :phrase"
+).columns(sa.column("rowid", sa.Integer))
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,10 @@ def _select(query: Query, dialect: str) -> tuple[Kind, sa.Select[Any], sa.Column
     if text := query.q.strip()[:100]:
         if "@" in text and "email" in t.c:  # an address: the unique index answers at once
             stmt = stmt.where(t.c.email == text.lower())
+        elif dialect == "sqlite" and kind.name == "participants" and len(text) >= 3:
+            # The trigram index (migration 0009_staff): any three characters, anywhere.
+            phrase = '"' + text.replace('"', '""') + '"'
+            stmt = stmt.where(t.c.id.in_(_SEARCH.bindparams(phrase=phrase)))
         else:
             pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             # SQLite's LIKE ignores ASCII case by itself; lower() on every row costs more.
