@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,28 +21,31 @@ import xlsxwriter
 from services.lists import KINDS, Query, every_row
 
 FORMATS = ("csv", "xlsx")
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_TRIGGERS = frozenset("=+-@\t\r")
 CHUNK = 64 * 1024
 
 
 def neutral(value: Any) -> str:
     """A cell's text, safe to open in a spreadsheet."""
+    if value.__class__ is str:
+        return "'" + value if value[:1] in _TRIGGERS else value
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    return "'" + text if text.startswith(_TRIGGERS) else text
+    return "'" + text if text[:1] in _TRIGGERS else text
 
 
-def csv_chunks(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    """The CSV (UTF-8 with a BOM, which spreadsheet programs need) in chunks of ~64 KiB."""
+def csv_chunks(columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+    """The CSV (UTF-8 with a BOM, which spreadsheet programs need) in chunks of ~64 KiB;
+    each row's values in the order of ``columns``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([neutral(row.get(c)) for c in columns])
+        writer.writerow([neutral(v) for v in row])
         if buffer.tell() >= CHUNK:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -50,7 +53,7 @@ def csv_chunks(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iter
     yield buffer.getvalue().encode("utf-8")
 
 
-def write_xlsx(columns: tuple[str, ...], rows: Iterable[dict[str, Any]], path: Path) -> int:
+def write_xlsx(columns: tuple[str, ...], rows: Iterable[Sequence[Any]], path: Path) -> int:
     """The workbook at ``path``, written row by row (``constant_memory``); returns the rows."""
     book = xlsxwriter.Workbook(
         str(path),
@@ -66,12 +69,11 @@ def write_xlsx(columns: tuple[str, ...], rows: Iterable[dict[str, Any]], path: P
         sheet.write_string(0, col, name)
     count = 0
     for count, row in enumerate(rows, start=1):
-        for col, name in enumerate(columns):
-            value = row.get(name)
-            if isinstance(value, bool) or value is None or isinstance(value, datetime | str):
-                sheet.write_string(count, col, "" if value is None else _plain(value))
-            else:
+        for col, value in enumerate(row):
+            if isinstance(value, int | float) and not isinstance(value, bool):
                 sheet.write_number(count, col, value)
+            else:
+                sheet.write_string(count, col, "" if value is None else _plain(value))
     book.close()
     return count
 
@@ -80,7 +82,7 @@ def _plain(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def xlsx_chunks(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+def xlsx_chunks(columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
     """The workbook, built in a temporary file at constant memory, then read in chunks."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.xlsx"

@@ -136,8 +136,9 @@ def _select(query: Query, dialect: str) -> tuple[Kind, sa.Select[Any], sa.Column
     return kind, stmt, sort
 
 
-def page(engine: Engine, query: Query, *, limit: int = PAGE) -> tuple[list[dict[str, Any]], str]:
-    """One page of the list and the cursor of the next ("" on the last page)."""
+def rows_after(engine: Engine, query: Query, *, limit: int = PAGE) -> tuple[list[sa.Row[Any]], str]:
+    """One page of the list as rows (the kind's columns, in order) and the cursor of the
+    next ("" on the last page)."""
     kind, stmt, sort = _select(query, engine.dialect.name)
     ident = kind.table.c.id
     if query.after and (found := _uncursor(query.after, sort)) is not None:
@@ -148,19 +149,25 @@ def page(engine: Engine, query: Query, *, limit: int = PAGE) -> tuple[list[dict[
             stmt = stmt.where(sa.or_(sort > value, sa.and_(sort == value, ident > row_id)))
     order = (sort.desc(), ident.desc()) if query.descending else (sort.asc(), ident.asc())
     with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(stmt.order_by(*order).limit(limit + 1))]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if rows else None
-    return rows, cursor(last[sort.name], last["id"]) if more and last else ""
+        rows = list(conn.execute(stmt.order_by(*order).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, ""
+    last = rows[limit - 1]._mapping
+    return rows[:limit], cursor(last[sort.name], last["id"])
 
 
-def every_row(engine: Engine, query: Query, *, batch: int = 2000) -> Iterator[dict[str, Any]]:
-    """Every row the list shows, in its order, read ``batch`` rows at a time (constant
-    memory: an export of 300,000 rows never holds them all)."""
+def page(engine: Engine, query: Query, *, limit: int = PAGE) -> tuple[list[dict[str, Any]], str]:
+    """One page of the list (each row a dict) and the cursor of the next page."""
+    rows, after = rows_after(engine, query, limit=limit)
+    return [dict(r._mapping) for r in rows], after
+
+
+def every_row(engine: Engine, query: Query, *, batch: int = 5000) -> Iterator[sa.Row[Any]]:
+    """Every row the list shows (the kind's columns, in order), read ``batch`` rows at a
+    time: an export of 300,000 rows never holds them all."""
     after = query.after
     while True:
-        rows, after = page(
+        rows, after = rows_after(
             engine,
             Query(query.kind, query.q, query.filters, query.sort, query.descending, after),
             limit=batch,

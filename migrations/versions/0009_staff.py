@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_audit_log_at', 'audit_log', ['at'])
+    op.create_index('ix_participant_name', 'participant', ['name'])
     sqlite = op.get_bind().dialect.name != 'postgresql'
     for statement in (_SQLITE_GUARDS + _SQLITE_SEARCH) if sqlite else _POSTGRES_GUARDS:
         op.execute(statement)
@@ -103,6 +104,7 @@ def downgrade() -> None:
         for name in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER participant_search_{name}")
         op.execute("DROP TABLE participant_search")
+    op.drop_index('ix_participant_name', table_name='participant')
     op.drop_index('ix_audit_log_at', table_name='audit_log')
     op.drop_table('audit_log')
     op.drop_index('ix_staff_session_staff_id', table_name='staff_session')

@@ -86,7 +86,10 @@ async def audit_page(
 async def audit_export(
     request: Request, member: Annotated[Staff, Depends(secretariat)]
 ) -> Response:
-    rows = (e.__dict__ for e in audit.every_entry(request.app.state.engine))
+    rows = (
+        tuple(getattr(e, c) for c in AUDIT_COLUMNS)
+        for e in audit.every_entry(request.app.state.engine)
+    )
     return StreamingResponse(
         csv_chunks(AUDIT_COLUMNS, rows),
         media_type="text/csv; charset=utf-8",
