@@ -160,3 +160,21 @@ async def test_the_console_speaks_seven_languages(portal: Portal) -> None:
             assert page.headers["content-language"] == lang and words in page.text
             direction = "rtl" if lang == "ar" else "ltr"
             assert f'<html lang="{lang}" dir="{direction}">' in page.text
+
+
+async def test_starting_a_past_cycle_from_the_console_is_refused_unless_skipped(
+    portal: Portal, engine: Engine, mail: MailCatcher
+) -> None:
+    staff.add(engine, "sec@itu.int", "secretariat", actor="cli:test")
+    async with httpx.AsyncClient(base_url=portal.url) as client:
+        await staff_sign_in(client, mail, engine, "sec@itu.int")
+        preview = await client.get("/staff/start?file=2024.toml")
+        assert "43 actions of this cycle are already past." in preview.text
+        assert 'name="skip_past"' in preview.text and preview.text.count('class="past"') == 43
+        refused = await client.post(
+            "/staff/start", data={"file": "2024.toml", "csrf": token_of(preview.text)}
+        )
+        assert refused.status_code == 400 and "--skip-past" in refused.text
+        for hostile in ("../pyproject.toml", "/etc/passwd", "2024.toml/../x.toml"):
+            page = await client.get("/staff/start", params={"file": hostile})
+            assert "choose a cycle file from the list" in page.text, hostile
