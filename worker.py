@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import services.temporal
 from activities.campaign import CampaignActivities
 from activities.prizes import PrizeActivities
 from activities.windows import WindowActivities
@@ -59,13 +59,8 @@ SANDBOX = SandboxedWorkflowRunner(
 
 
 async def connect(settings: Settings | None = None) -> Client:
-    """A client with the pydantic data converter every part of the engine uses."""
-    settings = settings or get_settings()
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
+    """A client with the pydantic data converter (made in ``services.temporal``)."""
+    return await services.temporal.connect(settings)
 
 
 def activities_for(settings: Settings, engine: Engine) -> list[Any]:

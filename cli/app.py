@@ -9,8 +9,10 @@ import traceback
 
 import typer
 
-from cli import admin, changes, cycle, expert, intake, reports, votes
+from cli import admin, changes, cycle, expert, export, intake, reports, staff, votes
 from models.text import printable
+from services.cycles import CycleFileRefused
+from services.errors import Refused
 
 app = typer.Typer(
     add_completion=False,
@@ -20,12 +22,13 @@ app = typer.Typer(
     "Exit status: 0 done, 1 refused by a rule or failed (the message says why), "
     "2 invalid input.",
 )
-for audience in (cycle, changes, intake, expert):
+for audience in (cycle, changes, intake, expert, export):
     app.add_typer(audience.commands)
 app.add_typer(reports.commands, name="report")
 app.add_typer(votes.commands, name="votes")
 app.add_typer(admin.participants, name="participants")
 app.add_typer(admin.db, name="db")
+app.add_typer(staff.commands, name="staff")
 
 
 def run(args: list[str] | None = None) -> int:
@@ -49,6 +52,12 @@ def run(args: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 1
+    except Refused as exc:  # an operation's refusal: its one line (a cycle file: each problem)
+        typer.echo(printable(exc.message), err=True)
+        if isinstance(exc, CycleFileRefused) and len(exc.problems) > 1:
+            for problem in exc.problems:
+                typer.echo(printable(f"  {problem}"), err=True)
+        return exc.status
     except Exception as exc:
         if os.environ.get("WSIS_DEBUG"):
             traceback.print_exc()

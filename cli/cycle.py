@@ -1,52 +1,37 @@
-"""Check a cycle file, start the cycle it describes, follow it while it runs."""
+"""Check a cycle file, start the cycle it describes, follow it while it runs.
+
+A thin front over ``services.cycles``: the console calls the same operations.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
-from cli.common import INVALID, REFUSED, Cycle, connect, fail, iso_utc
-from cli.votes import count_lines
-from core.db import get_engine
+from cli.common import Cycle, iso_utc
+from cli.staff import operator
 from core.log import configure_logging
-from core.settings import get_settings
 from mail.compose import local_time
-from models import ids
 from models.cycle import CycleConfig
-from models.cycle_file import ConfigError, load_cycle
 from models.phases import OCP_PHASES, PRIZE_PHASES
-from models.plan import default_shards
-from models.text import printable
-from models.wire import CycleInput, ProcessStatus
-from reports.status import counts_for, registry_size
-from workflows.cycle import AnnualCycleWorkflow
-from workflows.process import ProcessWorkflow
-from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
+from models.wire import ProcessStatus
+from services import cycles
+from services.cycles import ProcessReport, start_cycle
+from services.next_cycle import write_next_cycle
+
+__all__ = ["commands", "start_cycle"]
 
 commands = typer.Typer()
 
 
 def load(path: Path) -> CycleConfig:
-    """The cycle file at ``path``, or every problem in it and exit 2."""
-    try:
-        return load_cycle(path)
-    except ConfigError as exc:
-        source = printable(exc.source)
-        if len(exc.problems) == 1:  # one problem, one line
-            typer.echo(f"{source}: {exc.problems[0]}; nothing was started", err=True)
-        else:
-            typer.echo(f"{source}: {len(exc.problems)} problems; nothing was started", err=True)
-            for problem in exc.problems:
-                typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(INVALID) from None
+    """The cycle file at ``path`` (``services.cycles.load``; the CLI prints its problems)."""
+    return cycles.load(path)
 
 
 def _line(label: str, when: datetime, zone: str) -> str:
@@ -81,101 +66,72 @@ def check(file: Path) -> None:
     typer.echo(f"\nForum: {forum.starts.isoformat()} to {forum.ends.isoformat()}, {forum.venue}")
 
 
-async def start_cycle(
-    client: Client, cycle: CycleConfig, task_queue: str, *, recipients: int
-) -> str:
-    """Start ``wsis-YEAR`` (the OCP and every contest as children); say if it already runs.
-
-    Campaigns to the whole community are sharded as the cycle file says, or by the size of
-    the audience (``recipients``: the registry's subscribed participants).
-    """
-    shards = cycle.campaign_shards or default_shards(recipients)
-    try:
-        await client.start_workflow(
-            AnnualCycleWorkflow.run,
-            CycleInput(config=cycle, campaign_shards=shards),
-            id=cycle.cycle_id,
-            task_queue=task_queue,
-            static_summary=f"{cycle.display_title}: the annual cycle (OCP and "
-            f"{len(cycle.contests)} contest(s))",
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(WSIS_YEAR, cycle.year),
-                    SearchAttributePair(WSIS_PROCESS, "cycle"),
-                    SearchAttributePair(WSIS_PHASE, "not-started"),
-                ]
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        return f"{cycle.cycle_id} is already running; nothing was changed"
-    children = [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]
-    sharding = f" (campaigns to everyone in {shards} shards)" if shards > 1 else ""
-    return f"started {cycle.cycle_id}: " + ", ".join(children) + sharding
-
-
 @commands.command()
-def start(file: Path) -> None:
-    """Start the cycle described in FILE: the OCP and every contest (refused if it runs)."""
+def start(
+    file: Path,
+    skip_past: Annotated[
+        bool,
+        typer.Option(
+            "--skip-past",
+            help="Start a cycle whose first actions are past: their state applies (windows "
+            "open or closed) but none of their messages is sent",
+        ),
+    ] = False,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Print every action, local and UTC, and whom it reaches; start nothing",
+        ),
+    ] = False,
+) -> None:
+    """Start the cycle described in FILE: the OCP and every contest (refused if it runs, or
+    if any of its actions is already past, unless --skip-past)."""
     cycle = load(file)
+    if preview:
+        for line in preview_lines(cycle):
+            typer.echo(line)
+        return
+    typer.echo(asyncio.run(cycles.start(cycle, skip_past=skip_past, actor=operator())))
 
-    async def go() -> str:
-        settings = get_settings()
-        recipients = await asyncio.to_thread(registry_size, get_engine())
-        return await start_cycle(
-            await connect(settings), cycle, settings.task_queue, recipients=recipients
+
+def preview_lines(cycle: CycleConfig) -> list[str]:
+    """The calendar of ``cycle``: every action with its local and UTC time and its reach."""
+    seen = cycles.preview(cycle)
+    lines = [f"{cycle.cycle_id}: {len(seen.actions)} actions; the community: {seen.community}"]
+    for action, people in seen.actions:
+        past = "  PAST" if action in seen.past else ""
+        reach = f"{people} people" if action.audiences else "no message"
+        lines.append(
+            f"  {action.at.astimezone(ZoneInfo(action.timezone)).isoformat():<27} "
+            f"{iso_utc(action.at)}  {action.process_id}{past}"
         )
+        lines.append(f"      {action.summary} [{reach}]")
+    if seen.past:
+        lines.append(cycles.past_refusal(seen.past))
+    return lines
 
-    message = asyncio.run(go())
-    typer.echo(message)
-    if "already running" in message:
-        raise typer.Exit(REFUSED)
 
-
-async def _status(cycle: str) -> list[str]:
-    client = await connect()
-    cycle_id = ids.cycle_id(cycle)
-    wanted = [cycle_id, ids.ocp_id(cycle_id)]
-    async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{cycle_id}-'"):
-        if wf.id not in wanted:
-            wanted.append(wf.id)
-    wanted.sort(key=lambda w: (w != cycle_id, not w.endswith("-ocp"), w))
-    lines = [cycle_id]
-    found = False
-    for wid in wanted:
-        handle = client.get_workflow_handle(wid, result_type=ProcessStatus)
-        try:
-            desc = await handle.describe()
-        except RPCError:
-            continue
-        found = True
-        attributes = desc.typed_search_attributes
-        lines.append(f"\n{wid}  [{desc.status.name if desc.status else '?'}]")
-        if wid == cycle_id:
-            lines.append(f"  {attributes.get(WSIS_PHASE)}: the parent of the processes below")
-            continue
-        status: ProcessStatus | None = None
-        if desc.status == WorkflowExecutionStatus.RUNNING:
-            try:
-                status = await handle.query(
-                    ProcessWorkflow.status, rpc_timeout=timedelta(seconds=5)
-                )
-            except RPCError:
-                lines.append("  (no worker is answering: showing search attributes only)")
-        elif desc.status == WorkflowExecutionStatus.COMPLETED:
-            status = await handle.result()
-        if status is None:
+def _report_lines(report: ProcessReport, cycle_id: str) -> list[str]:
+    lines = [f"\n{report.workflow_id}  [{report.state}]"]
+    if report.workflow_id == cycle_id:
+        return [*lines, f"  {report.phase}: the parent of the processes below"]
+    if not report.worker_answering:
+        lines.append("  (no worker is answering: showing search attributes only)")
+    if report.status is None:
+        return [*lines, f"  phase: {report.phase}   next deadline: {report.next_deadline}"]
+    lines += _process_lines(report.status)
+    lines.append("  counts: " + ", ".join(f"{k} {v}" for k, v in report.counts.items()))
+    if (found := report.votes) is not None:
+        lines.append(f"  votes: {found.total} ({found.voided} voided)")
+        if found.by_day:
             lines.append(
-                f"  phase: {attributes.get(WSIS_PHASE)}   "
-                f"next deadline: {attributes.get(WSIS_NEXT_DEADLINE)}"
+                "    per day:      " + ", ".join(f"{d} {n}" for d, n in found.by_day.items())
             )
-            continue
-        lines += _process_lines(status)
-        counts = await asyncio.to_thread(counts_for, wid, get_engine())
-        lines.append("  counts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        if not wid.endswith("-ocp"):
-            lines += await asyncio.to_thread(count_lines, wid)
-    if not found:
-        raise fail(f"no running or finished cycle {cycle_id} found")
+        if found.by_category:
+            lines.append(
+                "    per category: " + ", ".join(f"{c} {n}" for c, n in found.by_category.items())
+            )
     return lines
 
 
@@ -201,5 +157,21 @@ def _process_lines(status: ProcessStatus) -> list[str]:
 def status(cycle: Cycle) -> None:
     """Each process of a cycle (YEAR or id): phase, actions still to come, counts."""
     configure_logging()
-    for line in asyncio.run(_status(cycle)):
-        typer.echo(line)
+    reports = asyncio.run(cycles.status(cycle))
+    cycle_id = reports[0].workflow_id if reports else cycle
+    typer.echo(cycle_id)
+    for report in reports:
+        for line in _report_lines(report, cycle_id):
+            typer.echo(line)
+
+
+@commands.command("next-cycle")
+def next_cycle(
+    file: Path,
+    year: Annotated[int, typer.Option(help="The new cycle's year", min=1900, max=9999)],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where to write the new file")],
+) -> None:
+    """Write next year's cycle file from FILE: every instant 52 weeks later at the same local
+    time and weekday in its own zone, the year and the titles carrying it moved; checked."""
+    cycle = write_next_cycle(file, year, out)
+    typer.echo(f"{out}: {cycle.cycle_id}: {cycle.display_title} (valid); review it, then start")

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "wsis"
+    # A real cluster (Temporal Cloud, a self-hosted one behind mTLS): TLS with the system's
+    # CAs, or this CA (PEM); a client certificate and key for mTLS; or an API key (a secret,
+    # never printed; it implies TLS). The Web UI's address builds the console's links.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    temporal_ui_url: str = "http://localhost:8233"
 
     database_url: str = Field(
         default=f"sqlite:///{VAR_DIR / 'wsis.db'}",

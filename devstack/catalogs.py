@@ -52,7 +52,14 @@ SOURCES: dict[str, list[tuple[str, str, dict[str, str], dict[str, Any]]]] = {
     ],
     # The vocabulary both use, marked N_("...") where it is defined.
     "vocab": [("models/**.py", "python", {}, VOCAB_KEYWORDS)],
+    # The secretariat's console (portal/staff/, portal/templates/staff/): its own catalog.
+    "staff": [
+        ("portal/templates/staff/**.html", "jinja2", _JINJA, _PY_KEYWORDS),
+        ("portal/staff/**.py", "python", {}, _PY_KEYWORDS),
+    ],
 }
+# What a domain's patterns match but belongs to another domain.
+EXCLUDED: dict[str, tuple[str, ...]] = {"portal": ("portal/templates/staff/", "portal/staff/")}
 TRANSLATED = tuple(lang for lang in LANGUAGES if lang != SOURCE)
 
 
@@ -70,6 +77,8 @@ def extract(domain: str) -> Catalog:
         )
         for filename, lineno, message, comments, context in found:
             path = Path(filename).as_posix()
+            if path.startswith(EXCLUDED.get(domain, ())):
+                continue
             template.add(message, None, [(path, lineno)], auto_comments=comments, context=context)
     return template
 

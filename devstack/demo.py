@@ -38,12 +38,16 @@ from models.moves import rebased
 from models.wire import ProcessStatus, WinnerSelection
 from portal.app import create_app
 from reports.status import registry_size
+from services import staff
 from worker import build_worker, connect
 from workflows.prizes import PrizeContestWorkflow
 from workflows.process import ProcessWorkflow
 
 log = get_logger("demo")
 SAMPLES = PROJECT_ROOT / "samples" / "participants.csv"
+
+
+DEMO_STAFF = "secretariat@demo.example.org"  # the demo's secretariat account (staff add)
 
 
 def demo_cycle(minutes: float) -> CycleConfig:
@@ -170,6 +174,7 @@ async def main(minutes: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         report = import_participants(SAMPLES, get_engine(), verified=True)
+        staff.add(get_engine(), DEMO_STAFF, "secretariat", actor="demo", name="Demo secretariat")
         client = await connect(settings)
         cycle = demo_cycle(minutes)
         async with build_worker(client, settings, get_engine()):
@@ -182,6 +187,10 @@ async def main(minutes: float) -> None:
   Portal            {settings.portal_url}/
                     sign in as demo00@example.org (or any address in the sample file):
                     the link and its code arrive in {mail_dir}/ (the newest .eml file)
+  Console           {settings.portal_url}/staff/  (the secretariat's: sign in as {DEMO_STAFF};
+                    the link arrives in {mail_dir}/, then scan the QR code with an
+                    authenticator app, or give the key it shows to one:
+                    .venv/bin/python -c "import pyotp; print(pyotp.TOTP('KEY').now())")
   Mail received     {mail_dir}/  (one .eml file per message)
   Participants      {report.accepted} imported from {SAMPLES.relative_to(PROJECT_ROOT)}
   Cycle file        {VAR_DIR / "demo-cycle.toml"} (cycles/2024.toml, {minutes:g} minutes long)

@@ -12,7 +12,9 @@ import sqlalchemy as sa
 
 from core.settings import Settings
 from models.tables import OcpSubmission, Participant, Project, ProjectStatus
+from models.text import normalize_address
 from models.wire import Audience, CampaignRequest
+from reports.status import not_secretariat
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 _ocp = OcpSubmission.__table__  # type: ignore[attr-defined]
@@ -25,8 +27,13 @@ def _owners(process_id: str, *where: Any) -> sa.Select[Any]:
 
 def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[Any]:
     """The participant ids ``request`` goes to (unsubscribed members excluded from bulk)."""
-    # Bulk mail goes to subscribed participants, never to a sign-up nobody confirmed yet.
-    subscribed = sa.and_(_p.c.unsubscribed.is_(sa.false()), _p.c.pending.is_(sa.false()))
+    # Bulk mail goes to subscribed participants, never to a sign-up nobody confirmed yet, and
+    # the secretariat's own row receives its notices, never a bulk announcement.
+    subscribed = (
+        _p.c.unsubscribed.is_(sa.false())
+        & _p.c.pending.is_(sa.false())
+        & not_secretariat(settings.secretariat_email)
+    )
     match request.audience:
         case Audience.EVERYONE:
             return sa.select(_p.c.id).where(subscribed)
@@ -40,7 +47,9 @@ def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[A
                 raise ValueError("a one-participant campaign needs participant_id")
             return sa.select(_p.c.id).where(_p.c.id == request.participant_id)
         case Audience.SECRETARIAT:
-            return sa.select(_p.c.id).where(_p.c.email == settings.secretariat_email)
+            return sa.select(_p.c.id).where(
+                _p.c.email == normalize_address(settings.secretariat_email).lower()
+            )
         case Audience.PROJECT_NON_SUBMITTERS:
             owners = _owners(request.process_id)
             return sa.select(_p.c.id).where(subscribed, _p.c.id.not_in(owners))

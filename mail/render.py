@@ -100,6 +100,7 @@ def environment() -> Environment:
     env.filters["isolate"] = isolate
     env.filters["strong"] = strong
     env.filters["link"] = link
+    env.globals["current_language"] = i18n.current
     return env
 
 

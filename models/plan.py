@@ -73,6 +73,9 @@ class OcpPlan(Snapshot):
     final_brief: datetime | None = Field(
         default=None, description="Phase VI; may be omitted when phase VI is held as a meeting."
     )
+    # Set by a start with --skip-past, never by a cycle file: steps dated before it apply
+    # their state (a window opens, closes) but send no message (services/cycles.py).
+    quiet_before: datetime | None = None
     meetings: Mapping[str, MeetingPlan] = Field(default_factory=dict)
     reminders: OcpRemindersPlan = Field(default_factory=OcpRemindersPlan)
 
@@ -123,6 +126,9 @@ class ContestPlan(Snapshot):
     voting_closes: datetime = Field(description="Phase III ends; phase IV begins.")
     champions_announced: datetime = Field(description="Phase IV ends: Champions announced.")
     ceremony: datetime = Field(description="Phase V: the WSIS Prize Ceremony.")
+    # Set by a start with --skip-past, never by a cycle file: steps dated before it apply
+    # their state (a window opens, closes) but send no message (services/cycles.py).
+    quiet_before: datetime | None = None
     categories: tuple[CategoryPlan, ...] = ()
     shortlist_size: int = 5
     winners_per_category: int = 1

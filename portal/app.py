@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from core.db import get_engine, migrate
 from core.settings import Settings, get_settings
+from portal import staff
 from portal.errors import ErrorPage
 from portal.guards import Refusal
 from portal.pages import render
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for routes in (public, signin, account, unsubscribe, ocp, projects, ballot, mine, results):
         app.include_router(routes.router)
+    staff.install(app)  # the secretariat's console under /staff/
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> Response:

@@ -67,12 +67,14 @@ def session_of(request: Request) -> str:
     return request.cookies.get(cookie_name(request, SESSION_COOKIE), "")
 
 
-def csrf_ok(key: bytes, request: Request, submitted: str) -> bool:
-    """Whether ``submitted`` is the token of this browser's CSRF cookie and session."""
+def csrf_ok(key: bytes, request: Request, submitted: str, session: str | None = None) -> bool:
+    """Whether ``submitted`` is the token of this browser's CSRF cookie and session (the
+    participant's session cookie unless another, the console's, is given)."""
     seed = request.cookies.get(cookie_name(request, CSRF_COOKIE), "")
     if len(seed) < 32 or not submitted:
         return False
-    return hmac.compare_digest(csrf_token(key, seed, session_of(request)), submitted)
+    bound = session_of(request) if session is None else session
+    return hmac.compare_digest(csrf_token(key, seed, bound), submitted)
 
 
 def network_of(host: str | None) -> str:

@@ -106,7 +106,7 @@ async def test_cancel_from_temporal_ends_processes_cleanly(
             )
         ).all()
     assert len(states) == 4 and {state for _, state in states} == {"cancelled"}
-    everyone = len(participants) + 1
+    everyone = len(participants)  # the secretariat is no participant
     for process in (cycle.ocp_id, prizes_id):
         per = mail.per_recipient(f"{process}:cancelled")
         assert len(per) == everyone and set(per.values()) == {1}, process

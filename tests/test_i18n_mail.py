@@ -101,6 +101,8 @@ def request_for(
         "meeting": MEETING,
         "sequence": 1,
         "note": "Room L is closed for works.",
+        # English only: every other language renders the fallback line (translated too).
+        "notices": {"en": "Room L is closed for works."},
     }
     return CampaignRequest.model_validate({**fields, **kw})
 

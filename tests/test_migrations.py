@@ -85,7 +85,12 @@ def test_the_migrations_build_the_schema_the_models_describe(tmp_path: Path) -> 
     engine = create_db_engine(url)
     command.upgrade(alembic(url, engine), "head")
     with engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        # The registry's full-text index (0009_staff, SQLite) is the database's, no model's.
+        context = MigrationContext.configure(
+            conn,
+            opts={"include_name": lambda name, *_: not str(name).startswith("participant_search")},
+        )
+        differences = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert differences == []
 

@@ -204,6 +204,7 @@ class AnnualCycleWorkflow(CycleReports):
         return ForumShift(
             requested_by=move.requested_by,
             reason=move.reason,
+            notice=move.notice,
             previous_starts=previous,
             starts=move.starts,
             ends=move.ends,

@@ -88,7 +88,7 @@ class OcpWorkflow(ProcessWorkflow):
             # while it ran waited for it here, and now sends the update.
             self.adopt(self._moved(change))
             if f"invite:{change.meeting}" in self.machine.started:
-                await self._meeting_update(change.meeting, change.reason)
+                await self._meeting_update(change.meeting, change.notice)
             await self.report_change()
         return self.status()
 
@@ -119,7 +119,7 @@ class OcpWorkflow(ProcessWorkflow):
         meetings[change.meeting] = meeting.model_copy(update=fields)
         return self.snapshot.model_copy(update={"meetings": meetings})
 
-    async def _meeting_update(self, key: str, note: str) -> None:
+    async def _meeting_update(self, key: str, notices: dict[str, str]) -> None:
         sequence = self.sequences.get(key, 0) + 1
         self.sequences[key] = sequence
         meeting = self.snapshot.meetings[key]
@@ -132,7 +132,7 @@ class OcpWorkflow(ProcessWorkflow):
             meeting=meeting,
             when=meeting.starts,
             sequence=sequence,
-            note=note,
+            notices=notices,
         )
 
     async def announce_forum_move(self, move: ForumShift) -> None:
@@ -142,7 +142,7 @@ class OcpWorkflow(ProcessWorkflow):
         for key, meeting in self.snapshot.meetings.items():
             invited = f"invite:{key}" in self.machine.started
             if meeting.phase == PhaseCode.VI and invited and meeting.starts > now:
-                await self._meeting_update(key, move.reason)
+                await self._meeting_update(key, move.notice)
 
     # -- The plan ------------------------------------------------------------------------------
 

@@ -182,7 +182,7 @@ class ProcessWorkflow:
             f"Tell everyone the Forum has moved ({move.requested_by}: {move.reason})",
             when=move.starts,
             previous_when=move.previous_starts,
-            note=move.reason,
+            notices=move.notice,
         )
 
     # -- The run -------------------------------------------------------------------------------
@@ -237,7 +237,16 @@ class ProcessWorkflow:
     async def campaign(
         self, step: str, kind: MessageKind, audience: Audience, summary: str, **fields: Any
     ) -> CampaignResult:
-        """Send ``kind`` to ``audience`` once (business key ``<process>:<step>``)."""
+        """Send ``kind`` to ``audience`` once (business key ``<process>:<step>``).
+
+        A step dated before the snapshot's ``quiet_before`` (a cycle started late with
+        --skip-past) sends nothing: its state applies, its message is stale. Only runs
+        started with that field set take this branch, so running workflows replay as before.
+        """
+        quiet = self.snapshot.quiet_before
+        running = self.machine.running
+        if quiet is not None and running is not None and running.at < quiet:
+            return CampaignResult(key=f"{self.process_id}:{step}")
         request = CampaignRequest(
             key=f"{self.process_id}:{step}",
             process_id=self.process_id,
@@ -290,7 +299,7 @@ class ProcessWorkflow:
                 MessageKind.PROCESS_CANCELLED,
                 Audience.EVERYONE,
                 f"Tell everyone the {self.PROCESS_NAME} is cancelled",
-                note=cancellation.reason,
+                notices=cancellation.notice,
             )
 
     def refuse_if_ended(self) -> None:
@@ -381,7 +390,7 @@ class ProcessWorkflow:
                 f"Tell everyone the new {change.deadline} deadline",
                 when=change.new,
                 previous_when=previous,
-                note=change.reason,
+                notices=change.notice,
             )
             await self.report_change()
         return self.status()

@@ -7,9 +7,11 @@ from models.tables.contests import BallotReceipt, PrizeTally, Project, ProjectSt
 from models.tables.ocp import OcpSubmission
 from models.tables.outbox import Campaign, OutboxMessage, OutboxState
 from models.tables.registry import Participant
+from models.tables.staff import AuditEntry, StaffMember, StaffRole, StaffSession
 from models.tables.windows import Window, WindowKind, WindowState
 
 __all__ = [
+    "AuditEntry",
     "BallotReceipt",
     "Campaign",
     "OcpSubmission",
@@ -22,6 +24,9 @@ __all__ = [
     "ProjectStatus",
     "RateCounter",
     "SignInToken",
+    "StaffMember",
+    "StaffRole",
+    "StaffSession",
     "UTCDateTime",
     "Vote",
     "Window",

@@ -16,7 +16,7 @@ class Participant(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(sa_column=sa.Column(sa.String(320), unique=True, nullable=False))
-    name: str
+    name: str = Field(index=True)  # the console sorts the registry by name
     organization: str = ""
     country: str = ""
     stakeholder_type: StakeholderType = Field(default=StakeholderType.OTHER, sa_type=sa.String(40))

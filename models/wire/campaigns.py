@@ -95,6 +95,9 @@ class CampaignRequest(BaseModel):
     note: str | None = Field(
         default=None, description="Free text from the secretariat (no personal data)"
     )
+    # A change's public notice per language (never its internal reason): the reader's
+    # language, else English, said so (mail/templates/_layout.j2, ``notice``).
+    notices: dict[str, str] = Field(default_factory=dict)
     shard: int = 0
     shards: int = 1
 

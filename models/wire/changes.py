@@ -8,6 +8,7 @@ by the CLI before sending and by the workflows' update validators before accepti
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -17,6 +18,9 @@ from models.text import clean_line, line_problem, looks_like_address
 
 MAX_BY = 80
 MAX_REASON = 500
+MAX_NOTICE = 2000
+NOTICE_LANGUAGES = ("en", "fr", "es", "pt", "ru", "zh", "ar")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def _text_problems(label: str, text: str, limit: int) -> list[str]:
@@ -38,17 +42,47 @@ def _aware(label: str, when: datetime | None) -> list[str]:
     return []
 
 
+def notice_problems(notice: dict[str, str]) -> list[str]:
+    """Why a public notice (language -> text) cannot be sent: an unknown language, no
+    English (what a language without its own reads), too long, control characters, or an
+    e-mail address (update arguments stay in the history)."""
+    problems = []
+    for lang, text in notice.items():
+        if lang not in NOTICE_LANGUAGES:
+            problems.append(f"notice: {lang[:10]!r} is not one of {', '.join(NOTICE_LANGUAGES)}")
+            continue
+        if not text.strip():
+            problems.append(f"notice ({lang}) is empty")
+        if len(text) > MAX_NOTICE:
+            problems.append(f"notice ({lang}) is longer than {MAX_NOTICE} characters")
+        if _CONTROLS.search(text):
+            problems.append(f"notice ({lang}) contains control or direction characters")
+        if looks_like_address(text):
+            problems.append(f"notice ({lang}) contains an e-mail address")
+    if notice and "en" not in notice:
+        problems.append("notice: give it in English too (languages without their own read it)")
+    return problems
+
+
 class Change(BaseModel):
-    """Who asks for a change and why, both kept in the history."""
+    """Who asks for a change and why, both kept in the history; what participants read.
+
+    ``reason`` is internal: the audit log and the history, never an e-mail. ``notice`` is
+    the public text per language (English is what a language without its own reads).
+    """
 
     requested_by: str = Field(description="A role or staff id ('secretariat', 'jdoe')")
     reason: str
+    notice: dict[str, str] = Field(
+        default_factory=dict, description="Public notice per language (no personal data)"
+    )
 
     def problems(self) -> list[str]:
         """Why this change cannot be sent, one line each (empty: it can)."""
         return [
             *_text_problems("requested_by", self.requested_by, MAX_BY),
             *_text_problems("reason", self.reason, MAX_REASON),
+            *notice_problems(self.notice),
         ]
 
 

@@ -1,0 +1,110 @@
+"""Phase II: the queue of a contest's projects with the automatic rules' results, and the
+secretariat's ineligibility marks (a reason from a fixed, translated list; an internal note
+for the audit log only). Owners learn the outcome in their own language when the nominated
+list is frozen (the nomination outcome e-mail)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from intake.prizes import mark_ineligible
+from models.tables import Project, Window, WindowKind
+from models.text import word_count
+from services import audit
+from services.errors import INVALID, Refused
+
+_j = Project.__table__  # type: ignore[attr-defined]
+_w = Window.__table__  # type: ignore[attr-defined]
+
+# The reasons a secretariat may give (code -> what the project's owner reads, in English in
+# the database; the console shows them in its reader's language).
+REASONS = {
+    "incomplete": "The entry is incomplete",
+    "out-of-scope": "The project is outside the contest's scope",
+    "wrong-category": "The project is in the wrong category",
+    "not-implemented": "The project is not yet implemented",
+    "duplicate": "A duplicate of another entry",
+    "earlier-winner": "The project won in an earlier year",
+    "other": "Another reason",
+}
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A project in the queue and what the automatic rules say of it."""
+
+    id: int
+    title: str
+    category: str
+    organization: str
+    status: str
+    reason: str | None
+    words: int
+    words_ok: bool
+    category_ok: bool
+    past_winner: bool
+
+
+def contests(engine: Engine) -> list[str]:
+    """The contests with a nomination window (newest first)."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(_w.c.process_id)
+                .where(_w.c.kind == WindowKind.NOMINATION.value)
+                .order_by(_w.c.opens_at.desc())
+            ).scalars()
+        )
+
+
+def queue(engine: Engine, process_id: str, *, limit: int = 500) -> list[Reviewed]:
+    """The contest's projects, oldest first, with the automatic rules' results."""
+    with engine.connect() as conn:
+        rules_text = conn.execute(
+            sa.select(_w.c.rules_json).where(
+                _w.c.process_id == process_id,
+                _w.c.kind == WindowKind.PROJECT_SUBMISSIONS.value,
+            )
+        ).scalar()
+        rows = conn.execute(
+            sa.select(_j).where(_j.c.process_id == process_id).order_by(_j.c.id).limit(limit)
+        ).all()
+        winners = set(
+            conn.execute(
+                sa.select(_j.c.title_key).where(
+                    _j.c.process_id != process_id, _j.c.winner.is_(sa.true())
+                )
+            ).scalars()
+        )
+    rules = json.loads(rules_text or "{}")
+    categories = rules.get("categories") or []
+    low, high = rules.get("description_words", [1, 10_000])
+    reviewed = []
+    for r in rows:
+        words = word_count(r.description)
+        reviewed.append(
+            Reviewed(
+                r.id, r.title, r.category, r.organization, r.status, r.reason, words,
+                low <= words <= high, not categories or r.category in categories,
+                r.title_key in winners,
+            )
+        )  # fmt: skip
+    return reviewed
+
+
+def mark(
+    engine: Engine, process_id: str, project_id: int, code: str, note: str, *, actor: str
+) -> None:
+    """Mark a project ineligible (during the nomination phase only, as intake checks), with
+    the listed reason its owner reads and an internal note for the audit log."""
+    if code not in REASONS:
+        raise Refused(f"{code[:30]!r} is not a listed reason", INVALID)
+    mark_ineligible(process_id, project_id, REASONS[code], engine)
+    audit.record(
+        engine, actor=actor, action="eligibility.ineligible", target=f"project:{project_id}",
+        reason=note.strip()[:500], detail={"process": process_id, "reason": code},
+    )  # fmt: skip

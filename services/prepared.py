@@ -1,0 +1,100 @@
+"""A change as a form describes it, checked and ready to send: the console's confirmation
+step shows it, then sends exactly it (``services.changes.send``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from intake.fields import reasons as field_reasons
+from models import ids
+from models.cycle import Venue
+from models.wire import Cancellation, CeremonyChange, DeadlineChange, ForumMove, MeetingChange
+from services.errors import INVALID, Refused
+from workflows.ocp import OcpWorkflow
+from workflows.prizes import PrizeContestWorkflow
+from workflows.process import ProcessWorkflow
+
+KINDS = ("deadline", "meeting", "ceremony", "forum", "cancel")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The update, the processes it goes to (None: every process of the cycle), the change."""
+
+    kind: str
+    cycle: str
+    update: Any
+    targets: list[str] | None
+    change: BaseModel
+
+
+def _instant(text: str, label: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise Refused(f"{label}: {text[:40]!r} is not an ISO 8601 date and time", INVALID) from None
+    if when.tzinfo is None:
+        raise Refused(f"{label}: add the UTC offset, e.g. +01:00", INVALID)
+    return when
+
+
+def _model(model: type[BaseModel], **fields: Any) -> BaseModel:
+    try:
+        value = model(**fields)
+    except ValidationError as exc:
+        raise Refused(field_reasons(exc), INVALID) from None
+    if problems := value.problems():  # type: ignore[attr-defined]
+        raise Refused("; ".join(problems), INVALID)
+    return value
+
+
+def prepare(
+    kind: str, cycle: str, form: dict[str, str], *, actor: str, reason: str,
+    notice: dict[str, str],
+) -> Prepared:  # fmt: skip
+    """The change ``kind`` of ``cycle`` from the form's fields, or ``Refused`` saying why."""
+    if kind not in KINDS:
+        raise Refused(f"{kind[:20]!r} is not a change", INVALID)
+    if not cycle:
+        raise Refused("choose the cycle", INVALID)
+    who = {"requested_by": actor, "reason": reason, "notice": notice}
+    process = form.get("process", "") or "ocp"
+    if kind == "deadline":
+        change = _model(
+            DeadlineChange, deadline=form.get("deadline") or "submissions",
+            new=_instant(form.get("to", ""), "new deadline"), **who,
+        )  # fmt: skip
+        return Prepared(
+            kind, cycle, ProcessWorkflow.change_deadline, [ids.process_id(cycle, process)], change
+        )
+    if kind == "meeting":
+        venue = form.get("venue") or None
+        if venue is not None:
+            try:
+                venue = TypeAdapter(Venue).validate_python(venue)
+            except ValidationError as exc:
+                raise Refused(f"venue: {field_reasons(exc)}", INVALID) from None
+        starts = form.get("starts", "")
+        change = _model(
+            MeetingChange, meeting=form.get("meeting", ""), venue=venue,
+            starts=_instant(starts, "new start") if starts else None, **who,
+        )  # fmt: skip
+        return Prepared(kind, cycle, OcpWorkflow.move_meeting, [ids.ocp_id(cycle)], change)
+    if kind == "ceremony":
+        contest = form.get("process") or ids.PRIZES_SLUG
+        change = _model(CeremonyChange, at=_instant(form.get("to", ""), "new date"), **who)
+        target = [ids.contest_id(cycle, contest)]
+        return Prepared(kind, cycle, PrizeContestWorkflow.move_ceremony, target, change)
+    if kind == "forum":
+        change = _model(
+            ForumMove, starts=_instant(form.get("starts", ""), "Forum start"),
+            ends=_instant(form.get("ends", ""), "Forum end"), **who,
+        )  # fmt: skip
+        return Prepared(kind, cycle, None, None, change)
+    change = _model(Cancellation, notify=form.get("notify", "") == "yes", **who)
+    targets = [ids.process_id(cycle, form["process"])] if form.get("process") else None
+    return Prepared(kind, cycle, ProcessWorkflow.cancel, targets, change)

@@ -1,0 +1,109 @@
+"""Staff accounts and roles, the second factor, staff sessions and the append-only audit log."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError
+
+from models.tables import Participant
+from services import audit, staff
+from services.errors import Refused
+
+ROOT = Path(__file__).resolve().parent.parent
+_p = Participant.__table__  # type: ignore[attr-defined]
+
+
+def starter(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
+    run = subprocess.run(
+        [sys.executable, "starter.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"WSIS_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin", "USER": "ops"},
+    )
+    assert "Traceback" not in run.stderr, run.stderr
+    return run
+
+
+def test_staff_add_list_remove_from_the_cli(db_url: str, engine: Engine) -> None:
+    run = starter("staff", "add", "Jane@ITU.int", "--role", "secretariat", db_url=db_url)
+    assert run.returncode == 0 and "is secretariat" in run.stdout, run.stderr
+    run = starter("staff", "add", "x@itu.int", "--role", "boss", db_url=db_url)
+    assert run.returncode == 2 and "'boss' is not one of secretariat, expert, expert-lead" in (
+        run.stderr
+    )
+    listed = starter("staff", "list", db_url=db_url).stdout
+    assert "secretariat" in listed and "jane@itu.int" in listed and "not yet enrolled" in listed
+    # A staff identity takes no announcement; the log names the operator, not an address.
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(_p).where(_p.c.email == "jane@itu.int")).one()
+    assert row.unsubscribed and row.verified_at is not None
+    assert starter("staff", "remove", "jane@itu.int", db_url=db_url).returncode == 0
+    assert "jane" not in starter("staff", "list", db_url=db_url).stdout
+    run = starter("staff", "remove", "jane@itu.int", db_url=db_url)
+    assert run.returncode == 1 and "no staff account" in run.stderr
+    log = audit.entries(engine)
+    assert [(e.action, e.actor) for e in log] == [
+        ("staff.remove", "cli:ops"),
+        ("staff.add", "cli:ops"),
+    ]
+    assert not any("@" in f"{e.target}{e.detail}" for e in log)
+
+
+def test_the_audit_log_is_append_only(engine: Engine) -> None:
+    audit.record(engine, actor="staff:1", action="change.change_deadline", reason="why")
+    for statement in ("UPDATE audit_log SET reason = 'other'", "DELETE FROM audit_log"):
+        with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    assert [e.reason for e in audit.entries(engine)] == ["why"]
+    with pytest.raises(ValueError, match="never by address"):
+        audit.record(engine, actor="jane@itu.int", action="x")
+
+
+def test_the_second_factor_is_one_use_per_code(engine: Engine) -> None:
+    member = staff.add(engine, "jane@itu.int", "expert", actor="cli:ops")
+    secret = staff.enrolment_secret(engine, member.id)
+    assert staff.enrolment_secret(engine, member.id) == secret  # the same until confirmed
+    assert "<svg" in staff.enrolment_qr(secret, "jane@itu.int")
+    now = datetime.now(UTC)
+    code = pyotp.TOTP(secret).at(now)
+    assert not staff.check_code(engine, member.id, "000000" if code != "000000" else "111111")
+    assert staff.check_code(engine, member.id, code, now=now)
+    assert not staff.check_code(engine, member.id, code, now=now)  # replayed
+    later = now + timedelta(seconds=60)
+    assert staff.check_code(engine, member.id, pyotp.TOTP(secret).at(later), now=later)
+    assert staff.find(engine, staff_id=member.id).enrolled  # type: ignore[union-attr]
+
+
+def test_staff_sessions_end_idle_after_30_minutes_and_after_8_hours(engine: Engine) -> None:
+    member = staff.add(engine, "jane@itu.int", "secretariat", actor="cli:ops")
+    start = datetime.now(UTC)
+    sid = staff.open_session(engine, member.id, now=start)
+    seen = staff.session_staff(engine, sid, now=start + timedelta(minutes=1))
+    assert seen is not None and not seen.complete
+    staff.second_factor_given(engine, sid, now=start + timedelta(minutes=1))
+    at = start
+    while at < start + timedelta(hours=7, minutes=40):  # busy all day: touched every 20 min
+        at += timedelta(minutes=20)
+        signed = staff.session_staff(engine, sid, now=at)
+        assert signed is not None and signed.complete
+    assert staff.session_staff(engine, sid, now=start + timedelta(hours=8)) is None
+    idle = staff.open_session(engine, member.id, now=start)
+    assert staff.session_staff(engine, idle, now=start + timedelta(minutes=29)) is not None
+    assert staff.session_staff(engine, idle, now=start + timedelta(minutes=60)) is None
+    # Removing the account ends its sessions at once.
+    live = staff.open_session(engine, member.id)
+    staff.remove(engine, "jane@itu.int", actor="cli:ops")
+    assert staff.session_staff(engine, live) is None
+    with pytest.raises(Refused):
+        staff.remove(engine, "jane@itu.int", actor="cli:ops")
