@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.settings import Settings
+from mail.inbound.standing import suspended_ids
 from models.tables import OcpSubmission, Participant, Project, ProjectStatus
 from models.wire import Audience, CampaignRequest
 
@@ -25,7 +26,8 @@ def _owners(process_id: str, *where: Any) -> sa.Select[Any]:
 
 def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[Any]:
     """The participant ids ``request`` goes to (unsubscribed members excluded from bulk)."""
-    subscribed = _p.c.unsubscribed.is_(sa.false())
+    # Unsubscribed, or suspended for bounces (mail.inbound.standing): no bulk mail.
+    subscribed = sa.and_(_p.c.unsubscribed.is_(sa.false()), _p.c.id.not_in(suspended_ids()))
     match request.audience:
         case Audience.EVERYONE:
             return sa.select(_p.c.id).where(subscribed)
