@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from core.settings import Settings
 from intake.accounts import unsubscribe
-from mail.inbound.classify import bounce_of, feedback_original, is_auto_reply
+from mail.inbound.classify import bounce_of, feedback_original, is_auto_reply, is_report
 from mail.inbound.standing import complain, outbox_recipient, record_bounce
 from mail.inbound.submissions import Submitted, submit_by_mail
 from mail.signing import DnsFunc
@@ -140,6 +140,8 @@ def _bounce(
     found = _verp_participant(engine, routes, address)
     bounce = bounce_of(msg, raw)
     if bounce is None:
+        if is_report(msg, "delivery-status"):
+            return Outcome("dsn-no-failure")  # delays, relays: nothing failed yet
         return Outcome("auto-reply" if is_auto_reply(msg) else "ignored")
     if found is None:
         return Outcome("bounce-unmatched")
