@@ -212,7 +212,7 @@ async def test_the_bounce_score_follows_mailmans_rule(
                         raw=b"x",
                         state="done",
                         received_at=day,
-                    )  # fmt: skip
+                    )
                 ).inserted_primary_key[0]
             )
 

@@ -160,7 +160,7 @@ Date: Mon, 1 Mar 2027 10:00:00 +0000
 Sorry, we were unable to deliver your message to the following address.
 
 <{rcpt}>:
-554: delivery error: dd This user doesn't have a yahoo.com account ({rcpt}) [0] - mta1003.mail.bf1.yahoo.com
+554: delivery error: dd This user doesn't have a yahoo.com account ({rcpt}) [0] - mta1003
 
 --- Below this line is a copy of the message.
 
