@@ -8,91 +8,32 @@ RFCs' examples and the shapes the large providers send (``tests/inbound/samples.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
-from core.settings import Settings
-from mail.audience import audience_select
 from mail.inbound.classify import Bounce
-from mail.inbound.server import InboundServer
 from mail.inbound.standing import record_bounce, standing_of
-from mail.outbox import deliver, enqueue
 from models.tables import BounceKind, InboundMessage, MailBounce, Participant
-from models.wire import Audience, CampaignRequest, MessageKind
 
-from .conftest import free_port
 from .inbound import samples
-from .inbound.kit import Got, Recorder, send
+from .inbound.kit import send
+from .inbound.stack import BOUNCE_DOMAIN, Stack, announce, inbound_stack
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 _in = InboundMessage.__table__  # type: ignore[attr-defined]
 _bounce = MailBounce.__table__  # type: ignore[attr-defined]
-BOUNCE_DOMAIN = "bounces.itu.int"
-
-
-@dataclass
-class Stack:
-    settings: Settings
-    engine: Engine
-    recorder: Recorder
-    server: InboundServer
-
-
-def inbound_settings(db_url: str, recorder: Recorder, **kw: object) -> Settings:
-    values: dict[str, object] = {
-        "database_url": db_url,
-        "smtp_host": "127.0.0.1",
-        "smtp_port": recorder.port,
-        "smtp_connections": 2,
-        "bounce_domain": BOUNCE_DOMAIN,
-        "ocp_address": "wsis-ocp@itu.int",
-        "portal_secret": SecretStr("inbound-test-secret-0123456789abcdef"),
-        "portal_url": "http://portal.test",
-        "inbound_port": free_port(),
-        **kw,
-    }
-    return Settings.model_validate(values)
 
 
 @pytest_asyncio.fixture
 async def stack(
     db_url: str, engine: Engine, participants: list[dict[str, str]]
 ) -> AsyncIterator[Stack]:
-    recorder = Recorder(free_port()).start()
-    settings = inbound_settings(db_url, recorder)
-    server = await InboundServer(settings, engine, sweep_every=3600).start()
-    yield Stack(settings, engine, recorder, server)
-    await server.stop()
-    recorder.stop()
-
-
-def announcement(key: str) -> CampaignRequest:
-    return CampaignRequest(
-        key=key,
-        process_id="wsis-2027-ocp",
-        kind=MessageKind.OCP_OPENING,
-        audience=Audience.EVERYONE,
-        title="WSIS Forum 2027",
-        timezone="Europe/Zurich",
-        when=datetime(2027, 1, 31, 22, 59, tzinfo=UTC),
-    )
-
-
-async def announce(stack: Stack, key: str) -> dict[str, Got]:
-    """Send a real campaign to everyone subscribed; what arrived, by recipient address."""
-    request = announcement(key)
-    enqueue(request, audience_select(request, stack.settings), engine=stack.engine)
-    await deliver(request, stack.settings, engine=stack.engine)
-    got = [g for g in stack.recorder.got if g.message["X-WSIS-Campaign"] == key]
-    by_rcpt = {g.rcpt[0]: g for g in got}
-    assert len(by_rcpt) == len(got)  # nobody twice
-    return by_rcpt
+    async with inbound_stack(db_url, engine) as running:
+        yield running
 
 
 def outcomes(engine: Engine) -> list[str]:
