@@ -92,8 +92,9 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
+        sender = str(envelope.mail_from or "")
         return await self.server.receive(
-            str(envelope.mail_from or ""),
+            "" if sender == "<>" else sender,  # aiosmtpd keeps the null sender as "<>"
             list(envelope.rcpt_tos),
             bytes(envelope.original_content or envelope.content),
         )
