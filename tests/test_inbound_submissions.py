@@ -134,6 +134,11 @@ async def test_a_reply_to_the_announcement_becomes_an_acknowledged_submission(
 
     [(participant, proposal)] = proposals(stack.engine)
     assert proposal == OWN_WORDS  # quoted text and signature stripped
+    with stack.engine.connect() as conn:
+        owner = conn.execute(
+            sa.text("SELECT email FROM participant WHERE id = :i"), {"i": participant}
+        )
+        assert owner.scalar() == person
     [ack] = stack.recorder.to(person)
     text = ack.message.get_body(preferencelist=("plain",))
     assert text is not None
