@@ -154,7 +154,7 @@ async def test_the_bounce_score_follows_mailmans_rule(
                         state="done",
                         received_at=day,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]
             )
 
     n = 0
