@@ -10,6 +10,7 @@ import traceback
 import typer
 
 from cli import admin, changes, cycle, expert, intake, reports, votes
+from cli import mail as mail_cli
 from models.text import printable
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(reports.commands, name="report")
 app.add_typer(votes.commands, name="votes")
 app.add_typer(admin.participants, name="participants")
 app.add_typer(admin.db, name="db")
+app.add_typer(mail_cli.commands, name="mail")
 
 
 def run(args: list[str] | None = None) -> int:

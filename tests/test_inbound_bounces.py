@@ -7,8 +7,12 @@ RFCs' examples and the shapes the large providers send (``tests/inbound/samples.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -23,6 +27,7 @@ from .inbound import samples
 from .inbound.kit import send
 from .inbound.stack import BOUNCE_DOMAIN, Stack, announce, inbound_stack
 
+ROOT = Path(__file__).resolve().parent.parent
 _p = Participant.__table__  # type: ignore[attr-defined]
 _in = InboundMessage.__table__  # type: ignore[attr-defined]
 _bounce = MailBounce.__table__  # type: ignore[attr-defined]
@@ -131,6 +136,31 @@ async def test_bounces_and_complaints_decide_who_the_next_announcement_reaches(
     second = await announce(stack, "wsis-2027-ocp:reminder")
     assert set(second) == set(people) - suspended - unsubscribed
     assert stack.server.duplicates == 1
+
+    # The secretariat's view: counts and ids, addresses only when asked for.
+    shown = starter(stack.settings.database_url, "mail", "bounces")
+    assert shown.returncode == 0, shown.stderr
+    assert "wsis-2027-ocp:opening: hard 1, mailbox 5, soft 1 (of 30 sent)" in shown.stdout
+    assert "suspended participants: 5" in shown.stdout
+    assert "complaints (unsubscribed by a feedback report): 3" in shown.stdout
+    assert "@" not in shown.stdout + shown.stderr
+    named = starter(stack.settings.database_url, "mail", "bounces", "--addresses")
+    assert all(address in named.stdout for address in suspended)
+    # Re-enabled (the participant fixed their mailbox): the next announcement reaches them.
+    with stack.engine.connect() as conn:
+        pid = conn.execute(sa.select(_p.c.id).where(_p.c.email == people[0])).scalar_one()
+    assert starter(stack.settings.database_url, "mail", "reenable", str(pid)).returncode == 0
+    assert starter(stack.settings.database_url, "mail", "reenable", str(pid)).returncode == 2
+    third = await announce(stack, "wsis-2027-ocp:third")
+    assert people[0] in third and len(third) == len(second) + 1
+
+
+def starter(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WSIS_DATABASE_URL": db_url, "WSIS_LOG_FORMAT": "json"}
+    return subprocess.run(
+        [sys.executable, "starter.py", *args], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
 
 
 async def test_the_bounce_score_follows_mailmans_rule(
