@@ -20,7 +20,18 @@ from core.db import get_engine, migrate
 from core.settings import Settings, get_settings
 from portal.guards import Refusal
 from portal.pages import render
-from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
+from portal.routes import (
+    account,
+    ballot,
+    mail_status,
+    mine,
+    ocp,
+    projects,
+    public,
+    results,
+    signin,
+    unsubscribe,
+)
 from portal.security import BodyLimit, RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
 from portal.work import BallotBox, writer_for
@@ -51,6 +62,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for routes in (public, signin, account, unsubscribe, ocp, projects, ballot, mine, results):
         app.include_router(routes.router)
+    app.include_router(mail_status.router)  # mail that came back (mail.inbound)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> Response:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from intake.accounts import set_preferences
+from mail.inbound.standing import standing_of
 from models.tables import Participant
 from models.vocab import Language
 from portal.guards import checked_form
@@ -21,7 +22,9 @@ Me = Annotated[Participant, Depends(signed_in)]
 
 @router.get("/me")
 async def my_page(request: Request, me: Me) -> Response:
-    return render(request, "me.html")
+    assert me.id is not None  # a suspension of their announcements (mail.inbound) is shown
+    standing = await asyncio.to_thread(standing_of, request.app.state.engine, me.id)
+    return render(request, "me.html", mail_suspended=bool(standing and standing.suspended_at))
 
 
 @router.get("/preferences")
