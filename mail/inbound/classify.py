@@ -13,6 +13,7 @@ import email
 import logging
 import re
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 from email.message import Message
 
 from flufl.bounce import all_failures
@@ -54,11 +55,20 @@ def is_auto_reply(msg: Message) -> bool:
     return is_vacation(msg)
 
 
+def subject_of(msg: Message) -> str:
+    """The Subject, its RFC 2047 encoded-words decoded (compat32 leaves them as they are)."""
+    value = msg.get("Subject", "")
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeError):  # a malformed encoded-word
+        return str(value)
+
+
 def is_vacation(msg: Message) -> bool:
     """A vacation or out-of-office notice."""
     if any(msg.get(h) for h in ("X-Autoreply", "X-Autorespond")):
         return True
-    return bool(_AUTO_SUBJECT.match(str(msg.get("Subject", ""))))
+    return bool(_AUTO_SUBJECT.match(subject_of(msg)))
 
 
 def _kind_of(status: str) -> BounceKind:
@@ -117,7 +127,7 @@ def is_report(msg: Message, report_type: str) -> bool:
     )
 
 
-def bounce_of(msg: Message, raw: bytes) -> Bounce | None:
+def bounce_of(msg: Message) -> Bounce | None:
     """The failure ``msg`` reports, or None when it is no bounce (an auto-reply, a person)."""
     dsn = _dsn(msg)
     if dsn is not None or is_report(msg, "delivery-status"):
@@ -125,7 +135,7 @@ def bounce_of(msg: Message, raw: bytes) -> Bounce | None:
     # Bounces carry Auto-Submitted too (RFC 3834 5): only a vacation notice is ruled out here.
     if is_vacation(msg):
         return None
-    temporary, permanent = all_failures(email.message_from_bytes(raw))
+    temporary, permanent = all_failures(msg)  # Mailman's detectors read compat32 messages
     if not (temporary or permanent):
         return None
     text = _text(msg)

@@ -26,7 +26,7 @@ from core.log import get_logger
 from core.settings import Settings
 from intake.acks import send_ack
 from mail.inbound.answers import claim_answer, send_answer
-from mail.inbound.process import Routes, parse, process
+from mail.inbound.process import Routes, parse_fast, process
 from mail.inbound.store import finish, message_key, store, take, waiting
 from mail.signing import DnsFunc
 
@@ -62,7 +62,7 @@ def refusal(raw: bytes) -> str | None:
     except UnicodeDecodeError:
         return "550 5.6.0 Undecodable message: headers must be ASCII or UTF-8"
     try:
-        msg = parse(raw)
+        msg = parse_fast(raw)
         if not msg.keys() or msg.get("From") is None:
             return "550 5.6.0 Malformed message: no From header"
         if _depth(msg) > MAX_DEPTH:
