@@ -44,7 +44,7 @@ from core.db import create_db_engine, migrate  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from mail.audience import audience_select  # noqa: E402
 from mail.inbound.classify import bounce_of  # noqa: E402
-from mail.inbound.process import parse, parse_fast  # noqa: E402
+from mail.inbound.process import parse_fast  # noqa: E402
 from mail.inbound.server import refusal  # noqa: E402
 from mail.inbound.submissions import own_text  # noqa: E402
 from mail.outbox import enqueue  # noqa: E402
@@ -137,7 +137,7 @@ def parsing_alone(batch: list[tuple[str, str, bytes]], kind: str) -> float:
             bounce_of(parse_fast(raw))
         else:
             parse_fast(raw)  # routing, as the server does, then the submission's reading
-            own_text(parse(raw))
+            own_text(raw)
     return len(batch) / (time.perf_counter() - started)
 
 

@@ -136,7 +136,7 @@ def process(
                 return Outcome("unsubscribe")
             return Outcome("unsubscribe-unknown")
         submitted = submit_by_mail(
-            engine, routes.settings, routes.key, detail, mail_from, parse(raw), raw,
+            engine, routes.settings, routes.key, detail, mail_from, msg, raw,
             dnsfunc=routes.dnsfunc,
         )  # fmt: skip
         return Outcome(submitted.outcome, submitted)

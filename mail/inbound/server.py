@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections.abc import Callable
 from email import errors
 from email.message import Message
 from email.parser import BytesHeaderParser
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
 from sqlalchemy.engine import Engine
@@ -29,8 +31,10 @@ from mail.inbound.answers import claim_answer, send_answer
 from mail.inbound.process import Routes, parse_fast, process
 from mail.inbound.store import finish, message_key, store, take, waiting
 from mail.signing import DnsFunc
+from models.wire import CampaignRequest
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 MAX_PARTS = 200
 MAX_DEPTH = 8
@@ -119,7 +123,14 @@ class InboundServer:
         self.host = host or settings.inbound_host
         self.port = settings.inbound_port if port is None else port
         self.routes = Routes(settings, dnsfunc)
-        self.queue: asyncio.Queue[int] = asyncio.Queue()
+        # A stored message comes with its envelope and content (already taken by this process
+        # in the storing transaction); a swept one as an id, taken from the database.
+        self.queue: asyncio.Queue[int | tuple[int, str, list[str], bytes]] = asyncio.Queue()
+        # One database call at a time per process: SQLite writers that contend wait in its
+        # busy handler's sleeps (milliseconds each), much longer than in this lock.
+        self._db = threading.Lock()
+        self._acks: set[asyncio.Task[None]] = set()
+        self._ack_slots = asyncio.Semaphore(4)
         self.workers = workers
         self.sweep_every = sweep_every
         self.stored = 0
@@ -153,13 +164,15 @@ class InboundServer:
             self._server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
-        for task in self._tasks:
+        for task in [*self._tasks, *self._acks]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._acks, return_exceptions=True)
 
     async def drain(self) -> None:
-        """Wait until every message received so far is processed."""
+        """Wait until every message received so far is processed and acknowledged."""
         await self.queue.join()
+        while self._acks:
+            await asyncio.gather(*list(self._acks), return_exceptions=True)
 
     async def receive(self, mail_from: str, rcpt: list[str], raw: bytes) -> str:
         """A message's ``DATA``: checked, stored, then answered (see the module docstring)."""
@@ -170,7 +183,7 @@ class InboundServer:
         message_id = str(parse_headers(raw).get("Message-ID", ""))
         key = message_key(message_id, raw)
         try:
-            inbound_id = await asyncio.to_thread(store, self.engine, key, mail_from, rcpt, raw)
+            inbound_id = await self._call(store, self.engine, key, mail_from, rcpt, raw)
         except Exception as exc:  # the database: the sender keeps it and tries again
             log.warning("inbound.not_stored", error=type(exc).__name__)
             return "451 4.3.0 Temporary failure storing the message, try again later"
@@ -178,14 +191,24 @@ class InboundServer:
             self.duplicates += 1
             return "250 2.0.0 Already received"
         self.stored += 1
-        self.queue.put_nowait(inbound_id)
+        self.queue.put_nowait((inbound_id, mail_from, rcpt, raw))
         return "250 2.0.0 Stored"
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a thread, one database call at a time in this process."""
+
+        def serial() -> T:
+            with self._db:
+                return fn(*args)
+
+        return await asyncio.to_thread(serial)
 
     async def _work(self) -> None:
         while True:
-            inbound_id = await self.queue.get()
+            item = await self.queue.get()
+            inbound_id = item if isinstance(item, int) else item[0]
             try:
-                await self._process(inbound_id)
+                await self._process(item)
             except Exception as exc:  # left taken: swept up again after store.STALE
                 log.warning(
                     "inbound.process_failed", inbound_id=inbound_id, error=type(exc).__name__
@@ -193,26 +216,41 @@ class InboundServer:
             finally:
                 self.queue.task_done()
 
-    async def _process(self, inbound_id: int) -> None:
-        taken = await asyncio.to_thread(take, self.engine, inbound_id)
-        if taken is None:
-            return  # done, or another inbound process has it
-        result = await asyncio.to_thread(process, self.engine, self.routes, inbound_id, *taken)
+    async def _process(self, item: int | tuple[int, str, list[str], bytes]) -> None:
+        if isinstance(item, int):
+            inbound_id = item
+            taken = await self._call(take, self.engine, inbound_id)
+            if taken is None:
+                return  # done, or another inbound process has it
+        else:
+            inbound_id, taken = item[0], item[1:]
+        result = await self._call(process, self.engine, self.routes, inbound_id, *taken)
         outcome, submitted = result.outcome, result.submitted
         if submitted is not None and submitted.answer is not None:
             answer = submitted.answer
-            if await asyncio.to_thread(claim_answer, self.engine, self.settings, answer.to):
+            if await self._call(claim_answer, self.engine, self.settings, answer.to):
                 await send_answer(answer, self.settings)
             else:
                 outcome += "-not-again"  # answered once this period already: no loop
         if submitted is not None and submitted.ack is not None:
-            await send_ack(submitted.ack, self.engine, self.settings)
-        await asyncio.to_thread(finish, self.engine, inbound_id, outcome)
+            # Queued in the outbox with the submission (durable): sent beside the next
+            # messages' processing, not before it; if it fails, the outbox flush sends it.
+            task = asyncio.create_task(self._acknowledge(submitted.ack))
+            self._acks.add(task)
+            task.add_done_callback(self._acks.discard)
+        await self._call(finish, self.engine, inbound_id, outcome)
         log.info("inbound.processed", inbound_id=inbound_id, outcome=outcome)
+
+    async def _acknowledge(self, ack: CampaignRequest) -> None:
+        async with self._ack_slots:
+            try:
+                await send_ack(ack, self.engine, self.settings)
+            except Exception as exc:  # it stays in the outbox for the next flush
+                log.warning("inbound.ack_not_sent", error=type(exc).__name__)
 
     async def _sweep(self) -> None:
         while True:
-            for inbound_id in await asyncio.to_thread(waiting, self.engine):
+            for inbound_id in await self._call(waiting, self.engine):
                 self.queue.put_nowait(inbound_id)
             await asyncio.sleep(self.sweep_every)
 

@@ -31,7 +31,8 @@ def message_key(message_id: str, raw: bytes) -> str:
 
 
 def store(engine: Engine, key: str, mail_from: str, rcpt: list[str], raw: bytes) -> int | None:
-    """Store a received message; its id, or None when a message of that key is stored."""
+    """Store a received message, taken for processing by the caller (one transaction, not
+    two); its id, or None when a message of that key is stored."""
     now = datetime.now(UTC)
     try:
         with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
@@ -43,8 +44,9 @@ def store(engine: Engine, key: str, mail_from: str, rcpt: list[str], raw: bytes)
                     mail_from=mail_from[:320],
                     rcpt_json=json.dumps(rcpt),
                     raw=raw,
-                    state=InboundState.PENDING.value,
+                    state=InboundState.WORKING.value,
                     received_at=now,
+                    taken_at=now,
                 )
             )
             inserted = result.inserted_primary_key

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from html.parser import HTMLParser
 from typing import Any
 
@@ -32,7 +34,7 @@ from core.settings import Settings
 from intake.ocp import OcpForm, record_submission
 from intake.windows import Refused
 from mail.inbound.answers import Answer, answer_for
-from mail.inbound.classify import is_auto_reply, is_report
+from mail.inbound.classify import is_auto_reply, is_report, subject_of
 from mail.signing import DnsFunc, aligned_signer, from_domain
 from mail.tokens import campaign_tag, read_token
 from models.tables import Campaign, OcpSubmission, Participant, Window, WindowKind
@@ -53,7 +55,7 @@ class Submitted:
     ack: CampaignRequest | None = None
 
 
-def is_automatic(msg: EmailMessage, mail_from: str) -> bool:
+def is_automatic(msg: Message, mail_from: str) -> bool:
     """Mail never answered: a null sender, an auto-reply, a report, a mailing list."""
     return (
         not mail_from
@@ -73,7 +75,7 @@ class _Text(HTMLParser):
         self.parts.append(data)
 
 
-def has_attachments(msg: EmailMessage) -> bool:
+def has_attachments(msg: Message) -> bool:
     """Whether any part is an attachment or not text (an image, a zip: never opened)."""
     for part in msg.walk():
         if part.is_multipart():
@@ -85,8 +87,10 @@ def has_attachments(msg: EmailMessage) -> bool:
     return False
 
 
-def own_text(msg: EmailMessage) -> str:
+def own_text(raw: bytes) -> str:
     """The sender's own words: the plain text (or the HTML's text), quotes and signature out."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
     body = msg.get_body(preferencelist=("plain", "html"))
     if body is None:
         return ""
@@ -101,7 +105,7 @@ def own_text(msg: EmailMessage) -> str:
     return str(EmailReplyParser.parse_reply(text)).strip()
 
 
-def dmarc_pass(msg: EmailMessage, raw: bytes, settings: Settings, dnsfunc: DnsFunc | None) -> bool:
+def dmarc_pass(msg: Message, raw: bytes, settings: Settings, dnsfunc: DnsFunc | None) -> bool:
     """The From domain is authenticated: our MX's ``dmarc=pass``, or an aligned DKIM signature."""
     if settings.inbound_authserv_id:
         for value in msg.get_all("Authentication-Results") or []:
@@ -143,7 +147,7 @@ def submit_by_mail(
     key: bytes,
     detail: str,
     mail_from: str,
-    msg: EmailMessage,
+    msg: Message,
     raw: bytes,
     *,
     dnsfunc: DnsFunc | None = None,
@@ -153,7 +157,7 @@ def submit_by_mail(
     now = now or datetime.now(UTC)
     if is_automatic(msg, mail_from):
         return Submitted("ignored-automatic")
-    subject, ref = str(msg.get("Subject", "")), str(msg.get("Message-ID", ""))
+    subject, ref = subject_of(msg), str(msg.get("Message-ID", ""))
 
     def answer(why: str, **kw: Any) -> Submitted:
         return Submitted(
@@ -183,7 +187,7 @@ def submit_by_mail(
         return answer("closed", reason="no open consultation takes submissions now.")
     if has_attachments(msg):
         return answer("attachments")
-    text = own_text(msg)
+    text = own_text(raw)
     if not text:
         return answer("empty")
     try:
