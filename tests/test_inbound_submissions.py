@@ -244,6 +244,16 @@ async def test_outbound_mail_is_dkim_signed_when_a_key_is_configured(
     }
     async with inbound_stack(db_url, engine, **options) as running:
         got = await announce(running, "dkim:announcement")
+        stranger = "stranger@example.net"  # answered: the answer is signed too
+        await send(
+            running.server.port,
+            plain(stranger, OCP_ADDRESS, "Hi", "Hello."),
+            stranger,
+            [OCP_ADDRESS],
+        )
+        await running.server.drain()
+        [answer] = running.recorder.to(stranger)
+        assert dkim.verify(answer.data, dnsfunc=dnsfunc)
     assert len(got) == 30
     for message in got.values():
         assert dkim.verify(message.data, dnsfunc=dnsfunc)

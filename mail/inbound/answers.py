@@ -25,6 +25,7 @@ from core.log import get_logger
 from core.settings import Settings
 from mail.headers import header_value
 from mail.outbox.connect import Unusable, open_connection, tls_context
+from mail.signing import DkimSigner
 from mail.tokens import mail_key
 from models.tables import InboundAnswer
 
@@ -127,6 +128,9 @@ def answer_message(answer: Answer, settings: Settings) -> EmailMessage:
 async def send_answer(answer: Answer, settings: Settings) -> bool:
     """Send ``answer`` from the null return path; False if the server refused or was down."""
     data = answer_message(answer, settings).as_bytes(policy=policy.SMTP)
+    signer = DkimSigner.for_settings(settings)  # every message we send is signed
+    if signer is not None:
+        data = signer.sign(data)
     try:
         smtp = await open_connection(settings, tls_context(settings))
     except (Unusable, aiosmtplib.SMTPException, OSError) as exc:
