@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.utils import parseaddr
 from html.parser import HTMLParser
 from typing import Any
 
@@ -35,7 +36,7 @@ from intake.ocp import OcpForm, record_submission
 from intake.windows import Refused
 from mail.inbound.answers import Answer, answer_for
 from mail.inbound.classify import is_auto_reply, is_report, subject_of
-from mail.signing import DnsFunc, aligned_signer, from_domain
+from mail.signing import DnsFunc, aligned_signer
 from mail.tokens import campaign_tag, read_token
 from models.tables import Campaign, OcpSubmission, Participant, Window, WindowKind
 from models.wire import CampaignRequest, MessageKind
@@ -106,7 +107,11 @@ def own_text(raw: bytes) -> str:
 
 
 def dmarc_pass(msg: Message, raw: bytes, settings: Settings, dnsfunc: DnsFunc | None) -> bool:
-    """The From domain is authenticated: our MX's ``dmarc=pass``, or an aligned DKIM signature."""
+    """The From domain is authenticated: our MX's ``dmarc=pass``, or an aligned DKIM signature.
+    Our MX must remove ``Authentication-Results`` headers of its own authserv-id that come in
+    with the message (RFC 8601 5): otherwise a sender could write one."""
+    if len(msg.get_all("From") or []) != 1:
+        return False
     if settings.inbound_authserv_id:
         for value in msg.get_all("Authentication-Results") or []:
             try:
@@ -174,10 +179,8 @@ def submit_by_mail(
         else:
             if not dmarc_pass(msg, raw, settings, dnsfunc):
                 return answer("unverifiable")
-            sender = str(msg.get("From", ""))
-            address = sender[sender.find("<") + 1 : sender.rfind(">")] if "<" in sender else sender
-            if from_domain(msg) != address.rpartition("@")[2].lower():
-                return answer("unverifiable")
+            # dmarc_pass checked the one From address's domain: that address is the sender.
+            address = parseaddr(str(msg.get("From", "")))[1]
             where = sa.func.lower(_p.c.email) == address.strip().lower()
             process_id = _current_ocp(conn, now)
         person = conn.execute(sa.select(_p).where(where)).first()
