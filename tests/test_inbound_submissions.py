@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.engine import Engine
 
+from core.settings import Settings
 from mail.inbound.answers import claim_answer
 from models.tables import InboundMessage, OcpSubmission, Window, WindowKind, WindowState
 
@@ -269,3 +270,19 @@ def test_one_answer_per_sender_per_period(stack: Stack) -> None:
     assert claim_answer(engine, settings, "robot@example.org", now=now)
     assert not claim_answer(engine, settings, "ROBOT@example.org", now=now + timedelta(hours=23))
     assert claim_answer(engine, settings, "robot@example.org", now=now + timedelta(hours=25))
+
+
+def test_our_mx_authentication_results_are_trusted_and_nobody_elses() -> None:
+    from mail.inbound.process import parse_fast
+    from mail.inbound.submissions import dmarc_pass
+
+    settings = Settings(inbound_authserv_id="mx.itu.int")
+
+    def check(header: str, sender: str = "participant1@example.org") -> bool:
+        raw = plain(sender, OCP_ADDRESS, "S", "Text.", Authentication_Results=header)
+        return dmarc_pass(parse_fast(raw), raw, settings, dnsfunc)
+
+    assert check("mx.itu.int; dmarc=pass (p=reject) header.from=example.org")
+    assert not check("mx.itu.int; dmarc=fail header.from=example.org")
+    assert not check("mx.evil.example; dmarc=pass header.from=example.org")
+    assert not check("garbage;;; =")
