@@ -84,3 +84,39 @@ async def test_two_inbound_processes_share_one_database(db_url: str, engine: Eng
     logs = b"".join(outputs)
     assert b"gone@example.com" not in logs and b"Traceback" not in logs
     assert b"inbound.listening" in logs
+
+
+async def test_a_message_stored_before_a_crash_is_processed_after_it(
+    db_url: str, engine: Engine
+) -> None:
+    """Stored and answered 250, then the process died before processing it: the next
+    process (here, after the stale delay) takes it up and processes it once."""
+    from datetime import UTC, datetime, timedelta
+
+    from mail.inbound.server import InboundServer
+    from mail.inbound.store import STALE
+
+    from .inbound.kit import Recorder
+    from .inbound.stack import inbound_settings
+
+    recorder = Recorder(free_port()).start()
+    settings = inbound_settings(db_url, recorder, bounce_domain="bounces.example.org")
+    crashing = await InboundServer(settings, engine, workers=0).start()  # never processes
+    raw = samples.qmail(BOUNCES, "gone@example.com")
+    assert (await send(crashing.port, raw, "", [BOUNCES])).code == 250
+    await crashing.stop()
+    assert done(engine) == [("working", "None")]
+    with engine.begin() as conn:  # the crash was longer ago than the stale delay
+        conn.execute(_in.update().values(taken_at=datetime.now(UTC) - STALE - timedelta(1)))
+    after = await InboundServer(settings, engine, port=free_port()).start()
+    try:
+        for _ in range(100):
+            if done(engine)[0][0] == "done":
+                break
+            await asyncio.sleep(0.1)
+        assert (await send(after.port, raw, "", [BOUNCES])).code == 250  # the MX retried
+        await after.drain()
+    finally:
+        await after.stop()
+        recorder.stop()
+    assert done(engine) == [("done", "bounce-unmatched")]
