@@ -126,13 +126,23 @@ def dmarc_pass(msg: Message, raw: bytes, settings: Settings, dnsfunc: DnsFunc | 
     return aligned_signer(raw, msg, dnsfunc)
 
 
+# Which OCP an announcement's tag names: campaign keys never change, so a tag once found is
+# kept (per process; the campaign table grows by one row per acknowledgement).
+_TAGS: dict[str, str] = {}
+
+
 def _ocp_for_tag(conn: sa.Connection, tag: str) -> str | None:
+    known = _TAGS.get(tag)
+    if known is not None:
+        return known
     rows = conn.execute(
         sa.select(_campaign.c.key, _campaign.c.process_id).where(
             _campaign.c.kind == MessageKind.OCP_OPENING.value
         )
     )
-    return next((str(r.process_id) for r in rows if campaign_tag(str(r.key)) == tag), None)
+    for row in rows:
+        _TAGS[campaign_tag(str(row.key))] = str(row.process_id)
+    return _TAGS.get(tag)
 
 
 def _current_ocp(conn: sa.Connection, now: datetime) -> str | None:
