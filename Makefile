@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/email_fanout.py --quick
 	$(BIN)/python bench/signin.py --quick
 	$(BIN)/python bench/portal_votes.py --quick
+	$(BIN)/python bench/inbound.py --quick
 
 clean:
 	rm -rf var $(VENV)

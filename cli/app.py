@@ -10,6 +10,7 @@ import traceback
 import typer
 
 from cli import admin, changes, cycle, expert, export, intake, reports, staff, votes
+from cli import mail as mail_cli
 from models.text import printable
 from services.cycles import CycleFileRefused
 from services.errors import Refused
@@ -29,6 +30,7 @@ app.add_typer(votes.commands, name="votes")
 app.add_typer(admin.participants, name="participants")
 app.add_typer(admin.db, name="db")
 app.add_typer(staff.commands, name="staff")
+app.add_typer(mail_cli.commands, name="mail")
 
 
 def run(args: list[str] | None = None) -> int:

@@ -100,6 +100,35 @@ class Settings(BaseSettings):
     signin_per_address: int = 5
     signin_per_client: int = 60
 
+    # Mail that comes back (mail/inbound, README "Mail that comes back"). The inbound SMTP
+    # service listens here; the MX or relay forwards the addresses below to it.
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = 2525
+    inbound_max_bytes: int = 2_000_000  # larger messages are refused with 552
+    inbound_max_recipients: int = 20  # per message; more get 452 (RFC 5321 4.5.3.1.10)
+    # VERP (on when bounce_domain is set): bulk mail's envelope sender is
+    # <bounce_localpart>+<signed token>@<bounce_domain>.
+    bounce_localpart: str = "wsis-bounces"
+    bounce_domain: str = ""
+    # Mailman's bounce score: a hard bounce adds 1, a soft one 0.5, at most once a day per
+    # address; the score suspends bulk mail at the threshold and is forgotten after stale days.
+    bounce_score_hard: float = 1.0
+    bounce_score_soft: float = 0.5
+    bounce_threshold: float = 5.0
+    bounce_stale_days: int = 7
+    # Official OCP submissions by e-mail: the OCP's address (its +token variants are the
+    # per-recipient Reply-To of the OCP opening announcement). Empty: off.
+    ocp_address: str = ""
+    # An Authentication-Results header (RFC 8601) from this authserv-id (our own MX) is
+    # trusted for DMARC; otherwise the DKIM signatures are verified here.
+    inbound_authserv_id: str = ""
+    # At most one automatic answer per sender in this many hours.
+    inbound_answer_every_hours: float = 24.0
+    # Outbound DKIM (dkimpy): every message is signed when all three are set.
+    dkim_domain: str = ""
+    dkim_selector: str = ""
+    dkim_key_file: Path | None = None
+
     log_format: str = Field(default="auto", description="auto, json or console")
     log_level: str = "INFO"
 

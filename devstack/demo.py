@@ -32,6 +32,7 @@ from devstack.catcher import MailCatcher
 from devstack.community import Community, Persona
 from devstack.temporal import port_open, start_dev_server
 from intake.participants import import_participants
+from mail.inbound.server import InboundServer
 from models.cycle import CycleConfig
 from models.cycle_file import load_cycle
 from models.moves import rebased
@@ -168,6 +169,7 @@ async def main(minutes: float) -> None:
     ).start()
     community = Community(settings.portal_url, catcher, personas())
     portal = await start_portal(settings)
+    inbound = await InboundServer(settings, get_engine()).start()  # mail that comes back
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -192,6 +194,7 @@ async def main(minutes: float) -> None:
                     authenticator app, or give the key it shows to one:
                     .venv/bin/python -c "import pyotp; print(pyotp.TOTP('KEY').now())")
   Mail received     {mail_dir}/  (one .eml file per message)
+  Inbound SMTP      {inbound.host}:{inbound.port} (bounces, complaints, replies: mail.inbound)
   Participants      {report.accepted} imported from {SAMPLES.relative_to(PROJECT_ROOT)}
   Cycle file        {VAR_DIR / "demo-cycle.toml"} (cycles/2024.toml, {minutes:g} minutes long)
   Status            .venv/bin/python starter.py status {cycle.cycle_id}
@@ -216,10 +219,11 @@ async def main(minutes: float) -> None:
     finally:
         await community.close()
         portal.should_exit = True
+        await inbound.stop()
         catcher.stop()
         server.terminate()
         server.wait(timeout=30)
-        print("stopped: dev server, mail catcher, portal, worker")
+        print("stopped: dev server, mail catcher, portal, inbound SMTP, worker")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.settings import Settings
+from mail.inbound.standing import suspended_ids
 from models.tables import OcpSubmission, Participant, Project, ProjectStatus
 from models.text import normalize_address
 from models.wire import Audience, CampaignRequest
@@ -27,11 +28,13 @@ def _owners(process_id: str, *where: Any) -> sa.Select[Any]:
 
 def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[Any]:
     """The participant ids ``request`` goes to (unsubscribed members excluded from bulk)."""
-    # Bulk mail goes to subscribed participants, never to a sign-up nobody confirmed yet, and
-    # the secretariat's own row receives its notices, never a bulk announcement.
+    # Bulk mail goes to subscribed participants: never to a sign-up nobody confirmed yet, to
+    # an address suspended for bounces (mail.inbound.standing), or to the secretariat's own
+    # row (it receives its notices, never a bulk announcement).
     subscribed = (
         _p.c.unsubscribed.is_(sa.false())
         & _p.c.pending.is_(sa.false())
+        & _p.c.id.not_in(suspended_ids())
         & not_secretariat(settings.secretariat_email)
     )
     match request.audience:

@@ -59,6 +59,8 @@ from mail.render import (
     render,
     source,
 )
+from mail.signing import DkimSigner
+from mail.tokens import ReturnAddresses
 from models.wire import Audience, CampaignRequest, MessageKind
 
 __all__ = [
@@ -164,6 +166,9 @@ class Composer:
     unsubscribe_mailto: str
     extra: dict[str, Any] | None = None
     portal_url: str = _DEFAULT_PORTAL
+    # VERP return paths and the OCP's per-recipient Reply-To (mail.tokens), and DKIM.
+    returns: ReturnAddresses | None = None
+    dkim: DkimSigner | None = None
     _variants: dict[str, _Variant] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -182,6 +187,8 @@ class Composer:
             settings.unsubscribe_mailto,
             extra,
             portal_url=settings.portal_url,
+            returns=ReturnAddresses(settings),
+            dkim=DkimSigner.for_settings(settings),
         )
 
     def __post_init__(self) -> None:
@@ -311,6 +318,13 @@ class Composer:
         token = quote(header_value(recipient.unsubscribe_token), safe="")
         return f"<{url}>, <mailto:{self._mailto}?subject=unsubscribe%20{token}>"
 
+    def return_path(self, outbox_id: int) -> str:
+        """The envelope sender of outbox row ``outbox_id``: its VERP address for bulk mail
+        when VERP is configured (bounces then name the row), else the From address."""
+        if self.bulk and self.returns is not None:
+            return self.returns.verp(outbox_id) or self.sender_address
+        return self.sender_address
+
     def message_bytes(self, recipient: Recipient, *, message_id: str | None = None) -> bytes:
         """The whole message for ``recipient``, CRLF line ends, ready for SMTP ``DATA``."""
         language, subject, text, html = self.content(recipient)
@@ -331,6 +345,10 @@ class Composer:
             f"Message-ID: {header_value(message_id)}",
             self._campaign_line,
         ]
+        if self.request.kind is MessageKind.OCP_OPENING and self.returns is not None:
+            reply_to = self.returns.reply(recipient.participant_id, self.request.key)
+            if reply_to:  # a reply is an official submission (mail.inbound.submissions)
+                lines.append(fold("Reply-To", reply_to))
         if self.bulk:  # RFC 2369 and RFC 8058 one-click unsubscription
             lines += [
                 fold("List-Unsubscribe", self.list_unsubscribe(recipient)),
@@ -354,7 +372,8 @@ class Composer:
             body = multipart(self._mixed, [inner, attachment])
         lines += ["MIME-Version: 1.0", content_type, f"Content-Language: {language}"]
         head = "\r\n".join(lines) + "\r\n\r\n"
-        return head.encode("utf-8") + body
+        data = head.encode("utf-8") + body
+        return self.dkim.sign(data) if self.dkim is not None else data
 
     def message(self, recipient: Recipient, *, message_id: str | None = None) -> EmailMessage:
         """The same message, parsed back into an ``EmailMessage``."""

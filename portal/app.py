@@ -22,7 +22,18 @@ from portal import staff
 from portal.errors import ErrorPage
 from portal.guards import Refusal
 from portal.pages import render
-from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
+from portal.routes import (
+    account,
+    ballot,
+    mail_status,
+    mine,
+    ocp,
+    projects,
+    public,
+    results,
+    signin,
+    unsubscribe,
+)
 from portal.security import RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
 from portal.upkeep import PURGE_EVERY, lifespan
@@ -62,6 +73,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for routes in (public, signin, account, unsubscribe, ocp, projects, ballot, mine, results):
         app.include_router(routes.router)
     staff.install(app)  # the secretariat's console under /staff/
+    app.include_router(mail_status.router)  # mail that came back (mail.inbound)
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, refusal: Refusal) -> Response:

@@ -216,6 +216,25 @@ def test_portal_scales_out_behind_the_load_balancer(
     assert depends_on(portal)["migrate"] == "service_completed_successfully"
 
 
+def test_inbound_mail_service(services: dict[str, dict[str, Any]]) -> None:
+    inbound = services["inbound"]
+    assert inbound.get("build") and "-m mail.inbound" in " ".join(script(inbound).split())
+    env = environment(inbound)
+    engine_env = environment(services["worker"])
+    assert {k: env[k] for k in engine_env} == engine_env  # one database, one relay
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        settings = Settings()
+    assert (settings.inbound_host, settings.inbound_port) == ("0.0.0.0", 2525)
+    assert published(inbound) == {2525: 2525}  # where the MX or relay forwards
+    # VERP on, and the addresses the inbound service answers for are the workers' own.
+    assert settings.bounce_domain and settings.ocp_address and settings.unsubscribe_mailto
+    fields = {name.upper() for name in Settings.model_fields}
+    assert all(k.removeprefix("WSIS_") in fields for k in env if k.startswith("WSIS_"))
+    assert depends_on(inbound)["migrate"] == "service_completed_successfully"
+
+
 def test_migrate_runs_the_migrations_first(services: dict[str, dict[str, Any]]) -> None:
     migrate = services["migrate"]
     assert migrate.get("build")

@@ -64,7 +64,6 @@ class Exchange:
         self.progress = progress
         self._stop = stop
         self.smtputf8 = smtputf8  # the settings say the relay may take UTF-8 addresses
-        self.sender = composer.sender_address.encode("utf-8")
         # A UTF-8 address in the message (the recipient's, or ours) needs SMTPUTF8 (RFC 6531).
         self.sender_utf8 = not composer.sender_address.isascii()
 
@@ -84,7 +83,8 @@ class Exchange:
         claim = self.ledger.claim(row.outbox_id)
         stage = "MAIL FROM"
         try:
-            reply = await smtp.execute_command(b"MAIL", b"FROM:<" + self.sender + b">", *options)
+            sender = self.composer.return_path(row.outbox_id).encode("utf-8")  # VERP
+            reply = await smtp.execute_command(b"MAIL", b"FROM:<" + sender + b">", *options)
             if reply.code != 250:
                 raise Refused(stage, reply.code, reply.message)
             stage = "RCPT TO"

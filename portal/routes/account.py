@@ -11,10 +11,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from intake.fields import PersonName
 from intake.preferences import set_preferences
+from mail.inbound.standing import standing_of
 from models.vocab import Language
 from portal.deps import CsrfChecked, EngineDep, Me
 from portal.pages import LANGUAGE_COOKIE, render
-from portal.work import write
+from portal.work import read, write
 
 router = APIRouter()
 Text = Annotated[str, Form()]
@@ -22,8 +23,10 @@ _NAME: TypeAdapter[str] = TypeAdapter(PersonName)
 
 
 @router.get("/me")
-async def my_page(request: Request, me: Me) -> Response:
-    return render(request, "me.html")
+async def my_page(request: Request, me: Me, engine: EngineDep) -> Response:
+    assert me.id is not None  # a suspension of their announcements (mail.inbound) is shown
+    standing = await read(standing_of, engine, me.id)
+    return render(request, "me.html", mail_suspended=bool(standing and standing.suspended_at))
 
 
 @router.get("/preferences")
