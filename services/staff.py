@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from intake.accounts import digest
+from intake.tokens import stored
 from models.tables import Participant, StaffMember, StaffRole, StaffSession
 from models.text import normalize_address
 from models.vocab import Language, StakeholderType
@@ -203,25 +203,33 @@ def check_code(engine: Engine, staff_id: int, code: str, *, now: datetime | None
 # -- Sessions ------------------------------------------------------------------------------
 
 
-def open_session(engine: Engine, staff_id: int, *, now: datetime | None = None) -> str:
+def _kept(key: bytes, session_id: str) -> str:
+    """What the database keeps of a console session id: a keyed hash (as the portal's own
+    sessions), so a copy of the database cannot be used to take over a staff session."""
+    return stored(key, "staff-session", session_id)
+
+
+def open_session(engine: Engine, staff_id: int, key: bytes, *, now: datetime | None = None) -> str:
     """A session that has passed the link, not yet the second factor; returns its id."""
     now = now or datetime.now(UTC)
     session_id = secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(
             _s.insert().values(
-                id_hash=digest(session_id), staff_id=staff_id, created_at=now, last_seen_at=now
+                id_hash=_kept(key, session_id), staff_id=staff_id, created_at=now, last_seen_at=now
             )
         )
     return session_id
 
 
-def second_factor_given(engine: Engine, session_id: str, *, now: datetime | None = None) -> None:
+def second_factor_given(
+    engine: Engine, session_id: str, key: bytes, *, now: datetime | None = None
+) -> None:
     """The session has passed the second factor."""
     with engine.begin() as conn:
         conn.execute(
             _s.update()
-            .where(_s.c.id_hash == digest(session_id))
+            .where(_s.c.id_hash == _kept(key, session_id))
             .values(second_factor_at=now or datetime.now(UTC))
         )
 
@@ -235,25 +243,25 @@ class SignedIn:
 
 
 def session_staff(
-    engine: Engine, session_id: str, *, now: datetime | None = None
+    engine: Engine, session_id: str, key: bytes, *, now: datetime | None = None
 ) -> SignedIn | None:
     """The staff member of a live session (and the session is touched), or None: unknown,
     idle 30 minutes, older than 8 hours, or the account removed (the row is deleted)."""
     now = now or datetime.now(UTC)
-    key = digest(session_id)
+    kept = _kept(key, session_id)
     with engine.connect() as conn, conn.begin():
-        row = conn.execute(sa.select(_s).where(_s.c.id_hash == key)).first()
+        row = conn.execute(sa.select(_s).where(_s.c.id_hash == kept)).first()
         if row is None:
             return None
         if now - row.last_seen_at >= IDLE or now - row.created_at >= LONGEST:
-            conn.execute(_s.delete().where(_s.c.id_hash == key))
+            conn.execute(_s.delete().where(_s.c.id_hash == kept))
             return None
-        conn.execute(_s.update().where(_s.c.id_hash == key).values(last_seen_at=now))
+        conn.execute(_s.update().where(_s.c.id_hash == kept).values(last_seen_at=now))
     staff = find(engine, staff_id=row.staff_id)
     return SignedIn(staff, row.second_factor_at is not None) if staff else None
 
 
-def close_session(engine: Engine, session_id: str) -> None:
+def close_session(engine: Engine, session_id: str, key: bytes) -> None:
     """Sign out."""
     with engine.begin() as conn:
-        conn.execute(_s.delete().where(_s.c.id_hash == digest(session_id)))
+        conn.execute(_s.delete().where(_s.c.id_hash == _kept(key, session_id)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,9 @@ def starter(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
     )
     assert "Traceback" not in run.stderr, run.stderr
     return run
+
+
+KEY = b"k" * 32  # the portal's secret key
 
 
 def test_staff_add_list_remove_from_the_cli(db_url: str, engine: Engine) -> None:
@@ -88,22 +92,27 @@ def test_the_second_factor_is_one_use_per_code(engine: Engine) -> None:
 def test_staff_sessions_end_idle_after_30_minutes_and_after_8_hours(engine: Engine) -> None:
     member = staff.add(engine, "jane@itu.int", "secretariat", actor="cli:ops")
     start = datetime.now(UTC)
-    sid = staff.open_session(engine, member.id, now=start)
-    seen = staff.session_staff(engine, sid, now=start + timedelta(minutes=1))
+    sid = staff.open_session(engine, member.id, KEY, now=start)
+    seen = staff.session_staff(engine, sid, KEY, now=start + timedelta(minutes=1))
     assert seen is not None and not seen.complete
-    staff.second_factor_given(engine, sid, now=start + timedelta(minutes=1))
+    staff.second_factor_given(engine, sid, KEY, now=start + timedelta(minutes=1))
     at = start
     while at < start + timedelta(hours=7, minutes=40):  # busy all day: touched every 20 min
         at += timedelta(minutes=20)
-        signed = staff.session_staff(engine, sid, now=at)
+        signed = staff.session_staff(engine, sid, KEY, now=at)
         assert signed is not None and signed.complete
-    assert staff.session_staff(engine, sid, now=start + timedelta(hours=8)) is None
-    idle = staff.open_session(engine, member.id, now=start)
-    assert staff.session_staff(engine, idle, now=start + timedelta(minutes=29)) is not None
-    assert staff.session_staff(engine, idle, now=start + timedelta(minutes=60)) is None
+    assert staff.session_staff(engine, sid, KEY, now=start + timedelta(hours=8)) is None
+    # The database keeps only a keyed hash of a session id: neither the id nor its SHA-256.
+    with engine.connect() as conn:
+        kept = set(conn.execute(sa.text("SELECT id_hash FROM staff_session")).scalars())
+    assert sid not in kept and hashlib.sha256(sid.encode()).hexdigest() not in kept
+    assert staff.session_staff(engine, sid, b"another key" * 3) is None
+    idle = staff.open_session(engine, member.id, KEY, now=start)
+    assert staff.session_staff(engine, idle, KEY, now=start + timedelta(minutes=29)) is not None
+    assert staff.session_staff(engine, idle, KEY, now=start + timedelta(minutes=60)) is None
     # Removing the account ends its sessions at once.
-    live = staff.open_session(engine, member.id)
+    live = staff.open_session(engine, member.id, KEY)
     staff.remove(engine, "jane@itu.int", actor="cli:ops")
-    assert staff.session_staff(engine, live) is None
+    assert staff.session_staff(engine, live, KEY) is None
     with pytest.raises(Refused):
         staff.remove(engine, "jane@itu.int", actor="cli:ops")

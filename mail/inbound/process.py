@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.settings import Settings
-from intake.accounts import unsubscribe
+from intake.preferences import unsubscribe
 from mail.inbound.classify import bounce_of, feedback_original, is_auto_reply, is_report
 from mail.inbound.standing import complain, outbox_recipient, record_bounce
 from mail.inbound.submissions import Submitted, submit_by_mail

@@ -46,7 +46,10 @@ async def session_of(request: Request) -> staff.SignedIn | None:
     session_id = request.cookies.get(STAFF_COOKIE)
     if not session_id:
         return None
-    return await asyncio.to_thread(staff.session_staff, request.app.state.engine, session_id)
+    app = request.app.state
+    return await asyncio.to_thread(
+        staff.session_staff, app.engine, session_id, app.settings.portal_key()
+    )
 
 
 async def require(request: Request, roles: tuple[str, ...] = SECRETARIAT) -> Staff:

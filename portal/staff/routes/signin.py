@@ -86,8 +86,10 @@ async def sign_in_with_link(request: Request, token: str, csrf: Text = "") -> Re
         return render(request, "staff/signin.html", status=400, failed=True)
     old = request.cookies.get(STAFF_COOKIE)
     if old:
-        await asyncio.to_thread(staff.close_session, app.engine, old)
-    session_id = await asyncio.to_thread(staff.open_session, app.engine, member.id)
+        await asyncio.to_thread(staff.close_session, app.engine, old, app.settings.portal_key())
+    session_id = await asyncio.to_thread(
+        staff.open_session, app.engine, member.id, app.settings.portal_key()
+    )
     response = RedirectResponse("/staff/second-factor", status_code=303)
     response.set_cookie(
         STAFF_COOKIE, session_id, httponly=True, samesite="strict", secure=secure(request),
@@ -133,7 +135,10 @@ async def give_second_factor(request: Request, code: Text = "", csrf: Text = "")
     if not await asyncio.to_thread(staff.check_code, engine, signed.staff.id, code):
         return await _second_factor(request, signed.staff, status=400)
     await asyncio.to_thread(
-        staff.second_factor_given, engine, request.cookies.get(STAFF_COOKIE, "")
+        staff.second_factor_given,
+        engine,
+        request.cookies.get(STAFF_COOKIE, ""),
+        request.app.state.settings.portal_key(),
     )
     await asyncio.to_thread(audit.record, engine, actor=signed.staff.actor, action="staff.sign-in")
     return RedirectResponse("/staff/", status_code=303)
@@ -144,7 +149,9 @@ async def sign_out(request: Request, csrf: Text = "") -> Response:
     await checked_form(request, csrf)
     session_id = request.cookies.get(STAFF_COOKIE)
     if session_id:
-        await asyncio.to_thread(staff.close_session, request.app.state.engine, session_id)
+        app = request.app.state
+        key = app.settings.portal_key()
+        await asyncio.to_thread(staff.close_session, app.engine, session_id, key)
     response = RedirectResponse("/staff/signin", status_code=303)
     response.delete_cookie(STAFF_COOKIE, path="/staff")
     return response
