@@ -14,7 +14,14 @@ from fastapi.responses import RedirectResponse, Response
 from intake.sessions import KEPT, close_session, find_session, open_session, touch_session
 from models.tables import Participant
 from portal.pages import secure
-from portal.security import CSRF_COOKIE, SESSION_COOKIE, cookie_name, new_csrf_seed, session_of
+from portal.security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    cookie_name,
+    new_csrf_seed,
+    security_event,
+    session_of,
+)
 from portal.work import read, write
 
 __all__ = ["SESSION_COOKIE", "SignInRequired", "end_session", "load_participant", "signed_in"]
@@ -65,6 +72,7 @@ async def start_session(
     if old:
         await write(request, close_session, engine, old, key)
     session_id = await write(request, open_session, engine, participant_id, key, keep=keep)
+    security_event(request, "signed_in", participant=participant_id, kept=keep)
     response = RedirectResponse(to, status_code=303)
     response.set_cookie(
         cookie_name(request, SESSION_COOKIE), session_id, httponly=True, samesite="lax",
@@ -81,6 +89,7 @@ async def end_session(request: Request) -> Response:
     if session_id:
         key = request.app.state.settings.portal_key()
         await write(request, close_session, request.app.state.engine, session_id, key)
+        security_event(request, "signed_out")
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(
         cookie_name(request, SESSION_COOKIE), path="/", secure=secure(request), httponly=True

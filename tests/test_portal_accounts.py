@@ -287,3 +287,30 @@ async def test_each_portal_process_purges_while_it_runs(
         await asyncio.sleep(0.5)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(_s)).scalar_one() == 0
+
+
+async def test_authentication_and_access_decisions_are_logged_without_secrets(
+    portal: Portal, mail: MailCatcher, participants: list[dict[str, str]]
+) -> None:
+    """ASVS 7.1.3 and 7.2: refused forms, wrong codes, sign-ins and sign-outs are named
+    events with the route and network, and no address, token or code."""
+    import structlog
+
+    address = participants[6]["email"]
+    with structlog.testing.capture_logs() as events:
+        async with httpx.AsyncClient(base_url=portal.url) as browser:
+            await browser.post("/signin", data={"email": address, "csrf": "forged"})
+            asked = await ask_for_link(browser, address)
+            link, code = await sign_in_mail(mail, address)
+            csrf = token_of(asked.text)
+            await browser.post("/signin/code", data={"code": "AAAA-AAAA", "csrf": csrf})
+            await browser.post(link, data={"csrf": token_of((await browser.get(link)).text)})
+            await browser.post("/signout", data={"csrf": await page_token(browser, "/me")})
+    named = [e["event"] for e in events if e["event"].startswith("security.")]
+    assert named == [
+        "security.csrf_refused", "security.signin_refused", "security.signed_in",
+        "security.signed_out",
+    ]  # fmt: skip
+    logged = "\n".join(str(e) for e in events)
+    for secret in (address, link.rsplit("/", 1)[1], code):
+        assert secret not in logged
