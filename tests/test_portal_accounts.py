@@ -129,6 +129,8 @@ async def test_the_code_form_tells_nothing_about_an_address(
 ) -> None:
     known = [p["email"] for p in participants[:5]]
     unknown = [f"nobody-here-{i}@example.org" for i in range(5)]
+    for address in known:  # each language's first message compiles its templates: once
+        await whole_flow(portal.url, address)
     times: dict[str, list[float]] = {"known": [], "unknown": []}
     pages: dict[str, set[tuple[str, str]]] = {"known": set(), "unknown": set()}
     for a, b in zip(known, unknown, strict=True):
@@ -314,3 +316,25 @@ async def test_authentication_and_access_decisions_are_logged_without_secrets(
     logged = "\n".join(str(e) for e in events)
     for secret in (address, link.rsplit("/", 1)[1], code):
         assert secret not in logged
+
+
+async def test_sign_out_on_every_device(
+    portal: Portal, mail: MailCatcher, participants: list[dict[str, str]]
+) -> None:
+    """ASVS 3.3.4: a participant ends the sessions of every browser they signed in with."""
+    address = participants[2]["email"]
+    browsers = [httpx.AsyncClient(base_url=portal.url) for _ in range(2)]
+    try:
+        for seen, browser in enumerate(browsers):
+            await ask_for_link(browser, address)
+            link, _ = await sign_in_mail(mail, address, seen=seen)
+            await browser.post(link, data={"csrf": token_of((await browser.get(link)).text)})
+            assert (await browser.get("/me")).status_code == 200
+        laptop = browsers[0]
+        csrf = await page_token(laptop, "/preferences")
+        assert (await laptop.post("/signout/everywhere", data={"csrf": csrf})).status_code == 303
+        for browser in browsers:
+            assert (await browser.get("/me")).headers.get("location") == "/signin"
+    finally:
+        for browser in browsers:
+            await browser.aclose()

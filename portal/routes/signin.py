@@ -29,7 +29,7 @@ from intake.participants import normalize_email
 from mail.transactional import send_now
 from models.vocab import Language, StakeholderType
 from models.wire import MessageKind
-from portal.deps import CsrfChecked, EngineDep, Key, SettingsDep, Viewer
+from portal.deps import CsrfChecked, EngineDep, Key, Me, SettingsDep, Viewer
 from portal.guards import throttled
 from portal.pages import render, secure
 from portal.security import cookie_name, security_event
@@ -172,3 +172,10 @@ async def sign_in_with_code(
 @router.post("/signout")
 async def sign_out(request: Request, _: CsrfChecked) -> Response:
     return await end_session(request)
+
+
+@router.post("/signout/everywhere")
+async def sign_out_everywhere(request: Request, me: Me, _: CsrfChecked) -> Response:
+    """Every session of the participant ends: a browser left signed in elsewhere too."""
+    assert me.id is not None
+    return await end_session(request, everywhere=me.id)
