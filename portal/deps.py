@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from core.settings import Settings
 from models.tables import Participant
 from portal.guards import Refusal
-from portal.security import csrf_ok
+from portal.security import csrf_ok, security_event
 from portal.session import load_participant, signed_in
 from portal.work import BallotBox
 
@@ -50,6 +50,7 @@ async def csrf_checked(
 ) -> None:
     """A form POST must carry the token its page was rendered with (403 otherwise)."""
     if not csrf_ok(key, request, csrf):
+        security_event(request, "csrf_refused")
         raise Refusal(403, "error.html", problem="csrf")
 
 

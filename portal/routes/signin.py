@@ -29,10 +29,10 @@ from intake.participants import normalize_email
 from mail.transactional import send_now
 from models.vocab import Language, StakeholderType
 from models.wire import MessageKind
-from portal.deps import CsrfChecked, EngineDep, Key, SettingsDep, Viewer
+from portal.deps import CsrfChecked, EngineDep, Key, Me, SettingsDep, Viewer
 from portal.guards import throttled
 from portal.pages import render, secure
-from portal.security import cookie_name
+from portal.security import cookie_name, security_event
 from portal.session import end_session, start_session
 from portal.work import write
 
@@ -134,6 +134,7 @@ async def link_page(request: Request, token: str, _: Viewer) -> Response:
 
 
 def _failed(request: Request, failure: SignInFailed) -> Response:
+    security_event(request, "signin_refused", reason=failure.reason)
     return render(request, "signin_failed.html", status=400, reason=failure.reason)
 
 
@@ -160,6 +161,7 @@ async def sign_in_with_code(
         participant_id = await write(request, consume_code, engine, pending, code, key)
     except SignInFailed as failure:
         if failure.reason == "wrong-code":
+            security_event(request, "signin_refused", reason=failure.reason)
             return render(request, "signin_sent.html", status=400, wrong_code=True)
         return _failed(request, failure)
     response = await start_session(request, participant_id, "/me", keep=keep == "yes")
@@ -170,3 +172,10 @@ async def sign_in_with_code(
 @router.post("/signout")
 async def sign_out(request: Request, _: CsrfChecked) -> Response:
     return await end_session(request)
+
+
+@router.post("/signout/everywhere")
+async def sign_out_everywhere(request: Request, me: Me, _: CsrfChecked) -> Response:
+    """Every session of the participant ends: a browser left signed in elsewhere too."""
+    assert me.id is not None
+    return await end_session(request, everywhere=me.id)
