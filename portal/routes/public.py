@@ -1,4 +1,5 @@
-"""The home page (the running cycle, read from the intake windows) and the language switcher."""
+"""The home page (the running cycle, read from the intake windows), the privacy notice and the
+accessibility statement, and the language switcher."""
 
 from __future__ import annotations
 
@@ -21,6 +22,20 @@ async def home(request: Request) -> Response:
     await load_participant(request)
     processes = await asyncio.to_thread(intake_calendar, request.app.state.engine)
     return render(request, "home.html", processes=processes)
+
+
+@router.get("/privacy")
+async def privacy(request: Request) -> Response:
+    """The privacy notice: what the portal keeps, why, who sees it, for how long."""
+    await load_participant(request)
+    return render(request, "privacy.html")
+
+
+@router.get("/accessibility")
+async def accessibility(request: Request) -> Response:
+    """The accessibility statement."""
+    await load_participant(request)
+    return render(request, "accessibility.html")
 
 
 @router.get("/language/{lang}")
