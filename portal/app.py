@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
+from temporalio.client import Client
 
 from core.db import get_engine, migrate
 from core.settings import Settings, get_settings
@@ -23,14 +24,18 @@ from portal.pages import render
 from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
 from portal.security import BodyLimit, RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
+from portal.states import ProcessStates
 from portal.work import BallotBox, writer_for
 
 STATIC = Path(__file__).parent / "static"
 MAILING_AT_ONCE = 2  # acknowledgements and receipts being sent at once, per portal process
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """The portal for ``settings`` (default: from the environment) on ``engine``."""
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, temporal: Client | None = None
+) -> FastAPI:
+    """The portal for ``settings`` (default: from the environment) on ``engine``; the
+    processes' phases are read through ``temporal`` (default: connected when first needed)."""
     settings = settings or get_settings()
     if engine is None:
         migrate(settings.database_url)
@@ -41,6 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.writer = writer_for(engine)
     app.state.ballot_box = BallotBox(engine, app.state.writer)
     app.state.mailing = asyncio.Semaphore(MAILING_AT_ONCE)
+    app.state.states = ProcessStates(settings, temporal)
     settings.portal_key()  # made (or read) once at start, not by the first request
     # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,
     # whatever options it was started with (RequestLog names the route instead).

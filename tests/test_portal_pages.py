@@ -33,7 +33,7 @@ OCP = "wsis-2030-ocp"
 SUBMISSIONS = "wsis-2031-prizes"
 VOTER = "participant20@example.org"  # owns no project in the contest fixture
 
-PUBLIC = ["/", "/signin", "/signup", "/privacy", "/accessibility", "/receipt",
+PUBLIC = ["/", "/past", "/signin", "/signup", "/privacy", "/accessibility", "/receipt",
           "/results/wsis-2030-prizes", "/signin/link/not-a-token", "/no-such-page"]  # fmt: skip
 SIGNED_IN = ["/", "/me", "/preferences", "/my", f"/ocp/{OCP}", f"/projects/{SUBMISSIONS}/new",
              "/ballot/wsis-2030-prizes"]  # fmt: skip

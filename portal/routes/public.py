@@ -1,27 +1,38 @@
-"""The home page (the running cycle, read from the intake windows), the privacy notice and the
-accessibility statement, and the language switcher."""
+"""The home page (the running processes, each in the phase its workflow holds), the past
+cycles, the privacy notice and the accessibility statement, and the language switcher."""
 
 from __future__ import annotations
-
-import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from core import i18n
+from portal.home import process_cards
 from portal.pages import LANGUAGE_COOKIE, render, secure
 from portal.session import load_participant
-from reports.calendar import intake_calendar
 
 router = APIRouter()
 
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    """Each process of the running cycle: where it stands, its next deadline."""
+    """Each running process, the newest first: its phase (from its workflow), its dates,
+    what the reader can do now; after the ceremony, the winners and Champions."""
     await load_participant(request)
-    processes = await asyncio.to_thread(intake_calendar, request.app.state.engine)
-    return render(request, "home.html", processes=processes)
+    cards = await process_cards(request.app.state.engine, request.app.state.states)
+    running = [c for c in cards if not c.ended]
+    return render(request, "home.html", processes=running + [c for c in cards if c.ended])
+
+
+@router.get("/past")
+async def past(request: Request) -> Response:
+    """The earlier processes (not on the home page), the newest first, with their winners
+    and Champions."""
+    await load_participant(request)
+    states = request.app.state.states
+    shown = {c.process_id for c in await process_cards(request.app.state.engine, states)}
+    cards = await process_cards(request.app.state.engine, states, recent=None)
+    return render(request, "past.html", processes=[c for c in cards if c.process_id not in shown])
 
 
 @router.get("/privacy")
