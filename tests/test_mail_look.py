@@ -34,3 +34,34 @@ def test_the_main_action_is_a_button_and_the_privacy_notice_is_linked(
     assert button.group(1).strip() and PORTAL not in button.group(1)  # a label, not the URL
     assert f'href="{PORTAL}/privacy"' in html
     assert f"{PORTAL}/privacy" in text
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_the_secretariats_filter_tag_stays_literal(lang: str) -> None:
+    """The Secretariat may filter its mail on "[WSIS engine]": no language translates it."""
+    message = composer(MessageKind.SECRETARIAT_NOTICE).message(recipient(lang))
+    assert str(message["Subject"]).lstrip("\u200f").startswith("[WSIS engine] ")
+
+
+def test_the_reviewed_translations_are_the_ones_used() -> None:
+    """A few of the review's corrections (translations.md), read through the catalogs the
+    pages and messages use."""
+    with i18n.speaking("ru"):
+        assert i18n.gettext("Your vote is recorded", "portal") == "Ваш голос зарегистрирован"
+        assert i18n.vocab("First physical meeting") == "Первое очное совещание"
+    with i18n.speaking("pt"):
+        assert "inscrição" not in i18n.gettext("Unsubscribe", "portal")
+    with i18n.speaking("fr"):
+        assert i18n.vocab("Final brief") == "Point d'information final"
+        assert "\u00a0:" in i18n.gettext("%(title)s: your vote is recorded", "mail")
+        one = i18n.ngettext(
+            "The description has %(words)s word; it must have %(low)s to %(high)s.",
+            "The description has %(words)s words; it must have %(low)s to %(high)s.",
+            1,
+            "portal",
+        )
+        assert "1 mots" not in one % {"words": 1, "low": 150, "high": 200}
+    with i18n.speaking("zh"):
+        assert "荣获" not in i18n.gettext(
+            "%(title)s: your project is a WSIS Prizes Champion", "mail"
+        )

@@ -240,7 +240,7 @@ async def test_a_description_padded_with_zero_width_spaces_is_over_the_limit(
             "/projects/wsis-2030-prizes/new", data={**form, "description": padded}
         )
         assert refused.status_code == 400
-        assert "The description has 6000 words; it must have 150 to 200." in refused.text
+        assert "The description has 6,000 words; it must have 150 to 200." in refused.text
         fine = await browser.post(
             "/projects/wsis-2030-prizes/new", data={**form, "description": " ".join(["word"] * 160)}
         )
