@@ -21,7 +21,18 @@ from core.db import get_engine, migrate
 from core.settings import Settings, get_settings
 from portal.guards import Refusal
 from portal.pages import render
-from portal.routes import account, ballot, mine, ocp, projects, public, results, signin, unsubscribe
+from portal.routes import (
+    account,
+    ballot,
+    mine,
+    mydata,
+    ocp,
+    projects,
+    public,
+    results,
+    signin,
+    unsubscribe,
+)  # fmt: skip
 from portal.security import BodyLimit, RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
 from portal.states import ProcessStates
@@ -55,7 +66,8 @@ def create_app(
     app.add_middleware(RequestLog)
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for routes in (public, signin, account, unsubscribe, ocp, projects, ballot, mine, results):
+    routers = (public, signin, account, mydata, unsubscribe, ocp, projects, ballot, mine, results)
+    for routes in routers:
         app.include_router(routes.router)
 
     @app.exception_handler(Refusal)

@@ -26,5 +26,9 @@ class Participant(SQLModel, table=True):
     # When this person was verified: their first sign-in through an e-mailed link, or the
     # secretariat vouching for them at import (``participants import --verified``).
     verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # When they accepted the privacy notice (at sign-up), and when they deleted their account:
+    # the row then stays, de-identified, so that their votes stay counted (intake/privacy.py).
+    consented_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    erased_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))

@@ -9,6 +9,7 @@ through this code up to the mail itself, which only a known address gets.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
@@ -26,6 +27,7 @@ from intake.accounts import (
     sign_up,
 )
 from intake.participants import normalize_email
+from intake.privacy import record_consent
 from mail.transactional import send_now
 from models.vocab import Language, StakeholderType
 from models.wire import MessageKind
@@ -101,6 +103,7 @@ async def sign_up_and_ask(
     stakeholder_type: Text = "",
     language: Text = "",
     email: Text = "",
+    consent: Text = "",
     csrf: Text = "",
 ) -> Response:
     await checked_form(request, csrf)
@@ -112,17 +115,21 @@ async def sign_up_and_ask(
         "language": language or Language.EN.value,
         "email": email,
     }
+    problems = [] if consent == "yes" else ["consent"]  # the privacy notice, accepted
     try:
         form = SignUpForm.model_validate(fields)
     except ValidationError as exc:
-        problems = sorted({str(e["loc"][0]) for e in exc.errors()})
+        problems += sorted({str(e["loc"][0]) for e in exc.errors()})
+    if problems:
         return render(
-            request, "signup.html", status=400, form=fields, kinds=list(StakeholderType),
-            problems=problems,
+            request, "signup.html", status=400, form={**fields, "consent": consent},
+            kinds=list(StakeholderType), problems=problems,
         )  # fmt: skip
     await throttled(request, form.email)
     app = request.app.state
-    issued = await asyncio.to_thread(sign_up, app.engine, form, app.settings.portal_key())
+    now = datetime.now(UTC)
+    issued = await asyncio.to_thread(sign_up, app.engine, form, app.settings.portal_key(), now=now)
+    await asyncio.to_thread(record_consent, app.engine, form.email, now)
     return _sent(request, issued, tasks)
 
 
