@@ -126,3 +126,39 @@ async def test_a_deleted_account_names_nobody_and_its_votes_still_count(
     logged = "".join(capfd.readouterr())
     for trace in (NAME, VOTER, PHONE):
         assert trace not in reports and trace not in logged, trace
+
+
+async def test_networks_and_agent_hashes_go_once_the_votes_are_tallied(
+    portal: Portal, mail: MailCatcher, engine: Engine, contest: Contest
+) -> None:
+    from activities.prizes import PrizeActivities
+    from models.plan import BallotRule
+    from models.tables import Vote
+    from models.wire import TallyRequest
+
+    _v = Vote.__table__  # type: ignore[attr-defined]
+    async with signed_in(portal.url, mail, VOTER) as browser:
+        page = await browser.get(f"/ballot/{contest.process_id}")
+        choices = full_ballot(contest)
+        review = await browser.post(
+            f"/ballot/{contest.process_id}/review", data={**choices, "csrf": token_of(page.text)}
+        )
+        await browser.post(
+            f"/ballot/{contest.process_id}/confirm",
+            data={**choices, "csrf": token_of(review.text)},
+        )
+
+    def evidence() -> set[tuple[str, str]]:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(_v.c.network, _v.c.agent_hash)).all()
+        return {(network, agent) for network, agent in rows}
+
+    kept = evidence()
+    assert all(network and agent for network, agent in kept) and len(kept) == 1
+    request = TallyRequest(
+        process_id=contest.process_id, categories=list(contest.projects), shortlist_size=2,
+        ballot_rule=BallotRule.ALL_CATEGORIES,
+    )  # fmt: skip
+    PrizeActivities(engine).tally(request)
+    assert evidence() == {("", "")}
+    assert vote_counts(contest.process_id, engine).total == 3  # the votes themselves stay
