@@ -29,6 +29,7 @@ from portal.routes import (
     ocp,
     projects,
     public,
+    received,
     results,
     signin,
     unsubscribe,
@@ -66,8 +67,8 @@ def create_app(
     app.add_middleware(RequestLog)
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    routers = (public, signin, account, mydata, unsubscribe, ocp, projects, ballot, mine, results)
-    for routes in routers:
+    routers = [public, signin, account, mydata, unsubscribe, ocp, projects, ballot, received]
+    for routes in [*routers, mine, results]:
         app.include_router(routes.router)
 
     @app.exception_handler(Refusal)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from intake.ocp import OcpForm, record_submission
@@ -90,4 +90,4 @@ async def send_ocp(
     except Refused as refused:
         return not_open(request, refused)
     tasks.add_task(acknowledge, request, ack)
-    return render(request, "received.html", what="submission", number=submission_id, window=window)
+    return RedirectResponse(f"/received/submission/{submission_id}", status_code=303)

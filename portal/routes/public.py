@@ -49,6 +49,13 @@ async def accessibility(request: Request) -> Response:
     return render(request, "accessibility.html")
 
 
+@router.get("/signed-out")
+async def signed_out(request: Request) -> Response:
+    """Where signing out leads: it says so."""
+    await load_participant(request)
+    return render(request, "signed_out.html")
+
+
 @router.get("/language/{lang}")
 async def language(request: Request, lang: str, next: str = "/") -> Response:
     """Switch the portal's language (a cookie) and go back to the page the visitor was on."""

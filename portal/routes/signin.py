@@ -180,4 +180,6 @@ async def sign_in_with_code(request: Request, code: Text = "", csrf: Text = "") 
 @router.post("/signout")
 async def sign_out(request: Request, csrf: Text = "") -> Response:
     await checked_form(request, csrf)
-    return await end_session(request)
+    response = await end_session(request)
+    response.headers["location"] = "/signed-out"  # a page that says so (portal/routes/public)
+    return response
