@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
+from intake.fields import Name, OptionalCountry, Organization
 from models.tables import (
     BallotReceipt,
     OcpSubmission,
@@ -47,9 +48,9 @@ ERASED_DOMAIN = "erased.invalid"  # RFC 2606: never delivered
 class Profile(BaseModel):
     """What a participant may change about themselves (the address is their sign-in)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    organization: str = Field(default="", max_length=300)
-    country: str = Field(default="", max_length=100)
+    name: Name
+    organization: Organization = ""
+    country: OptionalCountry = ""  # its ISO 3166 code when it names one
     stakeholder_type: StakeholderType = StakeholderType.OTHER
 
 
