@@ -34,9 +34,10 @@ SUBMISSIONS = "wsis-2031-prizes"
 VOTER = "participant20@example.org"  # owns no project in the contest fixture
 
 PUBLIC = ["/", "/past", "/signin", "/signup", "/privacy", "/accessibility", "/receipt",
-          "/results/wsis-2030-prizes", "/signin/link/not-a-token", "/no-such-page"]  # fmt: skip
+          "/results/wsis-2030-prizes", "/signin/link/not-a-token", "/no-such-page",
+          "/signed-out", "/account-deleted"]  # fmt: skip
 SIGNED_IN = ["/", "/me", "/preferences", "/my", f"/ocp/{OCP}", f"/projects/{SUBMISSIONS}/new",
-             "/ballot/wsis-2030-prizes"]  # fmt: skip
+             "/ballot/wsis-2030-prizes", "/my/profile", "/my/delete"]  # fmt: skip
 
 
 @pytest.fixture
