@@ -24,7 +24,7 @@ from intake.fields import (
 )
 from intake.votes import MAX_ID
 from intake.windows import Refused, check_window
-from models.tables import Participant, Project, ProjectStatus, WindowKind
+from models.tables import Participant, Project, ProjectStatus, Window, WindowKind
 from models.text import title_key, word_count
 from models.vocab import Language, StakeholderType
 from models.wire import CampaignRequest, MessageKind
@@ -64,6 +64,31 @@ class ProjectReceipt:
     acknowledgement: AckOutcome
 
 
+def check_rules(window: Window, category: str, description: str) -> None:
+    """``Refused`` unless the category is the contest's and the description's word count is
+    within its limits (a new project, or one edited before the deadline)."""
+    rules = json.loads(window.rules_json)
+    categories = rules.get("categories", [])
+    if categories and category not in categories:
+        raise Refused(
+            f"unknown category {category!r}; this contest has: {', '.join(categories)}",
+            reason="unknown-category",
+            window=window,
+        )
+    low, high = rules.get("description_words", [1, 10_000])
+    words = word_count(description)
+    if not low <= words <= high:
+        raise Refused(
+            f"the description has {words} word{'' if words == 1 else 's'}; it must have "
+            f"{low} to {high} (words are counted as a reader counts them)",
+            reason="word-count",
+            window=window,
+            words=words,
+            low=low,
+            high=high,
+        )
+
+
 def record_project(
     process_id: str, form: ProjectForm, engine: Engine, *, now: datetime | None = None
 ) -> tuple[int, CampaignRequest]:
@@ -73,26 +98,7 @@ def record_project(
         window = check_window(
             session, process_id, WindowKind.PROJECT_SUBMISSIONS, now, "Submission of projects"
         )
-        rules = json.loads(window.rules_json)
-        categories = rules.get("categories", [])
-        if categories and form.category not in categories:
-            raise Refused(
-                f"unknown category {form.category!r}; this contest has: {', '.join(categories)}",
-                reason="unknown-category",
-                window=window,
-            )
-        low, high = rules.get("description_words", [1, 10_000])
-        words = word_count(form.description)
-        if not low <= words <= high:
-            raise Refused(
-                f"the description has {words} word{'' if words == 1 else 's'}; it must have "
-                f"{low} to {high} (words are counted as a reader counts them)",
-                reason="word-count",
-                window=window,
-                words=words,
-                low=low,
-                high=high,
-            )
+        check_rules(window, form.category, form.description)
         owner = session.exec(
             select(Participant).where(Participant.email == form.owner_email)
         ).first()

@@ -31,6 +31,7 @@ from portal.routes import (
     public,
     received,
     results,
+    revise,
     signin,
     unsubscribe,
 )  # fmt: skip
@@ -68,7 +69,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     routers = [public, signin, account, mydata, unsubscribe, ocp, projects, ballot, received]
-    for routes in [*routers, mine, results]:
+    for routes in [*routers, revise, mine, results]:
         app.include_router(routes.router)
 
     @app.exception_handler(Refusal)

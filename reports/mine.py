@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.tables import BallotReceipt, OcpSubmission, Project, ProjectStatus, Window, WindowKind
+from reports.calendar import state_now
 from reports.prizes import results_are_public
 
 _s = OcpSubmission.__table__  # type: ignore[attr-defined]
@@ -48,6 +49,8 @@ class MySubmission:
     country: str = ""
     stakeholder_type: str = ""
     proposal: str = ""
+    withdrawn: bool = False
+    changeable: bool = False  # its form is still open: it may be edited or withdrawn
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class MyProject:
     country: str = ""
     stakeholder_type: str = ""
     honour: str | None = None  # winner or champion, once the ceremony has announced them
+    changeable: bool = False  # submitted, its window still open: it may be edited or withdrawn
 
     @property
     def reason_code(self) -> str | None:
@@ -98,11 +102,26 @@ def _titles(conn: sa.Connection, kind: WindowKind) -> dict[str, tuple[str, str]]
     return {pid: (title, zone) for pid, title, zone in rows}
 
 
+def _open(conn: sa.Connection, kind: WindowKind) -> set[str]:
+    """The processes whose ``kind`` window is open now: their items may still change."""
+    now = datetime.now(UTC)
+    rows = conn.execute(
+        sa.select(_w.c.process_id, _w.c.state, _w.c.opens_at, _w.c.closes_at).where(
+            _w.c.kind == kind.value
+        )
+    ).all()
+    return {
+        r.process_id for r in rows if state_now(r.state, r.opens_at, r.closes_at, now) == "open"
+    }
+
+
 def mine(participant_id: int, engine: Engine) -> Mine:
     """Everything ``participant_id`` sent, newest first."""
     with engine.connect() as conn:
         consultations = _titles(conn, WindowKind.OCP_SUBMISSIONS)
         contests = _titles(conn, WindowKind.PROJECT_SUBMISSIONS)
+        ocp_open = _open(conn, WindowKind.OCP_SUBMISSIONS)
+        contests_open = _open(conn, WindowKind.PROJECT_SUBMISSIONS)
         submissions = []
         for r in conn.execute(
             sa.select(_s)
@@ -113,7 +132,8 @@ def mine(participant_id: int, engine: Engine) -> Mine:
             submissions.append(
                 MySubmission(
                     r.id, title, r.submitted_at, zone, r.full_name, r.organization, r.country,
-                    r.stakeholder_type, r.proposal,
+                    r.stakeholder_type, r.proposal, r.withdrawn_at is not None,
+                    r.withdrawn_at is None and r.process_id in ocp_open,
                 )
             )  # fmt: skip
         projects = []
@@ -131,6 +151,7 @@ def mine(participant_id: int, engine: Engine) -> Mine:
                 r.id, r.process_id, title, r.category, r.title, r.submitted_at,
                 ProjectStatus(r.status).value, r.reason, zone, r.description, r.organization,
                 r.country, r.stakeholder_type, honour,
+                r.status == ProjectStatus.SUBMITTED.value and r.process_id in contests_open,
             )
         )  # fmt: skip
     with engine.connect() as conn:

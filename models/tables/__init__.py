@@ -4,7 +4,7 @@ only ever see ids. Every table is importable from here (the migrations do so).""
 from models.tables.accounts import PortalSession, RateCounter, SignInToken
 from models.tables.base import UTCDateTime, new_token, utcnow
 from models.tables.contests import BallotReceipt, PrizeTally, Project, ProjectStatus, Vote
-from models.tables.ocp import OcpSubmission
+from models.tables.ocp import OcpSubmission, SubmissionRevision
 from models.tables.outbox import Campaign, OutboxMessage, OutboxState
 from models.tables.registry import Participant
 from models.tables.windows import Window, WindowKind, WindowState
@@ -22,6 +22,7 @@ __all__ = [
     "ProjectStatus",
     "RateCounter",
     "SignInToken",
+    "SubmissionRevision",
     "UTCDateTime",
     "Vote",
     "Window",

@@ -7,15 +7,16 @@ participant's terms.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from intake.ocp import OcpForm, record_submission
 from intake.windows import Refused
-from models.tables import Participant, WindowKind
+from models.tables import OcpSubmission, Participant, WindowKind
 from models.vocab import StakeholderType
 from portal.guards import checked_form
 from portal.pages import render
@@ -24,6 +25,7 @@ from portal.work import acknowledge, read, write
 from reports.calendar import window_of
 
 router = APIRouter()
+_s = OcpSubmission.__table__  # type: ignore[attr-defined]
 Me = Annotated[Participant, Depends(signed_in)]
 Text = Annotated[str, Form()]
 
@@ -44,10 +46,24 @@ async def ocp_form(request: Request, process_id: str, me: Me) -> Response:
         "country": me.country,
         "stakeholder_type": me.stakeholder_type,
     }
+    existing = await read(existing_submission, request.app.state.engine, process_id, me.id)
     return render(
         request, "ocp_form.html", window=window, process_id=process_id, form=form,
-        kinds=list(StakeholderType), problems=[],
+        kinds=list(StakeholderType), problems=[], existing=existing,
     )  # fmt: skip
+
+
+def existing_submission(engine: Any, process_id: str, participant_id: int | None) -> int | None:
+    """The participant's latest official submission to ``process_id`` still standing."""
+    with engine.connect() as conn:
+        found: int | None = conn.execute(
+            sa.select(sa.func.max(_s.c.id)).where(
+                _s.c.process_id == process_id,
+                _s.c.participant_id == participant_id,
+                _s.c.withdrawn_at.is_(None),
+            )
+        ).scalar()
+    return found
 
 
 @router.post("/ocp/{process_id}")
