@@ -24,6 +24,7 @@ from portal.pages import render
 from portal.routes import (
     account,
     ballot,
+    meetings,
     mine,
     mydata,
     ocp,
@@ -69,7 +70,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     routers = [public, signin, account, mydata, unsubscribe, ocp, projects, ballot, received]
-    for routes in [*routers, revise, mine, results]:
+    for routes in [*routers, revise, meetings, mine, results]:
         app.include_router(routes.router)
 
     @app.exception_handler(Refusal)

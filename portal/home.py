@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from models.phases import CANCELLED, COMPLETED, OCP_PHASES, PRIZE_PHASES, PhaseDef
+from models.plan import CyclePlan, MeetingPlan
 from models.wire import ProcessStatus
 from portal.states import ProcessStates
 from reports.calendar import RECENT, ProcessView, WindowView, intake_calendar
@@ -37,6 +38,7 @@ class ProcessCard:
     results: Results | None = None  # after the ceremony: the shortlisted, winners marked
     names: dict[str, str] = field(default_factory=dict)
     starts: datetime | None = None
+    meetings: list[tuple[str, MeetingPlan]] = field(default_factory=list)  # (key, meeting)
 
     @property
     def ended(self) -> bool:
@@ -52,7 +54,12 @@ def _by_slug(table: tuple[PhaseDef, ...], slug: str) -> PhaseDef | None:
     return next((p for p in table if p.slug == slug), None)
 
 
-def _card(view: ProcessView, status: ProcessStatus | None, engine: Engine) -> ProcessCard:
+OCP_SUFFIX = "-ocp"
+
+
+def _card(
+    view: ProcessView, status: ProcessStatus | None, plan: CyclePlan | None, engine: Engine
+) -> ProcessCard:
     table = PRIZE_PHASES if view.is_contest else OCP_PHASES
     window = view.current
     card = ProcessCard(
@@ -73,6 +80,8 @@ def _card(view: ProcessView, status: ProcessStatus | None, engine: Engine) -> Pr
         card.coming = [
             (codes[s.phase], s.at) for s in status.upcoming if s.phase and s.phase in codes
         ]
+    if plan is not None and not view.is_contest:
+        card.meetings = sorted(plan.ocp.meetings.items(), key=lambda km: km[1].starts)
     if view.is_contest and results_are_public(view.process_id, engine):
         card.results = results(view.process_id, engine, only_shortlisted=True)
         card.names = category_names(view.process_id, engine)
@@ -85,7 +94,18 @@ async def process_cards(
     """Every process with its phase, the newest first (by the opening of its first window)."""
     views = await asyncio.to_thread(intake_calendar, engine, recent=recent)
     statuses = await asyncio.gather(*(states.status(v.process_id) for v in views))
+    plans = await asyncio.gather(*(ocp_plan(states, v.process_id) for v in views))
     cards = await asyncio.gather(
-        *(asyncio.to_thread(_card, v, s, engine) for v, s in zip(views, statuses, strict=True))
+        *(
+            asyncio.to_thread(_card, v, s, p, engine)
+            for v, s, p in zip(views, statuses, plans, strict=True)
+        )
     )
     return sorted(cards, key=lambda c: c.starts.timestamp() if c.starts else 0.0, reverse=True)
+
+
+async def ocp_plan(states: ProcessStates, process_id: str) -> CyclePlan | None:
+    """The plan of the cycle an OCP belongs to (its workflow id is the cycle's plus -ocp)."""
+    if not process_id.endswith(OCP_SUFFIX):
+        return None
+    return await states.plan(process_id.removesuffix(OCP_SUFFIX))

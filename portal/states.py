@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.settings import Settings
+from models.plan import CyclePlan
 from models.wire import ProcessStatus
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class ProcessStates:
         self._client = client
         self._down_until = 0.0
         self._cache: dict[str, tuple[float, ProcessStatus | None]] = {}
+        self._plans: dict[str, tuple[float, CyclePlan | None]] = {}
         self._connecting = asyncio.Lock()
 
     async def client(self) -> Client | None:
@@ -80,4 +82,24 @@ class ProcessStates:
             except Exception as exc:  # no such workflow, no worker: no phase shown
                 log.info("portal.status_unknown error=%s", type(exc).__name__)
         self._cache[process_id] = (time.monotonic(), found)
+        return found
+
+    async def plan(self, cycle_id: str) -> CyclePlan | None:
+        """The cycle as its processes plan it now (the cycle workflow's ``plan`` query: the
+        OCP's meetings with their moves), or None when it cannot be had."""
+        kept = self._plans.get(cycle_id)
+        if kept and time.monotonic() - kept[0] < self.fresh:
+            return kept[1]
+        client = await self.client()
+        found: CyclePlan | None = None
+        if client is not None:
+            try:
+                answer: Any = await asyncio.wait_for(
+                    client.get_workflow_handle(cycle_id).query("plan", result_type=CyclePlan),
+                    CONNECT_SECONDS * 2,
+                )
+                found = answer if isinstance(answer, CyclePlan) else None
+            except Exception as exc:  # a process started alone has no cycle: no meetings
+                log.info("portal.plan_unknown error=%s", type(exc).__name__)
+        self._plans[cycle_id] = (time.monotonic(), found)
         return found

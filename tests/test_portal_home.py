@@ -140,3 +140,30 @@ async def test_without_temporal_the_home_page_claims_no_phase(
     cards = await process_cards(engine, ProcessStates(down))
     assert [c.state for c in cards] == ["unknown"] and cards[0].phase is None
     assert cards[0].window and cards[0].window.state == "open"
+
+
+async def test_the_ocp_shows_its_meetings_with_a_calendar_file(
+    skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    participants: list[dict[str, str]],
+    home: httpx.AsyncClient,
+) -> None:
+    """The meetings come from the cycle's own plan (the cycle workflow's plan query)."""
+    from cli.cycle import start_cycle
+
+    now = await skipping_env.get_current_time()
+    cycle = rebased(load_cycle(ROOT / "cycles" / "2017.toml"), now + timedelta(hours=1))
+    async with build_worker(skipping_env.client, settings, engine, max_cached_workflows=0):
+        await start_cycle(skipping_env.client, cycle, settings.task_queue, recipients=30)
+        await skipping_env.sleep(cycle.ocp.opens - now + timedelta(minutes=5))
+        page = (await home.get("/")).text
+        key, meeting = min(cycle.ocp.meetings.items(), key=lambda km: km[1].starts)
+        assert "Meetings" in page and meeting.title in page
+        link = f"/meetings/{cycle.ocp_id}/{key}.ics"
+        assert f'href="{link}"' in page
+        home.cookies.set(LANGUAGE_COOKIE, "ru")
+        ics = await home.get(link)
+        assert ics.headers["content-type"].startswith("text/calendar")
+        assert "BEGIN:VEVENT" in ics.text and "LANGUAGE=ru" in ics.text
+        assert (await home.get(f"/meetings/{cycle.ocp_id}/nope.ics")).status_code == 404
