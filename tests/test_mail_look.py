@@ -65,3 +65,29 @@ def test_the_reviewed_translations_are_the_ones_used() -> None:
         assert "荣获" not in i18n.gettext(
             "%(title)s: your project is a WSIS Prizes Champion", "mail"
         )
+
+
+def test_a_meetings_title_and_venue_are_read_in_the_readers_language() -> None:
+    """The cycle file may give a meeting's title and venue per language; a reader whose
+    language is not given reads the English ones."""
+    from mail.calendar import meeting_ics
+    from models.plan import MeetingPlan
+    from tests.test_i18n_mail import MEETING
+
+    meeting = MeetingPlan.model_validate(
+        {
+            **MEETING.model_dump(),
+            "titles": {"fr": "Deuxième réunion du Processus de consultation ouverte"},
+            "venues": {"fr": "Siège de l'UIT, salle L, Genève"},
+        }
+    )
+    invite = composer(MessageKind.MEETING_INVITATION, meeting=meeting)
+    fr = invite.message(recipient("fr"))
+    assert "Deuxième réunion du Processus" in str(fr["Subject"])
+    assert "Siège de l'UIT, salle L, Genève" in parts(fr)[0]
+    ar = invite.message(recipient("ar"))
+    assert MEETING.title in str(ar["Subject"]) and MEETING.venue in parts(ar)[0]
+    calendar = meeting_ics(invite.request, organizer="WSIS <wsis@itu.int>", language="fr")
+    assert "Deuxième réunion".encode() in calendar and "Siège".encode() in calendar
+    with pytest.raises(ValueError, match="unknown language"):
+        MeetingPlan.model_validate({**MEETING.model_dump(), "titles": {"de": "Zweite"}})
