@@ -28,6 +28,7 @@ import threading
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -164,6 +165,9 @@ class MailCatcher:
         self.lock = threading.Lock()
         self.is_down = False
         self._controller: _Controller | None = None
+        # Files are named after this catcher's start, then a sequence: a second run beside
+        # the first never overwrites its mail, and `ls` lists every run's in order.
+        self.run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
 
     def store(self, item: Received) -> None:
         with self.lock:
@@ -174,7 +178,9 @@ class MailCatcher:
                 self.received.append(item)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            (self.folder / f"{seq:07d}.eml").write_bytes(item.data)
+            path = self.folder / f"{self.run}-{seq:07d}.eml"
+            with path.open("xb") as fh:  # never over an earlier message
+                fh.write(item.data)
 
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any

@@ -28,13 +28,28 @@ def unsubscribe(engine: Engine, token: str) -> bool:
         return bool(found.rowcount)
 
 
-def known_unsubscribe_token(engine: Engine, token: str) -> bool:
-    """Whether ``token`` is someone's unsubscribe token."""
+def subscribed_by_token(engine: Engine, token: str) -> bool | None:
+    """True if the link's owner takes the announcements, False if not, None if the link is
+    unknown (or its account was erased)."""
     with engine.connect() as conn:
-        return (
-            conn.execute(sa.select(_p.c.id).where(_p.c.unsubscribe_token == token)).first()
-            is not None
+        row = conn.execute(
+            sa.select(_p.c.unsubscribed).where(
+                _p.c.unsubscribe_token == token, _p.c.erased_at.is_(None)
+            )
+        ).first()
+    return None if row is None else not row.unsubscribed
+
+
+def resubscribe(engine: Engine, token: str) -> bool:
+    """Take the announcements again from the same link (it came in their own mail); False if
+    the link is unknown."""
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        done = conn.execute(
+            _p.update()
+            .where(_p.c.unsubscribe_token == token, _p.c.erased_at.is_(None))
+            .values(unsubscribed=False, updated_at=datetime.now(UTC))
         )
+        return bool(done.rowcount)
 
 
 def set_preferences(

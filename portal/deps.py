@@ -19,6 +19,7 @@ from models.tables import Participant
 from portal.guards import Refusal
 from portal.security import csrf_ok, security_event
 from portal.session import load_participant, signed_in
+from portal.states import ProcessStates
 from portal.work import BallotBox
 
 
@@ -38,6 +39,12 @@ def ballot_box(request: Request) -> BallotBox:
     """The process's ballot box (ballots confirmed together are cast together)."""
     box: BallotBox = request.app.state.ballot_box
     return box
+
+
+def process_states(request: Request) -> ProcessStates:
+    """The processes' phases, read from their workflows (``portal.states``)."""
+    states: ProcessStates = request.app.state.states
+    return states
 
 
 def portal_key(settings: Annotated[Settings, Depends(app_settings)]) -> bytes:
@@ -62,5 +69,6 @@ Viewer = Annotated[Participant | None, Depends(load_participant)]
 # A signed-in participant, or a redirect to the sign-in page.
 Me = Annotated[Participant, Depends(signed_in)]
 Box = Annotated[BallotBox, Depends(ballot_box)]
+States = Annotated[ProcessStates, Depends(process_states)]
 # The form's CSRF token checked before the route runs.
 CsrfChecked = Annotated[None, Depends(csrf_checked)]
