@@ -60,6 +60,9 @@ def votes_for(rank: int) -> int:
     return max(0, 40 - 3 * rank)
 
 
+# A whole contest: 600 people, 360 projects, 10,800 votes and thousands of e-mails. About 3
+# minutes alone, more when the suite shares two busy cores: a watchdog, not a timing.
+@pytest.mark.timeout(900)
 async def test_prizes_2017_end_to_end(
     skipping_env: WorkflowEnvironment,
     settings: Settings,
