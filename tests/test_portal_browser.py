@@ -84,6 +84,7 @@ async def test_a_person_signs_up_signs_in_and_unsubscribes_in_chromium(
     engine: Engine,
     mail: MailCatcher,
     tmp_path: Path,
+    participants: list[dict[str, str]],  # the others, who still get announcements
 ) -> None:
     inbox = tmp_path / "mail"
     mail.folder = inbox  # the catcher saves each message as a .eml file, as in make demo
