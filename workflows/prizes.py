@@ -94,6 +94,9 @@ class PrizeContestWorkflow(ProcessWorkflow):
             rules["description_words"] = list(c.description_words)
         if kind is WindowKind.VOTING:  # what the portal's ballot needs to know
             rules["ballot_rule"] = c.ballot_rule.value
+            # And the console's score sheets in phase IV (services/judging.py). An activity's
+            # input only: a replay does not compare it, so no patch is needed.
+            rules["rubric"] = [criterion.model_dump() for criterion in c.rubric]
         return WindowRequest(
             process_id=self.process_id,
             kind=kind.value,

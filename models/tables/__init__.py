@@ -4,6 +4,7 @@ only ever see ids. Every table is importable from here (the migrations do so).""
 from models.tables.accounts import PortalSession, RateCounter, SignInToken
 from models.tables.base import UTCDateTime, new_token, utcnow
 from models.tables.contests import BallotReceipt, PrizeTally, Project, ProjectStatus, Vote
+from models.tables.judging import ExpertAssignment, ScoreSheet
 from models.tables.ocp import OcpSubmission
 from models.tables.outbox import Campaign, OutboxMessage, OutboxState
 from models.tables.registry import Participant
@@ -14,6 +15,7 @@ __all__ = [
     "AuditEntry",
     "BallotReceipt",
     "Campaign",
+    "ExpertAssignment",
     "OcpSubmission",
     "OutboxMessage",
     "OutboxState",
@@ -23,6 +25,7 @@ __all__ = [
     "Project",
     "ProjectStatus",
     "RateCounter",
+    "ScoreSheet",
     "SignInToken",
     "StaffMember",
     "StaffRole",
