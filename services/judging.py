@@ -140,13 +140,15 @@ def _sheet(row: Any) -> Sheet:
         organization=row.organization, country=row.country,
         stakeholder_type=str(row.stakeholder_type), description=row.description,
         recused=bool(row.recused), scores=json.loads(row.scores or "{}"),
-        comment=row.comment or "", submitted=row.submitted_at is not None,
+        comment=row.comment or "", submitted=row.sheet_submitted is not None,
     )  # fmt: skip
 
 
 def _projects(conn: Connection, staff: Staff, *where: sa.ColumnElement[bool]) -> list[Sheet]:
     query = (
-        sa.select(_j, _s.c.recused, _s.c.scores, _s.c.comment, _s.c.submitted_at)
+        sa.select(
+            _j, _s.c.recused, _s.c.scores, _s.c.comment, _s.c.submitted_at.label("sheet_submitted")
+        )
         .outerjoin(_s, sa.and_(_s.c.project_id == _j.c.id, _s.c.staff_id == staff.id))
         .where(_assigned_clause(conn, staff.id), *where)
         .order_by(_j.c.process_id, _j.c.category, _j.c.id)
