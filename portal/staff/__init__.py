@@ -19,13 +19,25 @@ from portal.staff.routes import (
     lists,
     signin,
     start,
+    votes,
 )
 
 
 def install(app: FastAPI) -> None:
     """Add the console's routes to the portal (the lists last: their paths are the most
     general) and send every visitor without a staff session to the staff sign-in."""
-    for routes in (signin, glance, eligibility, changes, start, admin, judging, decision, lists):
+    for routes in (
+        signin,
+        glance,
+        eligibility,
+        changes,
+        start,
+        admin,
+        judging,
+        decision,
+        votes,
+        lists,
+    ):
         app.include_router(routes.router)
 
     @app.exception_handler(StaffSignInRequired)
