@@ -59,5 +59,11 @@ async def test_the_secretariat_reviews_and_voids_votes(
         assert done.status_code == 200 and "33 vote(s) voided" in done.text
         assert after != before and f"{before} before, {after} after" in done.text
         assert "Votes: 12 (33 voided)" in done.text
+        # The pictures: SVG without script, the same figures as the page's tables.
+        assert 'aria-describedby="per-category"' in done.text and 'id="per-category"' in done.text
+        picture = await sec.get(f"/staff/votes/per-category.svg?contest={contest.process_id}")
+        assert picture.headers["content-type"] == "image/svg+xml"
+        assert "<script" not in picture.text and ">4<" in picture.text  # 12 votes, 3 categories
+        assert (await expert.get("/staff/votes/per-day.svg")).status_code == 403
     entry = next(e for e in audit.entries(engine) if e.action == "votes.void")
     assert entry.reason == "burst of new accounts" and entry.actor.startswith("staff:")

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from portal.guards import checked_form
 from portal.staff.auth import secretariat
 from portal.staff.pages import render
-from services import votes
+from services import charts, votes
 from services.errors import Refused
 from services.staff import Staff
 
@@ -73,3 +73,16 @@ async def void(
     except Refused as exc:
         return await _page(request, contest, problem=exc.message, status=400)
     return await _page(request, contest, done=done)
+
+
+@router.get("/staff/votes/{kind}.svg")
+async def chart(
+    request: Request, kind: str, member: Annotated[Staff, Depends(secretariat)], contest: str = ""
+) -> Response:
+    """Votes per day or per category as an SVG picture (the page has its table)."""
+    if kind not in ("per-day", "per-category"):
+        return Response(status_code=404)
+    found = await asyncio.to_thread(votes.counts, request.app.state.engine, contest)
+    data = found.by_day if kind == "per-day" else found.by_category
+    svg = await asyncio.to_thread(charts.bars, "", data)
+    return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
