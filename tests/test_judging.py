@@ -5,12 +5,17 @@ secretariat and the lead, vote counts for the secretariat alone; a tie is named.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.engine import Engine
 
+from models.cycle_file import ConfigError, load_cycle
 from services import audit, decision, judging
 from services.errors import Refused
 from tests.judging_flow import PID, phase_four
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_experts_score_their_categories_only_and_never_when_recused(
@@ -107,3 +112,23 @@ def test_the_decision_aggregates_and_names_a_tie(
     judging.save(engine, a, c2[1], {"impact": "6", "reach": "3"}, "", submit=True)
     tied = next(cat for cat in decision.board(engine, c.lead, PID).categories if cat.code == "C2")
     assert tied.tied == c2 and not tied.has_winner
+
+
+def test_the_rubric_is_set_in_the_cycle_file(tmp_path: Path) -> None:
+    text = (ROOT / "cycles" / "2024.toml").read_text(encoding="utf-8")
+    assert "rubric" not in text
+    default = load_cycle(ROOT / "cycles" / "2024.toml").contests[0].rubric
+    assert [(c.code, c.low, c.high, c.weight) for c in default] == [("overall", 1, 10, 1.0)]
+    rubric = (
+        'rubric = [\n  { code = "impact", name = "Impact", weight = 2, low = 1, high = 10 },\n'
+        '  { code = "reach", name = "Reach", weight = 1, low = 1, high = 5 },\n]\n'
+    )
+    path = tmp_path / "2024.toml"
+    path.write_text(text.replace("[[contests]]\n", "[[contests]]\n" + rubric, 1), "utf-8")
+    assert [c.code for c in load_cycle(path).contests[0].rubric] == ["impact", "reach"]
+    for bad, why in (("low = 1, high = 5", "low must be below high"),
+                     ('code = "reach"', "each code once")):  # fmt: skip
+        wrong = rubric.replace(bad, "low = 5, high = 5" if "low" in bad else 'code = "impact"')
+        path.write_text(text.replace("[[contests]]\n", "[[contests]]\n" + wrong, 1), "utf-8")
+        with pytest.raises(ConfigError, match=why):
+            load_cycle(path)
