@@ -11,11 +11,14 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from devstack.catcher import MailCatcher
+from models.tables import Project
 from services import judging
 from tests.conftest import Portal
 from tests.judging_flow import PID, phase_four
 from tests.portal_flow import token_of
 from tests.staff_flow import staff_sign_in
+
+_j = Project.__table__  # type: ignore[attr-defined]
 
 
 async def test_an_expert_scores_recuses_and_sees_no_count(
@@ -92,6 +95,8 @@ async def test_the_lead_reads_scores_not_votes_and_the_secretariat_assigns(
     c1 = c.projects["C1"]
     judging.assign(engine, a, PID, "C1", actor=c.secretariat.actor)
     judging.save(engine, a, c1[0], {"impact": "9", "reach": "3"}, "", submit=True)
+    with engine.begin() as conn:  # as the workflow's select_winner records it
+        conn.execute(_j.update().where(_j.c.id == c1[2]).values(winner=True))
     async with (
         httpx.AsyncClient(base_url=portal.url) as lead,
         httpx.AsyncClient(base_url=portal.url) as sec,
@@ -101,6 +106,9 @@ async def test_the_lead_reads_scores_not_votes_and_the_secretariat_assigns(
         assert board.status_code == 200 and "7.0" in board.text  # (9 * 2 + 3) / 3
         assert "Valid votes" not in board.text and "Assign an expert" not in board.text
         assert "ab" * 32 in board.text
+        # Once a winner is chosen, the rest of the category's shortlist are its Champions.
+        assert board.text.count('class="badge">Winner<') == 1
+        assert board.text.count('class="badge">Champion<') == 2
         forbidden = await lead.post(
             "/staff/decision/assign",
             data={"expert": str(a.id), "contest": PID, "category": "C2",
