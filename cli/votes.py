@@ -12,15 +12,14 @@ from typing import Annotated
 
 import typer
 
-from cli.common import INVALID, REFUSED, Contest, Cycle, fail, instant
+from cli.common import INVALID, Contest, Cycle, fail, instant
+from cli.staff import operator
 from core.db import get_engine
-from intake.fields import REASON_LIMIT
-from intake.votes import void_votes
-from intake.windows import Refused
 from models import ids
 from models.cycle import Duration
-from models.text import clean_line, printable
-from reports.votes import suspicious_clusters, vote_counts
+from models.text import printable
+from services import votes
+from services.errors import Refused
 
 commands = typer.Typer(no_args_is_help=True, help="Review the votes of a contest before its tally.")
 
@@ -37,7 +36,7 @@ def _span(text: str, option: str) -> timedelta:
 
 def count_lines(process_id: str) -> list[str]:
     """Votes per day (UTC) and per category, and how many were voided: counts only."""
-    found = vote_counts(process_id, get_engine())
+    found = votes.counts(get_engine(), process_id)
     lines = [f"  votes: {found.total} ({found.voided} voided)"]
     if found.by_day:
         lines.append("    per day:      " + ", ".join(f"{d} {n}" for d, n in found.by_day.items()))
@@ -66,8 +65,8 @@ def clusters(
     """Many new accounts voting alike from one network within minutes (evidence for the
     review, not a verdict); void them with `votes void --network N --from T --to T`."""
     process_id = ids.contest_id(cycle, contest)
-    found = suspicious_clusters(
-        process_id, get_engine(), within=_span(within, "--within"), min_voters=min_voters,
+    found = votes.clusters(
+        get_engine(), process_id, within=_span(within, "--within"), min_voters=min_voters,
         new_within=_span(new_within, "--new-within"),
     )  # fmt: skip
     if not found:
@@ -96,16 +95,14 @@ def void(
     ] = None,
 ) -> None:
     """Void the votes from a network (in a time span, for a project) before the tally."""
-    why = clean_line(reason)
-    if not why or len(why) > REASON_LIMIT:
-        raise fail(f"--reason: give a reason of at most {REASON_LIMIT} characters", INVALID)
     process_id = ids.contest_id(cycle, contest)
     try:
-        done = void_votes(
-            process_id, get_engine(), reason=why, network=clean_line(network)[:50],
+        done = votes.void(
+            get_engine(), process_id, reason=reason, network=network, actor=operator(),
             since=instant(since, "--from") if since else None,
             until=instant(until, "--to") if until else None, project_id=project,
         )  # fmt: skip
     except Refused as exc:
-        raise fail(printable(f"{process_id}: refused: {exc}"), REFUSED) from None
-    typer.echo(f"{process_id}: {done} vote(s) voided")
+        raise fail(printable(exc.message), exc.status) from None
+    typer.echo(f"{process_id}: {done.count} vote(s) voided")
+    typer.echo(f"  valid votes' SHA-256: {done.before} -> {done.after}")

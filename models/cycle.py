@@ -37,6 +37,7 @@ from models.plan import (
     GENEVA,
     CategoryPlan,
     ContestPlan,
+    CriterionPlan,
     CyclePlan,
     ForumPlan,
     MeetingPlan,
@@ -303,6 +304,23 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
 )
 
 
+class Criterion(CriterionPlan, _Checked):
+    """A criterion of the Expert Group's score sheet, e.g.
+    ``{ code = "impact", name = "Impact", weight = 2, low = 1, high = 10 }``."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)
+    name: Title
+    weight: float = Field(default=1.0, gt=0, le=100)
+    low: int = Field(default=1, ge=0, le=1000)
+    high: int = Field(default=10, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _scale(self) -> Self:
+        if self.low >= self.high:
+            raise ValueError(f"criterion {self.code}: low must be below high")
+        return self
+
+
 class ContestConfig(ContestPlan, _Checked):
     """A prize contest (the WSIS Prizes, a special prize, the photo contest): five phases."""
 
@@ -321,6 +339,10 @@ class ContestConfig(ContestPlan, _Checked):
     reminders: tuple[Duration, ...] = Field(
         default=(timedelta(days=7), timedelta(days=1)),
         description="Submission reminders, counted back from the current deadline.",
+    )
+    rubric: tuple[Criterion, ...] = Field(
+        default=(Criterion(code="overall", name="Overall"),),
+        description="The Expert Group's score sheet: criteria with weights and a scale.",
     )
 
     @field_validator("categories", mode="before")
@@ -351,6 +373,9 @@ class ContestConfig(ContestPlan, _Checked):
             problems.append(f"categories are not unique: {', '.join(dupes)}")
         if not codes:
             problems.append("a contest needs at least one category")
+        criteria = [c.code for c in self.rubric]
+        if not criteria or len(set(criteria)) != len(criteria):
+            problems.append("rubric: at least one criterion, each code once")
         if self.winners_per_category > self.shortlist_size:
             problems.append("winners_per_category cannot exceed shortlist_size")
         low, high = self.description_words

@@ -135,6 +135,19 @@ class CategoryPlan(Snapshot):
     name: str
 
 
+class CriterionPlan(Snapshot):
+    """One criterion of the Expert Group's score sheet: its weight and its scale."""
+
+    code: str
+    name: str
+    weight: float = 1.0
+    low: int = 1
+    high: int = 10
+
+
+DEFAULT_RUBRIC = (CriterionPlan(code="overall", name="Overall"),)
+
+
 class ContestPlan(Snapshot):
     """A prize contest (the WSIS Prizes, a special prize, the photo contest): five phases."""
 
@@ -159,6 +172,11 @@ class ContestPlan(Snapshot):
     reminders: tuple[timedelta, ...] = Field(
         default=(timedelta(days=7), timedelta(days=1)),
         description="Submission reminders, counted back from the current deadline.",
+    )
+    # Added in release 17 (Phase IV in the console): defaults, so that a history recorded
+    # before decodes as before.
+    rubric: tuple[CriterionPlan, ...] = Field(
+        default=DEFAULT_RUBRIC, description="The Expert Group's score sheet (phase IV)."
     )
 
     @property

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.plan import BallotRule
+from models.plan import DEFAULT_RUBRIC, BallotRule, CriterionPlan
 from models.tables.windows import WindowState
 
 # Word limits of a project's description when a contest names none.
@@ -28,6 +28,8 @@ class WindowRules(BaseModel):
     category_names: dict[str, str] = Field(default_factory=dict, description="code -> name")
     description_words: tuple[int, int] = DEFAULT_DESCRIPTION_WORDS
     ballot_rule: BallotRule = BallotRule.ANY
+    # The Expert Group's score sheet in phase IV (voting windows; services/judging.py).
+    rubric: tuple[CriterionPlan, ...] = DEFAULT_RUBRIC
 
     @classmethod
     def parse(cls, text: str | None) -> WindowRules:

@@ -95,7 +95,12 @@ class PrizeContestWorkflow(ProcessWorkflow):
         if kind is WindowKind.PROJECT_SUBMISSIONS:
             rules = rules.model_copy(update={"description_words": tuple(c.description_words)})
         if kind is WindowKind.VOTING:  # what the portal's ballot needs to know
-            rules = rules.model_copy(update={"ballot_rule": c.ballot_rule})
+            # The ballot rule for the portal's ballot, and the rubric of the console's score
+            # sheets in phase IV (services/judging.py). An activity's input only: a replay
+            # does not compare it, so no patch is needed.
+            rules = rules.model_copy(
+                update={"ballot_rule": c.ballot_rule, "rubric": tuple(c.rubric)}
+            )
         return WindowRequest(
             process_id=self.process_id,
             kind=kind.value,

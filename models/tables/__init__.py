@@ -12,6 +12,7 @@ from models.tables.inbound import (
     MailBounce,
     MailStanding,
 )
+from models.tables.judging import ExpertAssignment, ScoreSheet
 from models.tables.ocp import OcpSubmission, SubmissionRevision
 from models.tables.outbox import Campaign, OutboxMessage, OutboxState
 from models.tables.registry import Participant
@@ -23,6 +24,7 @@ __all__ = [
     "BallotReceipt",
     "BounceKind",
     "Campaign",
+    "ExpertAssignment",
     "InboundAnswer",
     "InboundMessage",
     "InboundState",
@@ -37,6 +39,7 @@ __all__ = [
     "Project",
     "ProjectStatus",
     "RateCounter",
+    "ScoreSheet",
     "SignInToken",
     "StaffMember",
     "StaffRole",

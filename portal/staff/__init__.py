@@ -9,13 +9,35 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from portal.staff.auth import StaffSignInRequired
-from portal.staff.routes import admin, changes, eligibility, glance, lists, signin, start
+from portal.staff.routes import (
+    admin,
+    changes,
+    decision,
+    eligibility,
+    glance,
+    judging,
+    lists,
+    signin,
+    start,
+    votes,
+)
 
 
 def install(app: FastAPI) -> None:
     """Add the console's routes to the portal (the lists last: their paths are the most
     general) and send every visitor without a staff session to the staff sign-in."""
-    for routes in (signin, glance, eligibility, changes, start, admin, lists):
+    for routes in (
+        signin,
+        glance,
+        eligibility,
+        changes,
+        start,
+        admin,
+        judging,
+        decision,
+        votes,
+        lists,
+    ):
         app.include_router(routes.router)
 
     @app.exception_handler(StaffSignInRequired)

@@ -97,4 +97,6 @@ async def detail_page(
     row = await asyncio.to_thread(detail, request.app.state.engine, kind, row_id)
     if row is None:
         raise HTTPException(404)
+    if member.role != "secretariat":  # no count per project before the ceremony (issue 17)
+        row.pop("votes", None)
     return render(request, "staff/detail.html", kind=kind, row=row)

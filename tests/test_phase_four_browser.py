@@ -1,0 +1,146 @@
+"""Chromium: an expert scores one project (a draft, then submitted) and recuses from another;
+the Expert Group's lead reads the aggregate and chooses the winner, which the contest's
+workflow records. Screenshots in /tmp/shots-17."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright, expect
+from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from core.settings import Settings
+from devstack.catcher import MailCatcher
+from models.tables import Project
+from portal.app import create_app
+from services import judging, staff
+from tests.conftest import CHROMIUM_ARGS, Portal, free_port
+from tests.phase_four_flow import PID, phase_four
+from tests.staff_flow import code_for, staff_link
+from worker import build_worker
+
+pytestmark = [pytest.mark.browser]
+SHOTS = Path("/tmp/shots-17")
+_j = Project.__table__  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def judged(
+    settings: Settings, engine: Engine, skipping_env: WorkflowEnvironment
+) -> Iterator[Portal]:
+    """The portal and its console, on the time-skipping server."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    served = settings.model_copy(
+        update={
+            "portal_url": url,
+            "unsubscribe_url": f"{url}/unsubscribe/{{token}}",
+            "portal_secret": SecretStr("a test key, not a secret"),
+            "temporal_address": skipping_env.client.service_client.config.target_host,
+        }
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(served, engine), host="127.0.0.1", port=port, log_config=None,
+                       access_log=False, lifespan="off")
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    yield Portal(url, served)
+    server.should_exit = True
+    thread.join(10)
+
+
+async def signed_in(browser: Browser, url: str, mail: MailCatcher, engine: Engine,
+                    address: str) -> Page:  # fmt: skip
+    """A fresh browser signed in to the console as ``address`` (link, then the code)."""
+    page = await browser.new_page(locale="en-GB", viewport={"width": 1280, "height": 900})
+    await page.goto(f"{url}/staff/")
+    await page.get_by_label("E-mail address").fill(address)
+    await page.get_by_role("button", name="Send me a link").click()
+    await expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
+    await page.goto(await staff_link(mail, address))
+    await page.get_by_role("button", name="Continue").click()
+    member = staff.find(engine, address=address)
+    assert member is not None
+    await page.get_by_label("Code").fill(code_for(engine, member.id))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="At a glance")).to_be_visible()
+    return page
+
+
+async def shot(page: Page, name: str) -> None:
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_an_expert_scores_and_recuses_and_the_lead_chooses(
+    chromium: str, skipping_env: WorkflowEnvironment, judged: Portal, settings: Settings,
+    engine: Engine, mail: MailCatcher, participants: list[dict[str, str]],
+) -> None:  # fmt: skip
+    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
+    sec = staff.add(engine, "sec@itu.int", "secretariat", actor="cli:test")
+    expert = staff.add(engine, "expert@itu.int", "expert", actor="cli:test", name="Expert One")
+    other = staff.add(engine, "other@itu.int", "expert", actor="cli:test")
+    staff.add(engine, "lead@itu.int", "expert-lead", actor="cli:test", name="Lead")
+    async with (
+        build_worker(skipping_env.client, settings, engine, max_cached_workflows=0),
+        async_playwright() as pw,
+    ):
+        run = await phase_four(skipping_env, settings, engine, participants)
+        first, _, third = run.projects
+        for member in (expert, other):
+            judging.assign(engine, member, PID, "C1", actor=sec.actor)
+        judging.save(engine, other, third, {"impact": "9", "reach": "4"}, "", submit=True)
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+
+        page = await signed_in(browser, judged.url, mail, engine, "expert@itu.int")
+        await page.get_by_role("link", name="Judging").click()
+        await expect(page.get_by_text("Progress: 0 of 3")).to_be_visible()
+        await shot(page, "01-expert-list")
+        await page.get_by_role("link", name="Project 2").click()
+        await page.get_by_label("Impact").fill("8")
+        await page.get_by_label("Comment").fill("Serves remote villages.")
+        await page.get_by_role("button", name="Keep as a draft").click()
+        await expect(page.get_by_label("Impact")).to_have_value("8")
+        await page.get_by_label("Reach").fill("5")
+        await shot(page, "02-score-sheet-draft")
+        await page.get_by_role("button", name="Submit the score sheet").click()
+        await expect(page.get_by_text("Submitted.")).to_be_visible()
+        await shot(page, "03-score-sheet-submitted")
+        await page.goto(f"{judged.url}/staff/judging/{first}")
+        await page.get_by_label("Reason (internal)").fill("My employer funds it")
+        await page.get_by_role("button", name="I have a conflict of interest: recuse me").click()
+        await expect(page.get_by_text("You declared a conflict of interest")).to_be_visible()
+        assert await page.locator("input[name^='score:']").count() == 0
+        await shot(page, "04-recused")
+        await page.goto(f"{judged.url}/staff/judging")
+        await expect(page.get_by_text("Progress: 2 of 3")).to_be_visible()
+        assert await page.get_by_role("link", name="Decision").count() == 0
+
+        lead = await signed_in(browser, judged.url, mail, engine, "lead@itu.int")
+        await lead.get_by_role("link", name="Decision").click()
+        await expect(lead.get_by_role("heading", name="C1")).to_be_visible()
+        assert await lead.get_by_role("columnheader", name="Valid votes").count() == 0
+        await shot(lead, "05-decision")
+        await lead.locator(f"input[name='project'][value='{third}']").check()
+        await lead.get_by_role("button", name="Choose the winner of C1").click()
+        await expect(lead.locator("tr.winner")).to_contain_text("Project 2")
+        await shot(lead, "06-winner-chosen")
+        await browser.close()
+        assert (await run.handle.query("shortlists")) == {"C1": run.projects}
+
+    with engine.connect() as conn:
+        winners = conn.execute(sa.select(_j.c.id).where(_j.c.winner.is_(sa.true()))).scalars()
+        assert list(winners) == [third]
