@@ -149,3 +149,31 @@ def test_0009_moves_existing_links_and_sessions_to_keyed_hashes(
     command.downgrade(config, "0008")  # and back: the sessions and links are dropped
     engine.dispose()
     get_settings.cache_clear()
+
+
+SEARCH_TRIGGERS = {
+    "participant_search_insert",
+    "participant_search_delete",
+    "participant_search_update",
+}
+
+
+def test_the_participant_search_index_keeps_up_after_every_migration(tmp_path: Path) -> None:
+    """The console's search (an FTS5 index kept by triggers, 0009_staff) still follows the
+    registry at head, and after a downgrade to just past it and back: a later migration that
+    rebuilt the participant table (SQLite batch mode) would silently drop its triggers."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_db_engine(url)
+    config = alembic(url, engine)
+
+    def triggers() -> set[str]:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type='trigger'"))
+            return {str(name) for name in found.scalars()}
+
+    command.upgrade(config, "head")
+    assert triggers() >= SEARCH_TRIGGERS
+    command.downgrade(config, "0009_staff")
+    command.upgrade(config, "head")
+    assert triggers() >= SEARCH_TRIGGERS
+    engine.dispose()

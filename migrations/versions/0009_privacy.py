@@ -25,6 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('participant', schema=None) as batch_op:
-        batch_op.drop_column('erased_at')
-        batch_op.drop_column('consented_at')
+    # Plain DROP COLUMN (SQLite 3.35+), not a batch: a batch rebuilds the table on SQLite,
+    # which would drop the participant search index's triggers (0009_staff).
+    op.drop_column('participant', 'erased_at')
+    op.drop_column('participant', 'consented_at')
