@@ -346,7 +346,9 @@ class ProcessWorkflow:
         """Hold the lock for an accepted change, then apply it.
 
         The change was accepted at once (its validator passed); it waits here, listed in
-        ``status`` as pending, while a running step ends. Once the lock is held, ``recheck``
+        ``status`` as pending, while the lock's holder ends its turn (a step's state changes;
+        before the ``campaigns-outside-lock`` patch, the whole step and its campaigns). Mail
+        the change queues is waited for once the lock is let go. Once the lock is held, ``recheck``
         (the validator) runs again: a cancel, the end of the process or a date that passed
         meanwhile refuses the change with an ``ApplicationError`` that says why, as
         samples-python's ``safe_message_handlers`` does, instead of applying it.
