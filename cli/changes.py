@@ -91,6 +91,11 @@ def _outcome_lines(outcome: changes.Outcome) -> list[str]:
         return [f"{wid}: {outcome.refused}"]
     if outcome.pending is not None:
         running = outcome.pending.running or "the step under way"
+        if not outcome.pending.pending_changes:  # applied; its notice waits for the mail
+            return [
+                f"{wid}: accepted and applied; its notice follows the mail under way: {running}",
+                "  (see `starter.py status`)",
+            ]
         return [
             f"{wid}: accepted; it is applied once this step ends: {running}",
             "  (a cancel stops that step's campaign first; see `starter.py status`)",

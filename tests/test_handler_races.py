@@ -2,8 +2,10 @@
 
 The opening campaign of an OCP is held inside its first ``DATA`` (a gate in the real aiosmtpd
 catcher). A deadline change and a cancel are both accepted while it runs: the cancel stops the
-campaign at once, the change, re-checked once it holds the lock, is refused; the mail says
-"opening" (to some) then "cancelled" (to all), never "deadline extended".
+campaign at once, and drops the change's notice (the change applied at once: campaigns run
+outside the lock); the mail says "opening" (to some) then "cancelled" (to all), never
+"deadline extended". A deadline change alone is applied while the opening is still held, and
+its notice follows the opening to everyone.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from devstack.catcher import MailCatcher
-from models.tables import OutboxMessage, Participant
+from models.tables import OutboxMessage, Participant, Window, WindowKind
 from models.wire import Cancellation, DeadlineChange, OcpInput, ProcessStatus
 from services.changes import submit
 from tests.conftest import record_history
@@ -77,16 +78,19 @@ async def test_cancel_and_deadline_change_during_a_campaign_tell_one_story(
 
             await assert_eventually(cancel_has_its_turn)
             gate.open()  # the message held on the wire arrives; the cancel notice follows
-            with pytest.raises(WorkflowUpdateFailedError) as refused:
-                await change.result()
-            assert "cancel" in str(refused.value.cause)
+            # The change was applied at once (the lock is free while the opening runs); the
+            # cancel then dropped its notice, queued behind the opening.
+            applied: ProcessStatus = await change.result()
+            assert applied.cancelled == "the consultation is called off"
             status: ProcessStatus = await cancel.result()
             assert status.phase == "cancelled" or status.cancelled
             await asyncio.wait_for(handle.result(), 60)
             sleeper.cancel()
-            # The new path (the recheck's patch marker, a campaign activity cancelled) is
-            # replayed by tests/test_replay.py from now on.
-            record_history("ocp_2017_cancelled_during_campaign", await handle.fetch_history())
+            # The campaigns-outside-lock path (a change applied during a campaign, its queued
+            # notice dropped by the cancel, the campaign activity cancelled) is replayed by
+            # tests/test_replay.py from now on; ocp_2017_cancelled_during_campaign keeps the
+            # path before it.
+            record_history("ocp_2017_change_dropped_by_cancel", await handle.fetch_history())
     finally:
         gate.open()
 
@@ -108,6 +112,76 @@ async def test_cancel_and_deadline_change_during_a_campaign_tell_one_story(
         )
     assert "sending" not in states  # what was on the wire was settled
     assert states.get("pending", 0) >= everyone - len(opening) - 1  # the rest never sent
+
+
+async def test_a_deadline_change_during_the_opening_applies_at_once_and_its_notice_follows(
+    skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    mail: MailCatcher,
+    participants: list[dict[str, str]],
+) -> None:
+    client = skipping_env.client
+    ocp = (await cycle_2017(skipping_env)).ocp
+    pid = "wsis-2017-change-ocp"
+    new = ocp.submission_deadline + timedelta(days=7)
+    gate = Gate(mail, f"{pid}:opening")
+    everyone = len(participants)
+    try:
+        async with build_worker(client, settings, engine, max_cached_workflows=0):
+            handle = await client.start_workflow(
+                OcpWorkflow.run,
+                OcpInput(cycle_id="wsis-2017-change", year=2017, title="WSIS Forum 2017", ocp=ocp),
+                id=pid,
+                task_queue=settings.task_queue,
+            )
+            sleeper = asyncio.create_task(at(skipping_env, ocp.opens + timedelta(minutes=1)))
+            assert await asyncio.to_thread(gate.reached.wait, 60)  # the opening is running
+            change = await handle.start_update(
+                OcpWorkflow.change_deadline,
+                DeadlineChange(new=new, reason="more time", **BY),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+
+            async def applied_while_the_opening_runs() -> None:
+                assert not gate.released.is_set()
+                status = await handle.query(OcpWorkflow.status)
+                closing = next(s for s in status.upcoming if s.key == "phase:IV")
+                assert closing.at == new  # the plan follows the new deadline
+                assert status.running and "announce" in status.running  # the opening step
+                assert status.pending_changes == []
+                assert _closes_at(engine, pid) == new  # the window row moved too
+
+            await assert_eventually(applied_while_the_opening_runs, within=25)
+            assert not mail.per_recipient(f"{pid}:deadline-change:1")  # not before the opening
+            gate.open()
+            done: ProcessStatus = await change.result()  # once its notice went out
+            assert "phase:I" in done.done
+            # End the run (quietly): the new path is replayed by tests/test_replay.py.
+            await handle.execute_update(
+                OcpWorkflow.cancel, Cancellation(reason="test over", notify=False, **BY)
+            )
+            await asyncio.wait_for(handle.result(), 60)
+            sleeper.cancel()
+            record_history("ocp_2017_deadline_changed_during_opening", await handle.fetch_history())
+    finally:
+        gate.open()
+
+    for campaign in ("opening", "deadline-change:1"):
+        counts = mail.per_recipient(f"{pid}:{campaign}")
+        assert len(counts) == everyone and set(counts.values()) == {1}, campaign
+    for events in _story(mail).values():  # each heard of the opening, then of the change
+        assert events == [f"{pid}:opening", f"{pid}:deadline-change:1"], events
+
+
+def _closes_at(engine: Engine, pid: str) -> datetime:
+    with engine.connect() as conn:
+        closes: datetime = conn.execute(
+            sa.select(Window.closes_at).where(  # type: ignore[call-overload]
+                Window.process_id == pid, Window.kind == WindowKind.OCP_SUBMISSIONS
+            )
+        ).scalar_one()
+    return closes
 
 
 def _story(mail: MailCatcher) -> dict[str, list[str]]:

@@ -11,6 +11,13 @@ run (as samples-python's ``message_passing/safe_message_handlers`` does), so a c
 interleaves with a step that is half done, and a step that waited for the lock while a change
 ran re-plans before it runs. A step is marked *started* before its action's first await.
 
+Since the ``campaigns-outside-lock`` patch (``outside_lock``, chosen once per run), long work
+never holds the lock: a step's action applies its state under the lock and queues its
+campaigns (workflows/longwork.py); the machine lets go of the lock, waits for them, and only
+then marks the step *done*. A change made meanwhile applies at once; its own mail is queued
+after the running campaign. Runs started before the patch keep the old way (the action's
+campaigns run under the lock), so their histories replay unchanged.
+
 It also keeps the operator's view current: the ``WsisPhase`` and ``WsisNextDeadline`` search
 attributes and the workflow's current details, in plain words.
 """
@@ -35,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ProcessState,
     )
     from models.wire import StepView
+    from workflows.longwork import Job, WorkQueue
     from workflows.search_attributes import (
         WSIS_NEXT_DEADLINE,
         WSIS_PHASE,
@@ -88,7 +96,11 @@ class PhaseMachine:
         self.started: list[str] = []
         self.done: list[str] = []
         self.skipped: list[str] = []
-        self.running: Step | None = None
+        self.running: Step | None = None  # the step under way (its campaigns too)
+        self.acting: Step | None = None  # the step whose action holds the lock now
+        self.outside_lock = False  # campaigns run outside the lock (set once per run)
+        self.work = WorkQueue()
+        self._step_jobs: list[Job] = []
         # Held by a running step and by every change that awaits: they take turns.
         self.lock = asyncio.Lock()
         self.entered: dict[str, datetime] = {}  # phase slug -> when it began
@@ -165,13 +177,59 @@ class PhaseMachine:
                     continue  # something changed: re-plan
                 except TimeoutError:
                     pass
+            jobs: list[Job] | None = None
             async with self.lock:
                 if self._revision != seen:
                     continue  # a change ran while this step waited for the lock: re-plan
                 if self.cancelled:
                     break
-                await self._run_step(step)
+                if self.outside_lock:
+                    jobs = await self._start_step(step)
+                else:
+                    await self._run_step(step)
+            if jobs is not None:
+                await self._end_step(step, jobs)  # its campaigns, outside the lock
         self.finish()
+
+    async def _start_step(self, step: Step) -> list[Job] | None:
+        """Under the lock: the step's state (phase, windows), marked started; the campaigns it
+        queues are returned, to be waited for once the lock is let go."""
+        if step.expires_at is not None and workflow.now() >= step.expires_at:
+            self.skipped.append(step.key)
+            return None
+        if step.phase is not None:
+            self.enter(step.phase)
+        self.started.append(step.key)
+        self.running = self.acting = step
+        self._describe()
+        self._step_jobs = self.work.hold()
+        try:
+            await step.action()
+        except BaseException:
+            self.running = None
+            raise
+        finally:
+            self.acting = None
+            self.work.held = None
+        return self._step_jobs
+
+    async def _end_step(self, step: Step, jobs: list[Job]) -> None:
+        """Outside the lock: the step's campaigns run; then it is done, or interrupted."""
+        try:
+            errors = await self.work.settle(jobs)
+        finally:
+            self.running = None
+            self._describe()
+        ending = self.stopping is not None or self.cancelled is not None
+        for err in errors:
+            if not (ending and isinstance(err, ActivityError)):
+                raise err
+            if not isinstance(err.cause, CancelledError):
+                raise err
+        if errors or any(job.dropped for job in jobs):
+            self.interrupted.append(step.key)  # a cancel stopped it: not done
+            return
+        self.done.append(step.key)
 
     async def _run_step(self, step: Step) -> None:
         if step.expires_at is not None and workflow.now() >= step.expires_at:
@@ -210,11 +268,16 @@ class PhaseMachine:
             return
         self.waiting_for = what
         self.refresh()
+        if self.outside_lock:  # changes made while it waits queue their own mail
+            self.work.held, self.acting = None, None
         self.lock.release()
         try:
             await workflow.wait_condition(lambda: done() or self.cancelled is not None)
         finally:
             await self.lock.acquire()
+            if self.outside_lock:
+                self.work.hold(self._step_jobs)
+                self.acting = self.running
         self.waiting_for = None
         self.refresh()
 

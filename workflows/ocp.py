@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
         ProcessStatus,
         WindowRequest,
     )
-    from workflows.campaign import flush_outbox
     from workflows.machine import Step, duration_label
     from workflows.process import ProcessWorkflow, checked, refuse, refuse_past, window
 
@@ -84,8 +83,10 @@ class OcpWorkflow(ProcessWorkflow):
         async with self.turn(
             f"move of the meeting {change.meeting!r}", lambda: self._check_meeting(change)
         ):
-            # Under the lock, an invitation campaign is either over or not begun: a move made
-            # while it ran waited for it here, and now sends the update.
+            # An invitation marked started is over, or queued or running (since the
+            # campaigns-outside-lock patch): the update is queued after it, so the .ics with
+            # the higher SEQUENCE always arrives second. Before the patch a move made while
+            # the invitation ran waited for it here.
             self.adopt(self._moved(change))
             if f"invite:{change.meeting}" in self.machine.started:
                 await self._meeting_update(change.meeting, change.notice)
@@ -263,7 +264,7 @@ class OcpWorkflow(ProcessWorkflow):
             WindowActivities.close_window, self.windows()[0], "Close the OCP submission window"
         )
         self.accepted = result.accepted
-        await flush_outbox(self.process_id)
+        await self.flush()
 
     async def _analysis(self) -> None:
         await self.campaign(

@@ -31,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         WinnerRequest,
         WinnerSelection,
     )
-    from workflows.campaign import flush_outbox
     from workflows.machine import Step, duration_label
     from workflows.process import (
         ProcessWorkflow,
@@ -280,7 +279,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
             self._window_of(WindowKind.PROJECT_SUBMISSIONS),
             "Close the submission of projects",
         )
-        await flush_outbox(self.process_id)
+        await self.flush()
         await db_step(
             PrizeActivities.check_eligibility,
             ProcessRef(process_id=self.process_id),

@@ -13,7 +13,9 @@ schedules the one campaign activity (activities/campaign.py) that sends the e-ma
 
 Every handler that awaits holds ``machine.lock`` (see workflows/machine.py), and every
 database write carries the history length as its revision, so a late, retried write of an
-older change can never land over a newer one.
+older change can never land over a newer one. Since the ``campaigns-outside-lock`` patch, no
+one holds the lock while mail goes out: campaigns are queued (workflows/longwork.py) and run
+in order once their step or change has let go of the lock.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         WindowRequest,
         WindowResult,
     )
-    from workflows.campaign import send_campaign
+    from workflows.campaign import flush_outbox, send_campaign
     from workflows.machine import PhaseMachine, Step
     from workflows.reports import CycleReports
 
@@ -64,6 +66,9 @@ CANCELLED_IN_TEMPORAL = "cancelled in Temporal (the Web UI's Cancel, or temporal
 # A change found no longer valid once it holds the lock is refused (before this patch it was
 # applied): the marker is written only when a refusal happens, so old histories replay as is.
 RECHECK_PATCH = "recheck-under-lock"
+# Campaigns run outside the lock, queued in order (before it, a step held the lock while its
+# campaigns ran, and every change waited behind them).
+OUTSIDE_LOCK_PATCH = "campaigns-outside-lock"
 
 
 def revision() -> int:
@@ -190,6 +195,7 @@ class ProcessWorkflow:
     async def run_process(self) -> ProcessStatus:
         """The whole run: schedule the windows, run the plan, end cleanly however it ends."""
         self.reports_changes = workflow.patched(REPORT_CHANGES_PATCH)  # chosen once per run
+        self.machine.outside_lock = workflow.patched(OUTSIDE_LOCK_PATCH)  # chosen once too
         try:
             self.machine.start(self.year)
             for request in self.windows():
@@ -200,7 +206,9 @@ class ProcessWorkflow:
         except asyncio.CancelledError:
             # Temporal's own Cancel must end the process as cleanly as the cancel update:
             # windows closed, participants told, phase "cancelled". (Terminate cannot.)
-            async with self.machine.lock:
+            if self.machine.outside_lock and not self.machine.cancelled:
+                self.interrupt(CANCELLED_IN_TEMPORAL)  # its campaign runs in its own task
+            async with self.holding():
                 if not self.machine.cancelled:
                     await self.end(
                         Cancellation(requested_by="temporal", reason=CANCELLED_IN_TEMPORAL)
@@ -210,6 +218,8 @@ class ProcessWorkflow:
             raise
         # Updates still running (a last notice) finish before the workflow completes.
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self.machine.outside_lock:
+            await workflow.wait_condition(self.machine.work.idle)
         return self.status()
 
     @workflow.query
@@ -244,7 +254,8 @@ class ProcessWorkflow:
         started with that field set take this branch, so running workflows replay as before.
         """
         quiet = self.snapshot.quiet_before
-        running = self.machine.running
+        m = self.machine
+        running = m.acting if m.outside_lock else m.running
         if quiet is not None and running is not None and running.at < quiet:
             return CampaignResult(key=f"{self.process_id}:{step}")
         request = CampaignRequest(
@@ -257,9 +268,28 @@ class ProcessWorkflow:
             shards=self.shards if audience in BULK_AUDIENCES else 1,
             **fields,
         )
+        if m.outside_lock:
+            # Queued after the campaigns before it; the lock's holder waits for it once it
+            # lets go. While a cancel is under way only the cancel notice is still sent.
+            ending = m.stopping is not None or m.cancelled is not None
+            drop = ending and kind is not MessageKind.PROCESS_CANCELLED
+            m.work.add(summary, lambda: self._send(request, summary), drop=drop)
+            return CampaignResult(key=request.key)
+        return await self._send(request, summary)
+
+    async def _send(self, request: CampaignRequest, summary: str) -> CampaignResult:
         result = await send_campaign(request, summary, running=self.running_campaigns)
         self.campaigns.append(result)
         return result
+
+    async def flush(self) -> None:
+        """Send what is still pending in the process's campaigns (queued like a campaign)."""
+        m = self.machine
+        if not m.outside_lock:
+            await flush_outbox(self.process_id)
+            return
+        summary = "Send acknowledgements still pending"
+        m.work.add(summary, lambda: flush_outbox(self.process_id), drop=m.stopping is not None)
 
     def adopt(self, snapshot: OcpPlan | ContestPlan) -> None:
         """A change was accepted: take the new snapshot and re-arm the timer at once (before
@@ -316,7 +346,9 @@ class ProcessWorkflow:
         """Hold the lock for an accepted change, then apply it.
 
         The change was accepted at once (its validator passed); it waits here, listed in
-        ``status`` as pending, while a running step ends. Once the lock is held, ``recheck``
+        ``status`` as pending, while the lock's holder ends its turn (a step's state changes;
+        before the ``campaigns-outside-lock`` patch, the whole step and its campaigns). Mail
+        the change queues is waited for once the lock is let go. Once the lock is held, ``recheck``
         (the validator) runs again: a cancel, the end of the process or a date that passed
         meanwhile refuses the change with an ``ApplicationError`` that says why, as
         samples-python's ``safe_message_handlers`` does, instead of applying it.
@@ -326,7 +358,7 @@ class ProcessWorkflow:
             await self.machine.lock.acquire()
         finally:
             self.pending_changes.remove(what)
-        try:
+        async with self._held():
             try:
                 recheck()
             except ValueError as exc:
@@ -337,13 +369,35 @@ class ProcessWorkflow:
                         non_retryable=True,
                     ) from None
             yield
+
+    @contextlib.asynccontextmanager
+    async def holding(self) -> AsyncIterator[None]:
+        """Take the lock, apply a change, let go; then wait for the mail it queued."""
+        await self.machine.lock.acquire()
+        async with self._held():
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _held(self) -> AsyncIterator[None]:
+        """The lock is held: release it at the end, then wait (outside it) for the jobs
+        queued meanwhile, and raise the first one's error. Nothing is queued before the
+        ``campaigns-outside-lock`` patch: campaigns ran in place, under the lock."""
+        m = self.machine
+        jobs = m.work.hold() if m.outside_lock else []
+        try:
+            yield
         finally:
-            self.machine.lock.release()
+            m.work.held = None
+            m.lock.release()
+        errors = await m.work.settle(jobs)
+        if errors:
+            raise errors[0]
 
     def interrupt(self, reason: str) -> None:
         """A cancel was accepted: stop every campaign under way now, without waiting for the
         lock (the activity hears it at its next heartbeat; its unsent rows stay unsent)."""
         self.machine.stopping = reason
+        self.machine.work.drop_waiting()  # queued mail not yet begun is never sent
         for handle in list(self.running_campaigns):
             handle.cancel()
 
@@ -412,7 +466,7 @@ class ProcessWorkflow:
     async def forum_moved(self, move: ForumShift) -> None:
         """The cycle moved the Forum (it checked every process's current plan first): the
         dates held at the Forum move with it and the participants are told once."""
-        async with self.machine.lock:
+        async with self.holding():
             if self.machine.cancelled or self.machine.stopping or self.machine.phase == COMPLETED:
                 return
             # No window is held at the Forum: only the plan and the participants hear of it.
