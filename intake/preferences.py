@@ -3,38 +3,66 @@ the one-click unsubscribe of bulk mail."""
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from intake.tokens import UNSUBSCRIBE_LINK, legacy_unsubscribe, unsubscribe_token
 from models.tables import Participant
 from models.vocab import Language
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 
 
-def unsubscribe(engine: Engine, token: str) -> bool:
+def _owner(conn: Connection, key: bytes, token: str) -> int | None:
+    """The participant an unsubscribe token names: a computed ``<id>.<HMAC>`` checked against
+    their current generation, else a pre-0011 token found by its keyed hash."""
+    link = UNSUBSCRIBE_LINK.fullmatch(token)
+    if link:
+        pid = int(link.group(1))
+        generation = conn.execute(
+            sa.select(_p.c.unsubscribe_generation).where(_p.c.id == pid)
+        ).scalar()
+        if generation is None:
+            return None
+        expected = unsubscribe_token(key, pid, int(generation))
+        return pid if hmac.compare_digest(expected, token) else None
+    if not 8 <= len(token) <= 64:
+        return None
+    found = conn.execute(
+        sa.select(_p.c.id).where(_p.c.unsubscribe_legacy == legacy_unsubscribe(key, token))
+    ).scalar()
+    return int(found) if found is not None else None
+
+
+def unsubscribe_owner(engine: Engine, key: bytes, token: str) -> int | None:
+    """The participant whose unsubscribe token is ``token`` (an ARF report names it), or None."""
+    with engine.connect() as conn:
+        return _owner(conn, key, token)
+
+
+def unsubscribe(engine: Engine, key: bytes, token: str) -> bool:
     """Stop bulk announcements to the owner of ``token`` (idempotent); False if unknown.
 
     Transactional mail (sign-in links, acknowledgements, receipts) still reaches them.
     """
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        found = conn.execute(
+        pid = _owner(conn, key, token)
+        if pid is None:
+            return False
+        conn.execute(
             _p.update()
-            .where(_p.c.unsubscribe_token == token)
+            .where(_p.c.id == pid)
             .values(unsubscribed=True, updated_at=datetime.now(UTC))
         )
-        return bool(found.rowcount)
+        return True
 
 
-def known_unsubscribe_token(engine: Engine, token: str) -> bool:
+def known_unsubscribe_token(engine: Engine, key: bytes, token: str) -> bool:
     """Whether ``token`` is someone's unsubscribe token."""
-    with engine.connect() as conn:
-        return (
-            conn.execute(sa.select(_p.c.id).where(_p.c.unsubscribe_token == token)).first()
-            is not None
-        )
+    return unsubscribe_owner(engine, key, token) is not None
 
 
 def set_preferences(

@@ -19,11 +19,11 @@ from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
-from services.changes import submit
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from models.tables import OutboxMessage, Participant
 from models.wire import Cancellation, DeadlineChange, OcpInput, ProcessStatus
+from services.changes import submit
 from tests.conftest import record_history
 from tests.helpers import Gate, Slow, assert_eventually
 from tests.test_changes import at, cycle_2017
@@ -130,7 +130,7 @@ def _bulk_audience(engine: Engine, count: int) -> None:
             "stakeholder_type": "Other",
             "language": "en",
             "unsubscribed": False,
-            "unsubscribe_token": secrets.token_urlsafe(16),
+            "unsubscribe_legacy": secrets.token_urlsafe(16),
             "verified_at": now,
             "created_at": now,
             "updated_at": now,

@@ -176,7 +176,7 @@ def read_page(key: str, after: int, shard: int, shards: int, engine: Engine) -> 
             _participant.c.email,
             _participant.c.name,
             _participant.c.language,
-            _participant.c.unsubscribe_token,
+            _participant.c.unsubscribe_generation,
             _participant.c.unsubscribed,
             _standing.c.suspended_at.is_not(None),
         )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from intake.preferences import known_unsubscribe_token, unsubscribe
-from portal.deps import EngineDep, Viewer
+from portal.deps import EngineDep, Key, Viewer
 from portal.pages import render
 from portal.work import read, write
 
@@ -23,15 +23,17 @@ ONE_CLICK = "One-Click"
 
 
 @router.get("/unsubscribe/{token}")
-async def unsubscribe_page(request: Request, token: str, _: Viewer, engine: EngineDep) -> Response:
-    if not await read(known_unsubscribe_token, engine, token):
+async def unsubscribe_page(
+    request: Request, token: str, _: Viewer, engine: EngineDep, key: Key
+) -> Response:
+    if not await read(known_unsubscribe_token, engine, key, token):
         return render(request, "error.html", status=404, problem="unknown-link")
     return render(request, "unsubscribe.html", token=token)
 
 
 @router.post("/unsubscribe/{token}")
 async def unsubscribe_now(
-    request: Request, token: str, _: Viewer, engine: EngineDep,
+    request: Request, token: str, _: Viewer, engine: EngineDep, key: Key,
     one_click: Annotated[str, Form(alias="List-Unsubscribe")] = "",
 ) -> Response:  # fmt: skip
     """RFC 8058: only a POST whose body says ``List-Unsubscribe=One-Click`` unsubscribes (a
@@ -39,7 +41,7 @@ async def unsubscribe_now(
     it too."""
     if one_click != ONE_CLICK:
         return render(request, "error.html", status=400, problem="bad-request")
-    done = await write(request, unsubscribe, engine, token)
+    done = await write(request, unsubscribe, engine, key, token)
     if not done:
         return render(request, "error.html", status=404, problem="unknown-link")
     return render(request, "unsubscribed.html")
