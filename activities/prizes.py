@@ -179,6 +179,11 @@ class PrizeActivities:
                     tallied_at=datetime.now(UTC),
                 )
             )
+            # The tally is final (voiding is refused from now on): the networks and agent
+            # hashes kept to review the vote for organized fraud have served, and go.
+            conn.execute(
+                _v.update().where(_v.c.process_id == pid).values(network="", agent_hash="")
+            )
         return Shortlist(categories=shortlists)
 
     @activity.defn

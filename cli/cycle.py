@@ -92,7 +92,11 @@ def start(
         for line in preview_lines(cycle):
             typer.echo(line)
         return
-    typer.echo(asyncio.run(cycles.start(cycle, skip_past=skip_past, actor=operator())))
+    try:
+        typer.echo(asyncio.run(cycles.start(cycle, skip_past=skip_past, actor=operator())))
+    except cycles.AlreadyRunning as exc:  # said as before: on standard output, exit 1
+        typer.echo(exc.message)
+        raise typer.Exit(exc.status) from None
 
 
 def preview_lines(cycle: CycleConfig) -> list[str]:

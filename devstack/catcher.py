@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email
+import functools
 import logging
 import ssl
 import sys
@@ -28,8 +29,10 @@ import threading
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +54,11 @@ class Received:
     def message(self) -> EmailMessage:
         return email.message_from_bytes(self.data, policy=policy.default)
 
-    @property
+    @functools.cached_property
     def campaign(self) -> str:
-        return str(self.message.get("X-WSIS-Campaign", ""))
+        # The headers alone, once: tests ask every message for its campaign, often.
+        headers = BytesParser(policy=policy.default).parsebytes(self.data, headersonly=True)
+        return str(headers.get("X-WSIS-Campaign", ""))
 
 
 @dataclass
@@ -164,6 +169,9 @@ class MailCatcher:
         self.lock = threading.Lock()
         self.is_down = False
         self._controller: _Controller | None = None
+        # Files are named after this catcher's start, then a sequence: a second run beside
+        # the first never overwrites its mail, and `ls` lists every run's in order.
+        self.run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
 
     def store(self, item: Received) -> None:
         with self.lock:
@@ -174,7 +182,9 @@ class MailCatcher:
                 self.received.append(item)
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            (self.folder / f"{seq:07d}.eml").write_bytes(item.data)
+            path = self.folder / f"{self.run}-{seq:07d}.eml"
+            with path.open("xb") as fh:  # never over an earlier message
+                fh.write(item.data)
 
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any

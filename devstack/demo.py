@@ -3,10 +3,13 @@
 Starts the Temporal CLI dev server (persistent database under ``var/``, Web UI on 8233, the
 search attributes registered), an SMTP server that saves every message as a ``.eml`` file under
 ``var/mail/``, the participants' portal (http://localhost:8000), the worker, and the 2024 cycle
-file squeezed into a few minutes (same workflows, same config format: the squeezed file is
-written to ``var/demo-cycle.toml``). Synthetic participants sign in to the portal by the
-links the catcher receives, submit through its forms and vote through its ballot, as a person
-can beside them in a browser; the "Expert Group" selects winners along the way.
+file squeezed into about seven minutes, three of them in the OCP's submission window and three
+in public online voting (same workflows, same config format: the squeezed file is written to
+``var/demo-cycle.toml``). Synthetic participants sign in to the portal by the links the catcher
+receives, submit through its forms and vote through its ballot, as a person can beside them in
+a browser; the "Expert Group" selects winners along the way. One participant, ``NEWCOMER``,
+is left alone for the person trying the portal. The console shows the narration; the log lines
+go to ``var/log/``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import logging
 import signal
 from datetime import UTC, datetime, timedelta
 
@@ -30,12 +34,12 @@ from core.log import configure_logging, get_logger
 from core.settings import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from devstack.catcher import MailCatcher
 from devstack.community import Community, Persona
+from devstack.squeeze import squeezed
 from devstack.temporal import port_open, start_dev_server
 from intake.participants import import_participants
 from mail.inbound.server import InboundServer
 from models.cycle import CycleConfig
 from models.cycle_file import load_cycle
-from models.moves import rebased
 from models.wire import ProcessStatus, WinnerSelection
 from portal.app import create_app
 from reports.status import registry_size
@@ -46,17 +50,21 @@ from workflows.process import ProcessWorkflow
 
 log = get_logger("demo")
 SAMPLES = PROJECT_ROOT / "samples" / "participants.csv"
+# The sample registry's participant whom the demo never scripts: the README's account for a
+# person trying the portal (no submission, no project, no ballot of the demo's).
+NEWCOMER = "demo39@example.org"
+ENDED = ("completed", "cancelled")
 
 
 DEMO_STAFF = "secretariat@demo.example.org"  # the demo's secretariat account (staff add)
 
 
 def demo_cycle(minutes: float) -> CycleConfig:
-    """cycles/2024.toml moved to start in 15 s and run in ``minutes``; written to var/."""
+    """cycles/2024.toml moved to start in 15 s, with ``minutes`` in the OCP's submission window
+    and as many in public online voting; written to var/."""
     cycle = load_cycle(PROJECT_ROOT / "cycles" / "2024.toml")
-    span = max(c.ceremony for c in cycle.contests) - cycle.ocp.opens
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=15)
-    demo = rebased(cycle, start, speedup=span / timedelta(minutes=minutes))
+    demo = squeezed(cycle, start, timedelta(minutes=minutes))
     demo = demo.model_copy(
         update={"id": f"wsis-2024-demo-{start:%H%M%S}", "title": f"{cycle.display_title} (demo)"}
     )
@@ -66,24 +74,30 @@ def demo_cycle(minutes: float) -> CycleConfig:
 
 
 def personas() -> list[Persona]:
-    """The sample registry's people, who play the community."""
+    """The sample registry's people who play the community: all but the newcomer."""
     with SAMPLES.open(encoding="utf-8") as fh:
         return [
             Persona(r["name"], r["email"], r["organization"], r["country"], r["stakeholder_type"])
             for r in csv.DictReader(fh)
+            if r["email"] != NEWCOMER
         ]
 
 
 async def play_participants(client: Client, cycle: CycleConfig, community: Community) -> None:
     """Act as the community, through the portal: submit while the windows are open, vote;
-    and as the Expert Group, select the winners (a secretariat's update)."""
+    and as the Expert Group, select the winners (a secretariat's update). Returns once every
+    process has ended, its last phase told."""
     done: set[str] = set()
-    while True:
-        for wid in [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]:
+    ended: set[str] = set()
+    processes = [cycle.ocp_id, *(cycle.contest_id(c) for c in cycle.contests)]
+    while len(ended) < len(processes):
+        for wid in processes:
             try:
                 status = await client.get_workflow_handle(wid).query(ProcessWorkflow.status)
             except RPCError:
                 continue
+            if status.phase in ENDED:
+                ended.add(wid)
             key = f"{wid}:{status.phase}"
             if key in done:
                 continue
@@ -131,6 +145,12 @@ async def _act(
         print(f"             the Expert Group selected {len(shortlists)} winner(s)", flush=True)
 
 
+async def _all_ended(client: Client, cycle: CycleConfig, player: asyncio.Task[None]) -> None:
+    """The cycle's workflow has finished and the narration has told every process's end."""
+    await client.get_workflow_handle(cycle.cycle_id).result()
+    await asyncio.shield(player)
+
+
 async def start_portal(settings: Settings) -> uvicorn.Server:
     """The portal, served in this process beside the worker (``python -m portal`` serves it
     alone); refuses to start on a port already taken."""
@@ -154,10 +174,24 @@ async def start_portal(settings: Settings) -> uvicorn.Server:
     return server
 
 
+def log_to_file() -> str:
+    """Every log line (worker, portal, activities) as JSON in var/log/, not on the console,
+    which keeps the narration."""
+    folder = VAR_DIR / "log"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+    configure_logging(force_json=True)
+    root = logging.getLogger()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(root.handlers[0].formatter)
+    root.handlers[:] = [handler]
+    return str(path.relative_to(PROJECT_ROOT))
+
+
 async def main(minutes: float) -> None:
-    configure_logging()
     settings = get_settings()
     VAR_DIR.mkdir(exist_ok=True)
+    log_file = log_to_file()
     migrate()
     mail_dir = VAR_DIR / "mail"
     port = settings.temporal_address.rsplit(":", 1)[1]
@@ -187,7 +221,7 @@ async def main(minutes: float) -> None:
   Temporal Web UI   http://localhost:8233/namespaces/default/workflows
                     filter: WsisYear = 2024 AND WsisPhase = "public-voting"
   Portal            {settings.portal_url}/
-                    sign in as demo00@example.org (or any address in the sample file):
+                    sign in as {NEWCOMER}: the demo leaves this participant alone;
                     the link and its code arrive in {mail_dir}/ (the newest .eml file)
   Console           {settings.portal_url}/staff/  (the secretariat's: sign in as {DEMO_STAFF};
                     the link arrives in {mail_dir}/, then scan the QR code with an
@@ -196,14 +230,16 @@ async def main(minutes: float) -> None:
   Mail received     {mail_dir}/  (one .eml file per message)
   Inbound SMTP      {inbound.host}:{inbound.port} (bounces, complaints, replies: mail.inbound)
   Participants      {report.accepted} imported from {SAMPLES.relative_to(PROJECT_ROOT)}
-  Cycle file        {VAR_DIR / "demo-cycle.toml"} (cycles/2024.toml, {minutes:g} minutes long)
+  Cycle file        {VAR_DIR / "demo-cycle.toml"} (cycles/2024.toml: {minutes:g} minutes to
+                    send an official submission, then {minutes:g} minutes to vote)
+  Log               {log_file}
   Status            .venv/bin/python starter.py status {cycle.cycle_id}
 
   Running until Ctrl-C. Phases as they begin:""",
                 flush=True,
             )
             player = asyncio.create_task(play_participants(client, cycle, community))
-            done = asyncio.create_task(client.get_workflow_handle(cycle.cycle_id).result())
+            done = asyncio.create_task(_all_ended(client, cycle, player))
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([done, waiter], return_when=asyncio.FIRST_COMPLETED)
             if done.done():
@@ -213,6 +249,7 @@ async def main(minutes: float) -> None:
                     flush=True,
                 )
                 await stop.wait()
+            done.cancel()
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await player
@@ -228,5 +265,10 @@ async def main(minutes: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--minutes", type=float, default=4.0, help="length of the demo cycle")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=3.0,
+        help="minutes in the OCP's submission window, and again in public online voting",
+    )
     asyncio.run(main(parser.parse_args().minutes))

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, ValidationError, ValidationInfo
 
+from core import countries
 from core.settings import get_settings
 from models.text import (
     clean_line,
@@ -91,8 +92,13 @@ Organization = Annotated[str, _line, AfterValidator(_within(ORGANIZATION_LIMIT, 
 RequiredOrganization = Annotated[
     str, _line, AfterValidator(_within(ORGANIZATION_LIMIT, required=True))
 ]
-Country = Annotated[str, _line, AfterValidator(_within(COUNTRY_LIMIT, required=True))]
-OptionalCountry = Annotated[str, _line, AfterValidator(_within(COUNTRY_LIMIT, required=False))]
+# A country: its ISO 3166 code when the text names one in any of the seven languages (the
+# portal's select sends the code itself); other text is kept as typed (core/countries.py).
+_country = AfterValidator(lambda v: countries.code_for(v) or v)
+Country = Annotated[str, _line, AfterValidator(_within(COUNTRY_LIMIT, required=True)), _country]
+OptionalCountry = Annotated[
+    str, _line, AfterValidator(_within(COUNTRY_LIMIT, required=False)), _country
+]
 Code = Annotated[str, _line, AfterValidator(_within(CODE_LIMIT, required=True))]
 Telephone = Annotated[str, _line, AfterValidator(_within(TELEPHONE_LIMIT, required=False))]
 # Long text: line breaks and tabs kept.

@@ -191,7 +191,9 @@ def import_participants(
 
 
 def ensure_secretariat(engine: Engine, email: str) -> None:
-    """The secretariat receives the engine's notices: make sure it is a known recipient."""
+    """The secretariat receives the engine's notices: make sure it is a known recipient.
+    It is no participant: its row takes no bulk announcement (unsubscribed) and is left out
+    of every count (``reports.status.not_secretariat``)."""
     now = datetime.now(UTC)
     insert: Any = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert(_p)
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
@@ -203,7 +205,7 @@ def ensure_secretariat(engine: Engine, email: str) -> None:
                 country="Switzerland",
                 stakeholder_type=StakeholderType.INTERNATIONAL_ORGANIZATION.value,
                 language=Language.EN.value,
-                unsubscribed=False,
+                unsubscribed=True,
                 unsubscribe_legacy=token_urlsafe(18),
                 created_at=now,
                 updated_at=now,

@@ -23,7 +23,7 @@ def _owner(conn: Connection, key: bytes, token: str) -> int | None:
     if link:
         pid = int(link.group(1))
         generation = conn.execute(
-            sa.select(_p.c.unsubscribe_generation).where(_p.c.id == pid)
+            sa.select(_p.c.unsubscribe_generation).where(_p.c.id == pid, _p.c.erased_at.is_(None))
         ).scalar()
         if generation is None:
             return None
@@ -32,7 +32,9 @@ def _owner(conn: Connection, key: bytes, token: str) -> int | None:
     if not 8 <= len(token) <= 64:
         return None
     found = conn.execute(
-        sa.select(_p.c.id).where(_p.c.unsubscribe_legacy == legacy_unsubscribe(key, token))
+        sa.select(_p.c.id).where(
+            _p.c.unsubscribe_legacy == legacy_unsubscribe(key, token), _p.c.erased_at.is_(None)
+        )
     ).scalar()
     return int(found) if found is not None else None
 
@@ -63,6 +65,29 @@ def unsubscribe(engine: Engine, key: bytes, token: str) -> bool:
 def known_unsubscribe_token(engine: Engine, key: bytes, token: str) -> bool:
     """Whether ``token`` is someone's unsubscribe token."""
     return unsubscribe_owner(engine, key, token) is not None
+
+
+def subscribed_by_token(engine: Engine, key: bytes, token: str) -> bool | None:
+    """True if the link's owner takes the announcements, False if not, None if the link is
+    unknown (or its account was erased)."""
+    with engine.connect() as conn:
+        pid = _owner(conn, key, token)
+        if pid is None:
+            return None
+        unsubscribed = conn.execute(sa.select(_p.c.unsubscribed).where(_p.c.id == pid)).scalar()
+    return not unsubscribed
+
+
+def resubscribe(engine: Engine, key: bytes, token: str) -> bool:
+    """Take the announcements again from the same link (it came in their own mail); False if
+    the link is unknown."""
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        pid = _owner(conn, key, token)
+        if pid is None:
+            return False
+        now = datetime.now(UTC)
+        conn.execute(_p.update().where(_p.c.id == pid).values(unsubscribed=False, updated_at=now))
+        return True
 
 
 def set_preferences(

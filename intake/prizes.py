@@ -23,7 +23,7 @@ from intake.fields import (
 )
 from intake.votes import MAX_ID
 from intake.windows import Refused, check_window
-from models.tables import Participant, Project, ProjectStatus, WindowKind
+from models.tables import Participant, Project, ProjectStatus, Window, WindowKind
 from models.text import title_key, word_count
 from models.vocab import Language, StakeholderType
 from models.window_rules import WindowRules
@@ -64,6 +64,31 @@ class ProjectReceipt:
     acknowledgement: AckOutcome
 
 
+def check_rules(window: Window, category: str, words: int) -> None:
+    """``Refused`` unless the category is the contest's and the description's word count
+    (``word_count``, counted before the write transaction: it must not hold SQLite's one
+    writer) is within its limits (a new project, or one edited before the deadline)."""
+    rules = WindowRules.parse(window.rules_json)
+    categories = rules.categories
+    if categories and category not in categories:
+        raise Refused(
+            f"unknown category {category!r}; this contest has: {', '.join(categories)}",
+            reason="unknown-category",
+            window=window,
+        )
+    low, high = rules.description_words
+    if not low <= words <= high:
+        raise Refused(
+            f"the description has {words} word{'' if words == 1 else 's'}; it must have "
+            f"{low} to {high} (words are counted as a reader counts them)",
+            reason="word-count",
+            window=window,
+            words=words,
+            low=low,
+            high=high,
+        )
+
+
 def record_project(
     process_id: str, form: ProjectForm, engine: Engine, *, now: datetime | None = None
 ) -> tuple[int, CampaignRequest]:
@@ -76,25 +101,7 @@ def record_project(
         window = check_window(
             session, process_id, WindowKind.PROJECT_SUBMISSIONS, now, "Submission of projects"
         )
-        rules = WindowRules.parse(window.rules_json)
-        categories = rules.categories
-        if categories and form.category not in categories:
-            raise Refused(
-                f"unknown category {form.category!r}; this contest has: {', '.join(categories)}",
-                reason="unknown-category",
-                window=window,
-            )
-        low, high = rules.description_words
-        if not low <= words <= high:
-            raise Refused(
-                f"the description has {words} word{'' if words == 1 else 's'}; it must have "
-                f"{low} to {high} (words are counted as a reader counts them)",
-                reason="word-count",
-                window=window,
-                words=words,
-                low=low,
-                high=high,
-            )
+        check_rules(window, form.category, words)
         owner = session.exec(
             select(Participant).where(Participant.email == form.owner_email)
         ).first()

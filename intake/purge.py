@@ -45,6 +45,8 @@ def purge_expired(engine: Engine, *, now: datetime | None = None) -> Purged:
         ).rowcount
         tokens = conn.execute(_t.delete().where(_t.c.expires_at <= now)).rowcount
         counters = conn.execute(_r.delete().where(_r.c.window_start < now - COUNTER_KEPT)).rowcount
+    # Apart: should a row still be referenced somewhere, the rest of the purge stands.
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         # A sign-up never confirmed: its links have all expired (and were just deleted).
         live = sa.select(_t.c.participant_id).where(_t.c.participant_id.is_not(None))
         sign_ups = conn.execute(

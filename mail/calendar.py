@@ -51,9 +51,10 @@ def meeting_ics(request: CampaignRequest, *, organizer: str, language: str = i18
     event.add("dtstamp", datetime.now(UTC))
     event.add("dtstart", meeting.starts.astimezone(UTC))
     event.add("dtend", meeting.ends.astimezone(UTC))
-    event.add("summary", meeting.title, parameters=text)
-    event.add("location", online if meeting.virtual_only else meeting.venue, parameters=text)
-    description = [meeting.title, process]
+    event.add("summary", meeting.title_in(language), parameters=text)
+    venue = meeting.venue_in(language)
+    event.add("location", online if meeting.virtual_only else venue, parameters=text)
+    description = [meeting.title_in(language), process]
     if meeting.virtual_only:
         description.append(online)
     if remote is not None:

@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_con
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
-from core import i18n
+from core import countries, i18n
 
 TEMPLATES = Path(__file__).parent / "templates"
 LAYOUT = "_layout.j2"
@@ -101,6 +101,7 @@ def environment() -> Environment:
     env.filters["strong"] = strong
     env.filters["link"] = link
     env.globals["current_language"] = i18n.current
+    env.filters["country"] = lambda code: countries.name(code)  # a code named, other text kept
     return env
 
 

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models import ids
 from models.phases import OCP_MEETING_PHASES
+from models.vocab import Language
 
 GENEVA = "Europe/Zurich"
 
@@ -51,6 +52,27 @@ class MeetingPlan(Snapshot):
     venue: str
     remote_url: str | None = None
     virtual_only: bool = False
+    # The title and venue in other languages (the cycle file's ``titles = { fr = "..." }``,
+    # ``venues = { ... }``): each reader gets theirs, else the English ``title`` and ``venue``.
+    titles: Mapping[str, str] = Field(default_factory=dict)
+    venues: Mapping[str, str] = Field(default_factory=dict)
+
+    @field_validator("titles", "venues")
+    @classmethod
+    def _known_languages(cls, given: Mapping[str, str]) -> Mapping[str, str]:
+        unknown = sorted(set(given) - {lang.value for lang in Language})
+        if unknown:
+            raise ValueError(
+                f"unknown language(s) {', '.join(unknown)}: use en, fr, es, pt, ru, zh, ar"
+            )
+        return given
+
+    def title_in(self, language: str) -> str:
+        """The title as the reader of ``language`` reads it (English when not given)."""
+        return self.titles.get(language) or self.title
+
+    def venue_in(self, language: str) -> str:
+        return self.venues.get(language) or self.venue
 
 
 class OcpRemindersPlan(Snapshot):

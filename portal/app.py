@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
+from temporalio.client import Client
 
 from core.db import get_engine, migrate
 from core.settings import Settings, get_settings
@@ -26,16 +27,21 @@ from portal.routes import (
     account,
     ballot,
     mail_status,
+    meetings,
     mine,
+    mydata,
     ocp,
     projects,
     public,
+    received,
     results,
+    revise,
     signin,
     unsubscribe,
-)
+)  # fmt: skip
 from portal.security import RequestLog, SecurityHeaders
 from portal.session import SignInRequired, load_participant
+from portal.states import ProcessStates
 from portal.upkeep import PURGE_EVERY, lifespan
 from portal.work import BallotBox, writer_for
 
@@ -43,8 +49,11 @@ STATIC = Path(__file__).parent / "static"
 MAILING_AT_ONCE = 2  # acknowledgements and receipts being sent at once, per portal process
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """The portal for ``settings`` (default: from the environment) on ``engine``."""
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, temporal: Client | None = None
+) -> FastAPI:
+    """The portal for ``settings`` (default: from the environment) on ``engine``; the
+    processes' phases are read through ``temporal`` (default: connected when first needed)."""
     settings = settings or get_settings()
     if engine is None:
         migrate(settings.database_url)
@@ -62,6 +71,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.ballot_box = BallotBox(engine, app.state.writer)
     app.state.mailing = asyncio.Semaphore(MAILING_AT_ONCE)
     app.state.purge_every = PURGE_EVERY
+    app.state.states = ProcessStates(settings, temporal)
     settings.portal_key()  # made (or read) once at start, not by the first request
     # Paths carry sign-in and unsubscribe tokens: no server's access log may print them,
     # whatever options it was started with (RequestLog names the route instead).
@@ -70,7 +80,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestLog)
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for routes in (public, signin, account, unsubscribe, ocp, projects, ballot, mine, results):
+    routers = [public, signin, account, mydata, unsubscribe, ocp, projects, ballot, received]
+    for routes in [*routers, revise, meetings, mine, results]:
         app.include_router(routes.router)
     staff.install(app)  # the secretariat's console under /staff/
     app.include_router(mail_status.router)  # mail that came back (mail.inbound)

@@ -17,8 +17,9 @@ from sqlalchemy.engine import Engine
 from core.settings import Settings
 from models.tables import Participant
 from portal.guards import Refusal
-from portal.security import csrf_ok
+from portal.security import csrf_ok, security_event
 from portal.session import load_participant, signed_in
+from portal.states import ProcessStates
 from portal.work import BallotBox
 
 
@@ -40,6 +41,12 @@ def ballot_box(request: Request) -> BallotBox:
     return box
 
 
+def process_states(request: Request) -> ProcessStates:
+    """The processes' phases, read from their workflows (``portal.states``)."""
+    states: ProcessStates = request.app.state.states
+    return states
+
+
 def portal_key(settings: Annotated[Settings, Depends(app_settings)]) -> bytes:
     """The portal's secret key: CSRF tokens and keyed hashes."""
     return settings.portal_key()
@@ -50,6 +57,7 @@ async def csrf_checked(
 ) -> None:
     """A form POST must carry the token its page was rendered with (403 otherwise)."""
     if not csrf_ok(key, request, csrf):
+        security_event(request, "csrf_refused")
         raise Refusal(403, "error.html", problem="csrf")
 
 
@@ -61,5 +69,6 @@ Viewer = Annotated[Participant | None, Depends(load_participant)]
 # A signed-in participant, or a redirect to the sign-in page.
 Me = Annotated[Participant, Depends(signed_in)]
 Box = Annotated[BallotBox, Depends(ballot_box)]
+States = Annotated[ProcessStates, Depends(process_states)]
 # The form's CSRF token checked before the route runs.
 CsrfChecked = Annotated[None, Depends(csrf_checked)]

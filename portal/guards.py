@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from portal.security import network_of
+from portal.security import network_of, security_event
 from portal.throttle import allowed, retry_after
 from portal.work import write
 
@@ -34,4 +34,5 @@ async def throttled(request: Request, address: str) -> None:
         (f"signin:network:{network}", settings.signin_per_client),
     ):
         if not await write(request, allowed, app.engine, key, what, limit):
+            security_event(request, "throttled", per=what.split(":")[1])
             raise Refusal(429, "error.html", problem="throttled", retry_after=retry_after())

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, meta, select_autoescape
 from markupsafe import Markup
 
-from core import i18n
+from core import countries, i18n
 from portal.security import CSRF_COOKIE, cookie_name, csrf_seed, csrf_token, is_https, session_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,7 +34,19 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["fragments"] = fragments
+    env.globals["country_choices"] = country_choices
+    env.filters["country"] = lambda code: countries.name(code)
     return i18n.install(env, "portal")
+
+
+@lru_cache(maxsize=16)
+def _country_choices(lang: str) -> tuple[tuple[str, str], ...]:
+    return tuple(countries.choices(lang))
+
+
+def country_choices() -> tuple[tuple[str, str], ...]:
+    """(code, name) of every country, named and sorted in the page's language."""
+    return _country_choices(i18n.current())
 
 
 def fragments(template: str, name: str, items: Iterable[Hashable], **common: Hashable) -> Markup:

@@ -77,6 +77,15 @@ def csrf_ok(key: bytes, request: Request, submitted: str, session: str | None = 
     return hmac.compare_digest(csrf_token(key, seed, bound), submitted)
 
 
+def security_event(request: Request, event: str, **fields: object) -> None:
+    """Log an authentication or access-control decision (ASVS 7.1.3, 7.2.1, 7.2.2): its name,
+    the route and the client's network; never an address, a token or a code."""
+    _log.info(
+        f"security.{event}", route=getattr(request.scope.get("route"), "path", "unmatched"),
+        network=network_of(request.client.host if request.client else None), **fields,
+    )  # fmt: skip
+
+
 def network_of(host: str | None) -> str:
     """The client's network: its /24 (IPv4) or /48 (IPv6). Enough to see many accounts
     acting from one place; not enough to name a person."""

@@ -11,10 +11,24 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from intake.sessions import KEPT, close_session, find_session, open_session, touch_session
+from intake.sessions import (
+    KEPT,
+    close_every_session,
+    close_session,
+    find_session,
+    open_session,
+    touch_session,
+)
 from models.tables import Participant
 from portal.pages import secure
-from portal.security import CSRF_COOKIE, SESSION_COOKIE, cookie_name, new_csrf_seed, session_of
+from portal.security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    cookie_name,
+    new_csrf_seed,
+    security_event,
+    session_of,
+)
 from portal.work import read, write
 
 __all__ = ["SESSION_COOKIE", "SignInRequired", "end_session", "load_participant", "signed_in"]
@@ -65,6 +79,7 @@ async def start_session(
     if old:
         await write(request, close_session, engine, old, key)
     session_id = await write(request, open_session, engine, participant_id, key, keep=keep)
+    security_event(request, "signed_in", participant=participant_id, kept=keep)
     response = RedirectResponse(to, status_code=303)
     response.set_cookie(
         cookie_name(request, SESSION_COOKIE), session_id, httponly=True, samesite="lax",
@@ -75,12 +90,18 @@ async def start_session(
     return response
 
 
-async def end_session(request: Request) -> Response:
-    """Sign out: the session row is deleted, the cookie cleared."""
+async def end_session(request: Request, *, everywhere: int | None = None) -> Response:
+    """Sign out: the session row is deleted (with ``everywhere``, that participant's every
+    session), the cookie cleared."""
     session_id = session_of(request)
-    if session_id:
+    engine = request.app.state.engine
+    if everywhere is not None:
+        await write(request, close_every_session, engine, everywhere)
+        security_event(request, "signed_out", everywhere=True)
+    elif session_id:
         key = request.app.state.settings.portal_key()
-        await write(request, close_session, request.app.state.engine, session_id, key)
+        await write(request, close_session, engine, session_id, key)
+        security_event(request, "signed_out")
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(
         cookie_name(request, SESSION_COOKIE), path="/", secure=secure(request), httponly=True

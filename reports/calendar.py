@@ -87,8 +87,11 @@ def rules_of(process_id: str, kind: WindowKind, engine: Engine) -> WindowRules:
     return WindowRules.parse(rules)
 
 
-def intake_calendar(engine: Engine, *, now: datetime | None = None) -> list[ProcessView]:
-    """Every recent process with its windows in the order they open."""
+def intake_calendar(
+    engine: Engine, *, now: datetime | None = None, recent: timedelta | None = RECENT
+) -> list[ProcessView]:
+    """Every process with its windows in the order they open: only those with a window that
+    closed within ``recent`` (all of them with None)."""
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(_w).order_by(_w.c.process_id, _w.c.opens_at)).all()
@@ -101,4 +104,6 @@ def intake_calendar(engine: Engine, *, now: datetime | None = None) -> list[Proc
                 r.closes_at, r.timezone,
             )
         )  # fmt: skip
-    return [p for p in processes.values() if max(w.closes_at for w in p.windows) > now - RECENT]
+    if recent is None:
+        return list(processes.values())
+    return [p for p in processes.values() if max(w.closes_at for w in p.windows) > now - recent]

@@ -53,7 +53,7 @@ def ocp_analysis(process_id: str, engine: Engine) -> OcpAnalysis:
         def count_by(column: sa.Column[str]) -> Breakdown:
             rows = conn.execute(
                 sa.select(column, sa.func.count())
-                .where(_s.c.process_id == process_id)
+                .where(_s.c.process_id == process_id, _s.c.withdrawn_at.is_(None))
                 .group_by(column)
             ).all()
             return breakdown((str(label), int(n)) for label, n in rows)

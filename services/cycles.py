@@ -30,6 +30,10 @@ from workflows.process import ProcessWorkflow
 from workflows.search_attributes import WSIS_NEXT_DEADLINE, WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
 
 
+class AlreadyRunning(Refused):
+    """The cycle runs already: nothing was changed."""
+
+
 class CycleFileRefused(Refused):
     """A cycle file with problems: every one of them, and nothing started."""
 
@@ -151,17 +155,30 @@ async def start(
     now = now or datetime.now(UTC)
     settings = settings or get_settings()
     seen = preview(cycle, now=now, settings=settings)
-    if seen.past and not skip_past:
+    refused = seen.past and not skip_past
+    try:
+        client = await connect(settings)
+    except RuntimeError:  # no Temporal server: a past cycle is still refused for its dates
+        if refused:
+            raise Refused(past_refusal(seen.past)) from None
+        raise
+    try:  # a running cycle says so first, whatever its dates
+        running = await client.get_workflow_handle(cycle.cycle_id).describe()
+    except RPCError:
+        running = None
+    if running is not None and running.status == WorkflowExecutionStatus.RUNNING:
+        raise AlreadyRunning(f"{cycle.cycle_id} is already running; nothing was changed")
+    if refused:
         raise Refused(past_refusal(seen.past))
     message = await start_cycle(
-        await connect(settings),
+        client,
         cycle,
         settings.task_queue,
         recipients=seen.community,
         quiet_before=now if seen.past else None,
     )
     if "already running" in message:
-        raise Refused(message)
+        raise AlreadyRunning(message)
     audit.record(
         ready_engine(settings.database_url),
         actor=actor,

@@ -67,6 +67,7 @@ async def sign_up(client: httpx.AsyncClient, address: str = NEW) -> httpx.Respon
             "stakeholder_type": "Government",
             "language": "en",
             "email": address,
+            "consent": "yes",
             "csrf": csrf,
         },
     )

@@ -165,7 +165,7 @@ def test_0011_keeps_old_unsubscribe_links_working_without_storing_them(
     url = f"sqlite:///{tmp_path / 'm.db'}"
     engine = create_db_engine(url)
     config = alembic(url, engine)
-    command.upgrade(config, "0009_inbound_mail")
+    command.upgrade(config, "0009_revisions")
     old = "Ab-9_xYold-token-0123456"
     with engine.begin() as conn:
         for pid, token in ((1, old), (2, "another-old-token-42")):
@@ -190,6 +190,6 @@ def test_0011_keeps_old_unsubscribe_links_working_without_storing_them(
             conn.execute(sa.text("SELECT id, unsubscribed FROM participant")).all()
         )
     assert flags == {1: 1, 2: 0}
-    command.downgrade(config, "0009_inbound_mail")
+    command.downgrade(config, "0009_revisions")
     engine.dispose()
     get_settings.cache_clear()

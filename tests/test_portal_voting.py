@@ -45,9 +45,14 @@ async def vote(
         f"/ballot/{contest.process_id}/review", data={**choices, "csrf": token_of(page.text)}
     )
     assert review.status_code == 200 and "A vote is final" in review.text
-    return await browser.post(
+    done = await browser.post(
         f"/ballot/{contest.process_id}/confirm", data={**choices, "csrf": token_of(review.text)}
     )
+    if done.status_code != 303:  # refused: the page says why
+        return done
+    # Post, redirect, get: the receipt is a page of its own, which a reload only shows again.
+    assert done.headers["location"].startswith(f"/ballot/{contest.process_id}/receipt?code=")
+    return await browser.get(done.headers["location"])
 
 
 async def test_a_ballot_is_reviewed_confirmed_and_receipted(
@@ -104,7 +109,7 @@ async def test_two_tabs_confirming_at_once_cast_one_vote_per_category(
             for i in range(8)
         ]
         answers = await asyncio.gather(*tabs)
-    assert sorted(a.status_code for a in answers) == [200] + [409] * 7
+    assert sorted(a.status_code for a in answers) == [303] + [409] * 7
     refused = next(a for a in answers if a.status_code == 409)
     assert "You have already voted in: C1, C4, C9" in refused.text
     with engine.connect() as conn:
@@ -188,8 +193,9 @@ async def test_many_voters_confirming_at_once_each_get_their_receipt(
                 for i, (b, page) in enumerate(zip(browsers, pages, strict=True))
             )
         )
-    assert [a.status_code for a in answers] == [200] * len(voters)
-    codes = [re.search(r'class="code">([A-Z2-9-]{11})<', a.text) for a in answers]
+        assert [a.status_code for a in answers] == [303] * len(voters)
+        pages = [await b.get(a.headers["location"]) for b, a in zip(browsers, answers, strict=True)]
+    codes = [re.search(r'class="code">([A-Z2-9-]{11})<', p.text) for p in pages]
     assert all(codes) and len({m.group(1) for m in codes if m}) == len(voters)
     with engine.connect() as conn:
         votes = conn.execute(sa.select(sa.func.count()).select_from(Vote)).scalar_one()
@@ -240,10 +246,12 @@ async def test_a_description_padded_with_zero_width_spaces_is_over_the_limit(
             "/projects/wsis-2030-prizes/new", data={**form, "description": padded}
         )
         assert refused.status_code == 400
-        assert "The description has 6000 words; it must have 150 to 200." in refused.text
+        assert "The description has 6,000 words; it must have 150 to 200." in refused.text
         fine = await browser.post(
             "/projects/wsis-2030-prizes/new", data={**form, "description": " ".join(["word"] * 160)}
         )
+        assert fine.status_code == 303 and fine.headers["location"].startswith("/received/project/")
+        fine = await browser.get(fine.headers["location"])
         assert fine.status_code == 200 and "Your project is submitted" in fine.text
         mine = await browser.get("/my")
         assert "Smart Villages" in mine.text and "Submitted: eligibility is checked" in mine.text
@@ -264,6 +272,8 @@ async def test_an_official_submission_is_acknowledged_and_closes_to_the_second(
                 "proposal": "More remote participation and a youth track.",
                 "csrf": token_of(page.text)}  # fmt: skip
         sent = await browser.post("/ocp/wsis-2030-ocp", data=form)
+        assert sent.status_code == 303
+        sent = await browser.get(sent.headers["location"])
         assert sent.status_code == 200 and "Your official submission is received" in sent.text
         assert "Number" in (await browser.get("/my")).text
         with engine.begin() as conn:

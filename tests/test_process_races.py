@@ -94,7 +94,7 @@ async def test_a_meeting_moved_during_its_invitation_campaign_reaches_every_invi
 
     invitees = mail.per_recipient(f"{pid}:invite:second")
     updated = mail.per_recipient(f"{pid}:meeting-update:second:1")
-    assert len(invitees) == len(participants) + 1 and set(invitees.values()) == {1}
+    assert len(invitees) == len(participants) and set(invitees.values()) == {1}
     # Every invitee holds the new time, once.
     assert {addr for _, addr in updated} == {addr for _, addr in invitees}
     assert set(updated.values()) == {1}
@@ -182,7 +182,7 @@ async def test_overlapping_deadline_changes_end_with_the_later_one_everywhere(
     # Both changes were told, in order, once each.
     for n in (1, 2):
         per = mail.per_recipient(f"{pid}:deadline-change:{n}")
-        assert len(per) == len(participants) + 1 and set(per.values()) == {1}
+        assert len(per) == len(participants) and set(per.values()) == {1}
 
 
 async def test_a_campaign_missing_what_its_kind_needs_is_refused_at_once(

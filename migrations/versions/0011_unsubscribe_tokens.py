@@ -1,7 +1,7 @@
 """unsubscribe tokens computed, not stored: keyed hashes of the old ones
 
 Revision ID: 0011_unsubscribe_tokens
-Revises: 0009_inbound_mail
+Revises: 0009_revisions
 Create Date: 2026-12-03
 
 Unsubscribe links now carry ``<participant id>.<HMAC(portal key, id and generation)>``
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0011_unsubscribe_tokens'
-down_revision: str | None = '0009_inbound_mail'
+down_revision: str | None = '0009_revisions'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

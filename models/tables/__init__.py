@@ -12,7 +12,7 @@ from models.tables.inbound import (
     MailBounce,
     MailStanding,
 )
-from models.tables.ocp import OcpSubmission
+from models.tables.ocp import OcpSubmission, SubmissionRevision
 from models.tables.outbox import Campaign, OutboxMessage, OutboxState
 from models.tables.registry import Participant
 from models.tables.staff import AuditEntry, StaffMember, StaffRole, StaffSession
@@ -41,6 +41,7 @@ __all__ = [
     "StaffMember",
     "StaffRole",
     "StaffSession",
+    "SubmissionRevision",
     "UTCDateTime",
     "Vote",
     "Window",

@@ -17,6 +17,7 @@ class ProjectStatus(StrEnum):
     ELIGIBLE = "eligible"  # passed the automatic checks; may still be marked ineligible
     INELIGIBLE = "ineligible"
     NOMINATED = "nominated"  # frozen at the end of phase II
+    WITHDRAWN = "withdrawn"  # by its owner before the deadline: checked and counted nowhere
 
 
 class Project(SQLModel, table=True):

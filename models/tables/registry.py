@@ -39,5 +39,9 @@ class Participant(SQLModel, table=True):
     pending: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
     )
+    # When they accepted the privacy notice (at sign-up), and when they deleted their account:
+    # the row then stays, de-identified, so that their votes stay counted (intake/privacy.py).
+    consented_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    erased_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from intake.accounts import keyed
-from intake.ballots import BallotView, ReceiptCheck, ballot_for, check_receipt
+from intake.ballots import BallotView, ballot_for, check_receipt
 from intake.casting import BallotCast, Evidence
 from intake.windows import Refused
 from models.tables import Participant
@@ -110,9 +111,10 @@ async def confirm(
         )  # fmt: skip
     if receipt.acknowledgement is not None:
         tasks.add_task(acknowledge, request, receipt.acknowledgement)
-    # What the voter just cast, as a receipt check would show it (nothing voided yet).
-    cast = ReceiptCheck(process_id, receipt.cast_at, len(chosen), 0, me.id, receipt.titles)
-    return render(request, "ballot_receipt.html", receipt=receipt, checked=cast)
+    # Post, redirect, get: the receipt page (portal/routes/received.py), reloadable.
+    return RedirectResponse(
+        f"/ballot/{process_id}/receipt?code={quote(receipt.code)}", status_code=303
+    )
 
 
 @router.get("/receipt")

@@ -7,15 +7,16 @@ participant's terms.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from intake.ocp import OcpForm, record_submission
 from intake.windows import Refused
-from models.tables import WindowKind
+from models.tables import OcpSubmission, WindowKind
 from models.vocab import StakeholderType
 from portal.deps import CsrfChecked, EngineDep, Me
 from portal.pages import render
@@ -23,6 +24,7 @@ from portal.work import acknowledge, read, write
 from reports.calendar import window_of
 
 router = APIRouter()
+_s = OcpSubmission.__table__  # type: ignore[attr-defined]
 Text = Annotated[str, Form()]
 
 
@@ -42,10 +44,24 @@ async def ocp_form(request: Request, process_id: str, me: Me, engine: EngineDep)
         "country": me.country,
         "stakeholder_type": me.stakeholder_type,
     }
+    existing = await read(existing_submission, engine, process_id, me.id)
     return render(
         request, "ocp_form.html", window=window, process_id=process_id, form=form,
-        kinds=list(StakeholderType), problems=[],
+        kinds=list(StakeholderType), problems=[], existing=existing,
     )  # fmt: skip
+
+
+def existing_submission(engine: Any, process_id: str, participant_id: int | None) -> int | None:
+    """The participant's latest official submission to ``process_id`` still standing."""
+    with engine.connect() as conn:
+        found: int | None = conn.execute(
+            sa.select(sa.func.max(_s.c.id)).where(
+                _s.c.process_id == process_id,
+                _s.c.participant_id == participant_id,
+                _s.c.withdrawn_at.is_(None),
+            )
+        ).scalar()
+    return found
 
 
 @router.post("/ocp/{process_id}")
@@ -87,4 +103,4 @@ async def send_ocp(
     except Refused as refused:
         return not_open(request, refused)
     tasks.add_task(acknowledge, request, ack)
-    return render(request, "received.html", what="submission", number=submission_id, window=window)
+    return RedirectResponse(f"/received/submission/{submission_id}", status_code=303)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
@@ -93,5 +93,4 @@ async def submit_project(
             )
         return not_open(request, refused)
     tasks.add_task(acknowledge, request, ack)
-    window = await read(window_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
-    return render(request, "received.html", what="project", number=project_id, window=window)
+    return RedirectResponse(f"/received/project/{project_id}", status_code=303)

@@ -8,6 +8,7 @@ through this code up to the mail itself, which only a known address gets.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
@@ -26,13 +27,14 @@ from intake.accounts import (
     sign_up,
 )
 from intake.participants import normalize_email
+from intake.privacy import record_consent
 from mail.transactional import send_now
 from models.vocab import Language, StakeholderType
 from models.wire import MessageKind
-from portal.deps import CsrfChecked, EngineDep, Key, SettingsDep, Viewer
+from portal.deps import CsrfChecked, EngineDep, Key, Me, SettingsDep, Viewer
 from portal.guards import throttled
 from portal.pages import render, secure
-from portal.security import cookie_name
+from portal.security import cookie_name, security_event
 from portal.session import end_session, start_session
 from portal.work import write
 
@@ -105,6 +107,7 @@ async def sign_up_and_ask(
     stakeholder_type: Text = "",
     language: Text = "",
     email: Text = "",
+    consent: Text = "",
 ) -> Response:
     fields = {
         "name": name,
@@ -114,16 +117,20 @@ async def sign_up_and_ask(
         "language": language or Language.EN.value,
         "email": email,
     }
+    problems = [] if consent == "yes" else ["consent"]  # the privacy notice, accepted
     try:
         form = SignUpForm.model_validate(fields)
     except ValidationError as exc:
-        problems = sorted({str(e["loc"][0]) for e in exc.errors()})
+        problems += sorted({str(e["loc"][0]) for e in exc.errors()})
+    if problems:
         return render(
-            request, "signup.html", status=400, form=fields, kinds=list(StakeholderType),
-            problems=problems,
+            request, "signup.html", status=400, form={**fields, "consent": consent},
+            kinds=list(StakeholderType), problems=problems,
         )  # fmt: skip
     await throttled(request, form.email)
-    issued = await write(request, sign_up, engine, form, key)
+    now = datetime.now(UTC)
+    issued = await write(request, sign_up, engine, form, key, now=now)
+    await write(request, record_consent, engine, form.email, now)  # the row made just now
     return _sent(request, settings, issued, tasks)
 
 
@@ -134,6 +141,7 @@ async def link_page(request: Request, token: str, _: Viewer) -> Response:
 
 
 def _failed(request: Request, failure: SignInFailed) -> Response:
+    security_event(request, "signin_refused", reason=failure.reason)
     return render(request, "signin_failed.html", status=400, reason=failure.reason)
 
 
@@ -160,6 +168,7 @@ async def sign_in_with_code(
         participant_id = await write(request, consume_code, engine, pending, code, key)
     except SignInFailed as failure:
         if failure.reason == "wrong-code":
+            security_event(request, "signin_refused", reason=failure.reason)
             return render(request, "signin_sent.html", status=400, wrong_code=True)
         return _failed(request, failure)
     response = await start_session(request, participant_id, "/me", keep=keep == "yes")
@@ -169,4 +178,15 @@ async def sign_in_with_code(
 
 @router.post("/signout")
 async def sign_out(request: Request, _: CsrfChecked) -> Response:
-    return await end_session(request)
+    response = await end_session(request)
+    response.headers["location"] = "/signed-out"  # a page that says so (portal/routes/public)
+    return response
+
+
+@router.post("/signout/everywhere")
+async def sign_out_everywhere(request: Request, me: Me, _: CsrfChecked) -> Response:
+    """Every session of the participant ends: a browser left signed in elsewhere too."""
+    assert me.id is not None
+    response = await end_session(request, everywhere=me.id)
+    response.headers["location"] = "/signed-out"
+    return response

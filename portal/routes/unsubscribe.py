@@ -3,7 +3,8 @@
 GET shows a page with a button. POST with the body ``List-Unsubscribe=One-Click`` takes
 effect at once and answers 200: no cookie, no CSRF token, no redirect, as a mail provider
 sends it; the token in the URL is the capability. It is idempotent, and it stops bulk
-announcements only: sign-in links, acknowledgements and receipts still arrive.
+announcements only: sign-in links, acknowledgements and receipts still arrive. Opened when
+already unsubscribed, the link says so and offers to take the announcements again.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
-from intake.preferences import known_unsubscribe_token, unsubscribe
-from portal.deps import EngineDep, Key, Viewer
+from intake.preferences import resubscribe, subscribed_by_token, unsubscribe
+from portal.deps import CsrfChecked, EngineDep, Key, Viewer
 from portal.pages import render
 from portal.work import read, write
 
@@ -26,8 +27,11 @@ ONE_CLICK = "One-Click"
 async def unsubscribe_page(
     request: Request, token: str, _: Viewer, engine: EngineDep, key: Key
 ) -> Response:
-    if not await read(known_unsubscribe_token, engine, key, token):
+    subscribed = await read(subscribed_by_token, engine, key, token)
+    if subscribed is None:
         return render(request, "error.html", status=404, problem="unknown-link")
+    if not subscribed:  # already: say so, and offer to take them again
+        return render(request, "unsubscribed.html", token=token, already=True)
     return render(request, "unsubscribe.html", token=token)
 
 
@@ -44,4 +48,14 @@ async def unsubscribe_now(
     done = await write(request, unsubscribe, engine, key, token)
     if not done:
         return render(request, "error.html", status=404, problem="unknown-link")
-    return render(request, "unsubscribed.html")
+    return render(request, "unsubscribed.html", token=token, already=False)
+
+
+@router.post("/unsubscribe/{token}/again")
+async def subscribe_again(
+    request: Request, token: str, _: Viewer, __: CsrfChecked, engine: EngineDep, key: Key
+) -> Response:
+    """Take the announcements again, from the same link (a form with a token: never one click)."""
+    if not await write(request, resubscribe, engine, key, token):
+        return render(request, "error.html", status=404, problem="unknown-link")
+    return RedirectResponse(f"/unsubscribe/{token}?again=1", status_code=303)

@@ -17,6 +17,10 @@
     });
     return n;
   }
+  // A form sent back with problems: the focus goes to their summary, which a screen reader
+  // then reads (GOV.UK's error summary pattern).
+  var summary = document.querySelector(".error-summary");
+  if (summary) summary.focus();
   document.querySelectorAll("textarea[data-word-limit]").forEach(function (area) {
     var out = document.getElementById(area.getAttribute("data-word-output"));
     if (!out) return;

@@ -1,0 +1,215 @@
+"""Every page of the portal in the system Chromium, as people see it: English and Arabic, a
+phone held upright (390 px) and a desktop (1280 px), signed out and signed in. Each page is
+screenshotted (to var/screenshots/pages/, or $WSIS_SHOTS) and checked with axe-core (the
+axe-playwright-python wheel ships axe.min.js: nothing is downloaded) for WCAG 2.1 A/AA: no
+serious or critical violation. The ballot's radios are measured beside their labels, and the
+ballot is completed with the keyboard alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from sqlalchemy.engine import Engine
+
+from devstack.catcher import MailCatcher
+from models.tables import Vote
+from portal.pages import LANGUAGE_COOKIE
+from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal
+from tests.portal_flow import Contest, add_window, signed_in
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(os.environ.get("WSIS_SHOTS") or SCREENSHOTS / "pages")
+WIDTHS = (390, 1280)
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+OCP = "wsis-2030-ocp"
+SUBMISSIONS = "wsis-2031-prizes"
+VOTER = "participant20@example.org"  # owns no project in the contest fixture
+
+PUBLIC = ["/", "/past", "/signin", "/signup", "/privacy", "/accessibility", "/receipt",
+          "/results/wsis-2030-prizes", "/signin/link/not-a-token", "/no-such-page",
+          "/signed-out", "/account-deleted"]  # fmt: skip
+SIGNED_IN = ["/", "/me", "/preferences", "/my", f"/ocp/{OCP}", f"/projects/{SUBMISSIONS}/new",
+             "/ballot/wsis-2030-prizes", "/my/profile", "/my/delete"]  # fmt: skip
+
+
+@pytest.fixture
+def stage(engine: Engine, contest: Contest) -> Contest:
+    """The contest in voting, an open OCP and another contest taking projects."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    rules = {"categories": ["C1", "C4"], "description_words": [5, 500]}
+    add_window(engine, OCP, "ocp-submissions", {}, now - timedelta(days=1), now + timedelta(days=9))
+    add_window(
+        engine, SUBMISSIONS, "project-submissions", rules, now - timedelta(days=1),
+        now + timedelta(days=9),
+    )  # fmt: skip
+    return contest
+
+
+async def session_cookies(portal: Portal, mail: MailCatcher) -> list[dict[str, Any]]:
+    """The cookies of a participant signed in through the e-mailed link."""
+    async with signed_in(portal.url, mail, VOTER) as client:
+        return [
+            {"name": c.name, "value": c.value or "", "url": portal.url}
+            for c in client.cookies.jar
+            if c.name != LANGUAGE_COOKIE
+        ]
+
+
+async def open_context(
+    browser: Browser, portal: Portal, lang: str, width: int, cookies: list[dict[str, Any]]
+) -> BrowserContext:
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    await context.add_cookies([{"name": LANGUAGE_COOKIE, "value": lang, "url": portal.url}])
+    if cookies:
+        await context.add_cookies(cookies)  # type: ignore[arg-type]
+    return context
+
+
+async def look(page: Page, name: str, lang: str, width: int, axe: Axe) -> list[str]:
+    """Screenshot the page and return its serious or critical axe violations."""
+    await page.screenshot(path=str(SHOTS / f"{name}-{lang}-{width}.png"), full_page=True)
+    found = await axe.run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+    bad = []
+    for violation in found.response["violations"]:
+        if violation["impact"] in ("serious", "critical"):
+            targets = [str(n["target"]) for n in violation["nodes"]][:3]
+            bad.append(f"{name} {lang} {width}: {violation['id']} {targets}")
+    return bad
+
+
+def shot_name(path: str, signed: bool) -> str:
+    stem = path.strip("/").replace("/", "_") or "home"
+    return f"{'in' if signed else 'out'}-{stem}"
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+async def test_every_page_reads_well_and_passes_axe_in_english_and_arabic(
+    browser: Browser, portal: Portal, mail: MailCatcher, stage: Contest
+) -> None:
+    axe = Axe()
+    cookies = await session_cookies(portal, mail)
+    problems: list[str] = []
+    for lang in ("en", "ar"):
+        for width in WIDTHS:
+            for signed, paths in ((False, PUBLIC), (True, SIGNED_IN)):
+                context = await open_context(
+                    browser, portal, lang, width, cookies if signed else []
+                )
+                page = await context.new_page()
+                for path in paths:
+                    await page.goto(portal.url + path)
+                    assert await page.get_attribute("html", "lang") == lang, path
+                    problems += await look(page, shot_name(path, signed), lang, width, axe)
+                if signed:  # the ballot's review and a form with its error summary
+                    await page.goto(f"{portal.url}/ballot/{stage.process_id}")
+                    await page.locator("fieldset.category input[type=radio]").first.check()
+                    await page.locator("form[action$='/review'] button[type=submit]").click()
+                    problems += await look(page, "in-ballot_review", lang, width, axe)
+                else:
+                    await page.goto(f"{portal.url}/signup")
+                    await page.locator("#email").fill("not an address")
+                    await page.locator("#name").fill("x")
+                    await page.evaluate(
+                        "document.querySelector('form[action=\"/signup\"]').noValidate = true"
+                    )
+                    await page.locator("form[action='/signup'] button[type=submit]").click()
+                    await expect(page.locator(".error-summary a[href='#email']")).to_be_visible()
+                    problems += await look(page, "out-signup_problem", lang, width, axe)
+                await context.close()
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_ballots_radios_sit_beside_their_labels(
+    browser: Browser, portal: Portal, mail: MailCatcher, stage: Contest
+) -> None:
+    cookies = await session_cookies(portal, mail)
+    for lang in ("en", "ar"):
+        for width in WIDTHS:
+            context = await open_context(browser, portal, lang, width, cookies)
+            page = await context.new_page()
+            await page.goto(f"{portal.url}/ballot/{stage.process_id}")
+            radios = page.locator("fieldset.category input[type=radio]")
+            assert await radios.count() == 9
+            for i in range(await radios.count()):
+                radio = radios.nth(i)
+                box = await radio.bounding_box()
+                label = await page.locator(
+                    f"label[for='{await radio.get_attribute('id')}']"
+                ).bounding_box()
+                assert box and label
+                assert 16 <= box["width"] <= 40 and 16 <= box["height"] <= 40, (lang, width, box)
+                # Beside the label, on the reading side: the gap between them is small, and
+                # the label starts on the radio's line.
+                gap = (
+                    label["x"] - (box["x"] + box["width"])
+                    if lang == "en"
+                    else box["x"] - (label["x"] + label["width"])
+                )
+                assert 0 <= gap <= 24, (lang, width, box, label)
+                assert abs(label["y"] - box["y"]) <= 12, (lang, width, box, label)
+            await context.close()
+
+
+async def test_a_ballot_is_completed_with_the_keyboard_alone(
+    browser: Browser, portal: Portal, mail: MailCatcher, stage: Contest, engine: Engine
+) -> None:
+    cookies = await session_cookies(portal, mail)
+    context = await open_context(browser, portal, "en", 1280, cookies)
+    page = await context.new_page()
+    await page.goto(f"{portal.url}/ballot/{stage.process_id}")
+    # Tab into each category's radio group, then choose with the arrow keys: a radio group
+    # is one tab stop; an arrow moves to (and checks) the next project, Space keeps it.
+    chosen: list[int] = []
+    for category in stage.projects:
+        for _ in range(60):
+            await page.keyboard.press("Tab")
+            focused = await page.evaluate("document.activeElement.name || ''")
+            if focused == f"choice-{category}":
+                break
+        else:
+            raise AssertionError(f"the keyboard never reached {category}")
+        await page.keyboard.press("ArrowDown")
+        await page.keyboard.press("Space")
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", "the focused radio shows no focus"
+        value = await page.evaluate(
+            "document.activeElement.checked && document.activeElement.value"
+        )
+        assert value, "the arrow and Space did not choose a project"
+        chosen.append(int(value))
+    # On to the review button, then the confirm button, by keyboard.
+    await focus_and_press(page, "Review my ballot")
+    await expect(page.get_by_role("heading", name="Review your ballot")).to_be_visible()
+    await focus_and_press(page, "Confirm my vote")
+    await expect(page.get_by_role("heading", name="Your vote is recorded")).to_be_visible()
+    with engine.connect() as conn:
+        votes = conn.execute(Vote.__table__.select()).all()  # type: ignore[attr-defined]
+    assert sorted(v.project_id for v in votes) == sorted(chosen)
+    assert all(c in ids for c, ids in zip(chosen, stage.projects.values(), strict=True))
+    await context.close()
+
+
+async def focus_and_press(page: Page, button: str) -> None:
+    for _ in range(80):
+        await page.keyboard.press("Tab")
+        text = await page.evaluate("document.activeElement.textContent.trim()")
+        if text == button:
+            await page.keyboard.press("Enter")
+            return
+    raise AssertionError(f"the keyboard never reached {button!r}")
