@@ -51,7 +51,7 @@ def test_existing_rows_are_migrated_to_codes_and_the_rest_listed(tmp_path: Path)
                 sa.insert(_people).values(
                     email=f"p{i}@example.org", name=f"P {i}", country=country,
                     stakeholder_type="Government", language="en", unsubscribed=False,
-                    unsubscribe_legacy=f"t{i}", created_at=sa.func.now(), updated_at=sa.func.now(),
+                    unsubscribe_token=f"t{i}", created_at=sa.func.now(), updated_at=sa.func.now(),
                 )
             )  # fmt: skip
     command.upgrade(config, "head")
