@@ -66,7 +66,7 @@ def add_participants(url: str, count: int, *, verified: bool = False) -> None:
                         "stakeholder_type": "Other",
                         "language": LANGUAGES[i % 10],
                         "unsubscribed": False,
-                        "unsubscribe_token": secrets.token_urlsafe(18),
+                        "unsubscribe_legacy": secrets.token_urlsafe(18),
                         "verified_at": now if verified else None,
                         "created_at": now,
                         "updated_at": now,

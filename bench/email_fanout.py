@@ -135,7 +135,7 @@ async def baseline(
     engine = create_db_engine(settings.database_url)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(_p.c.id, _p.c.email, _p.c.name, _p.c.language, _p.c.unsubscribe_token)
+            sa.select(_p.c.id, _p.c.email, _p.c.name, _p.c.language, _p.c.unsubscribe_generation)
             .where(_p.c.unsubscribed.is_(False))
             .order_by(_p.c.id)
         ).all()

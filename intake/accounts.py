@@ -95,7 +95,7 @@ def _issue(conn: sa.Connection, email: str, key: bytes, now: datetime) -> SignIn
     token, code, pending = secrets.token_urlsafe(32), new_code(), secrets.token_urlsafe(32)
     row = conn.execute(
         sa.select(
-            _p.c.id, _p.c.email, _p.c.name, _p.c.language, _p.c.unsubscribe_token, _p.c.pending
+            _p.c.id, _p.c.email, _p.c.name, _p.c.language, _p.c.unsubscribe_generation, _p.c.pending
         ).where(_p.c.email == email)
     ).first()
     conn.execute(
@@ -117,7 +117,7 @@ def _issue(conn: sa.Connection, email: str, key: bytes, now: datetime) -> SignIn
     # A name nobody confirmed is never written to anyone: no greeting, no display name.
     name = "" if row.pending else row.name
     return SignInRequest(
-        Recipient(row.id, row.email, name, row.language, row.unsubscribe_token),
+        Recipient(row.id, row.email, name, row.language, row.unsubscribe_generation),
         token, code, pending,
     )  # fmt: skip
 
@@ -147,7 +147,7 @@ def sign_up(
                 _p.insert().values(
                     **form.model_dump(mode="json"),
                     unsubscribed=False,
-                    unsubscribe_token=secrets.token_urlsafe(18),
+                    unsubscribe_legacy=secrets.token_urlsafe(18),
                     pending=True,
                     created_at=now,
                     updated_at=now,

@@ -127,7 +127,7 @@ def _upsert(engine: Engine, rows: list[ParticipantRow], *, vouch: bool) -> tuple
             created_at=now,
             updated_at=now,
             verified_at=now if vouch or r.verified else None,
-            unsubscribe_token=token_urlsafe(18),
+            unsubscribe_legacy=token_urlsafe(18),
             unsubscribed=False,
         )
         values.append(v)
@@ -206,7 +206,7 @@ def ensure_secretariat(engine: Engine, email: str) -> None:
                 stakeholder_type=StakeholderType.INTERNATIONAL_ORGANIZATION.value,
                 language=Language.EN.value,
                 unsubscribed=True,
-                unsubscribe_token=token_urlsafe(18),
+                unsubscribe_legacy=token_urlsafe(18),
                 created_at=now,
                 updated_at=now,
             ).on_conflict_do_nothing(index_elements=[_p.c.email])

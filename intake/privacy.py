@@ -90,7 +90,11 @@ def my_data(engine: Engine, participant_id: int) -> dict[str, Any]:
         return found
 
     with engine.connect() as conn:
-        (me,) = rows(sa.select(_p).where(_p.c.id == participant_id), "unsubscribe_token")
+        (me,) = rows(
+            sa.select(_p).where(_p.c.id == participant_id),
+            "unsubscribe_legacy",
+            "unsubscribe_generation",
+        )
         return {
             "participant": me,
             "official_submissions": rows(
@@ -135,7 +139,8 @@ def erase_participant(engine: Engine, participant_id: int, *, now: datetime | No
                 country="",
                 stakeholder_type=StakeholderType.OTHER.value,
                 unsubscribed=True,
-                unsubscribe_token=secrets.token_urlsafe(18),
+                unsubscribe_legacy=secrets.token_urlsafe(18),  # old links die
+                unsubscribe_generation=_p.c.unsubscribe_generation + 1,  # and computed ones
                 verified_at=None,
                 erased_at=now,
                 updated_at=now,

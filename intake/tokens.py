@@ -9,8 +9,10 @@ a migration re-key the hashes stored before they were keyed.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -37,6 +39,25 @@ def stored(key: bytes, use: str, secret: str) -> str:
 def rekeyed(key: bytes, use: str, sha256_hex: str) -> str:
     """The keyed form of a secret's SHA-256: what a migration makes of an unkeyed hash."""
     return keyed(key, f"{use}:{sha256_hex}")
+
+
+# An unsubscribe link's token: ``<participant id>.<HMAC>``, computed, never stored.
+UNSUBSCRIBE_LINK = re.compile(r"([0-9]{1,18})\.([A-Za-z0-9_-]{24})")
+
+
+def unsubscribe_token(key: bytes, participant_id: int, generation: int) -> str:
+    """The token of a participant's unsubscribe links (List-Unsubscribe, mailto subject):
+    their id and an HMAC (144 bits) of it under the portal's key. Nothing of it is stored;
+    raising ``generation`` (``participant.unsubscribe_generation``) retires every earlier one."""
+    message = f"unsubscribe:{participant_id}:{generation}".encode()
+    mac = hmac.new(key, message, hashlib.sha256).digest()[:18]
+    return f"{participant_id}.{base64.urlsafe_b64encode(mac).decode('ascii')}"
+
+
+def legacy_unsubscribe(key: bytes, token: str) -> str:
+    """What the database keeps of an unsubscribe token issued before tokens were computed
+    (migration 0011): its keyed hash, so that links in mail already sent keep working."""
+    return keyed(key, f"unsubscribe-legacy:{token}")
 
 
 def new_code() -> str:

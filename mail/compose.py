@@ -39,6 +39,7 @@ from markupsafe import escape
 
 from core import i18n
 from core.settings import Settings
+from intake.tokens import unsubscribe_token as keyed_unsubscribe_token
 from mail.calendar import meeting_ics
 from mail.context import time_left
 from mail.headers import (
@@ -116,7 +117,8 @@ class Recipient:
     email: str
     name: str
     language: str
-    unsubscribe_token: str
+    # Their unsubscribe token's generation: the composer computes the token from it.
+    unsubscribe_generation: int = 0
 
 
 # -- Messages ---------------------------------------------------------------------------------
@@ -169,6 +171,8 @@ class Composer:
     # VERP return paths and the OCP's per-recipient Reply-To (mail.tokens), and DKIM.
     returns: ReturnAddresses | None = None
     dkim: DkimSigner | None = None
+    # The portal's key: unsubscribe tokens are HMACs under it (intake.tokens), never stored.
+    unsubscribe_key: bytes | None = None
     _variants: dict[str, _Variant] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -189,6 +193,7 @@ class Composer:
             portal_url=settings.portal_url,
             returns=ReturnAddresses(settings),
             dkim=DkimSigner.for_settings(settings),
+            unsubscribe_key=settings.portal_key(),
         )
 
     def __post_init__(self) -> None:
@@ -280,7 +285,7 @@ class Composer:
         name = one_line(recipient.name)
         if not name.isprintable():  # rare: isprintable is much cheaper than the regex
             name = BODY_CONTROLS.sub("", name)
-        unsubscribe = self.unsubscribe_url.format(token=recipient.unsubscribe_token)
+        unsubscribe = self.unsubscribe_url.format(token=self.unsubscribe_token(recipient))
         if self.request.audience is Audience.ONE_PARTICIPANT:
             # A campaign of one (an acknowledgement, a receipt): rendered once, for them; its
             # variant only keeps the transfer encodings message_bytes chooses.
@@ -310,12 +315,24 @@ class Composer:
             *render(self.request.kind, language, self.context(language, name, unsubscribe)),
         )
 
+    def unsubscribe_token(self, recipient: Recipient) -> str:
+        """``recipient``'s unsubscribe token, computed under the portal's key; a composer
+        without the key has none to give (only transactional mail, which carries no link)."""
+        if self.unsubscribe_key is None:
+            if self.bulk:
+                raise ValueError("bulk mail needs the portal key for its unsubscribe links")
+            return ""
+        return keyed_unsubscribe_token(
+            self.unsubscribe_key, recipient.participant_id, recipient.unsubscribe_generation
+        )
+
     def list_unsubscribe(self, recipient: Recipient) -> str:
         """The ``List-Unsubscribe`` value (RFC 2369): the portal's one-click link, and a
         ``mailto:`` whose subject carries the participant's token, so that a request made by
         mail can be matched to its participant."""
-        url = header_value(self.unsubscribe_url.format(token=recipient.unsubscribe_token))
-        token = quote(header_value(recipient.unsubscribe_token), safe="")
+        secret = self.unsubscribe_token(recipient)
+        url = header_value(self.unsubscribe_url.format(token=secret))
+        token = quote(header_value(secret), safe="")
         return f"<{url}>, <mailto:{self._mailto}?subject=unsubscribe%20{token}>"
 
     def return_path(self, outbox_id: int) -> str:
@@ -391,12 +408,19 @@ def compose(
     extra: dict[str, Any] | None = None,
     message_id: str | None = None,
     portal_url: str = _DEFAULT_PORTAL,
+    unsubscribe_key: bytes | None = None,
 ) -> EmailMessage:
     """The message of ``request`` for ``recipient``: headers, text, HTML and any ``.ics``.
 
     One message; a campaign uses one ``Composer`` for all its recipients.
     """
     composer = Composer(
-        request, sender, unsubscribe_url, unsubscribe_mailto, extra, portal_url=portal_url
+        request,
+        sender,
+        unsubscribe_url,
+        unsubscribe_mailto,
+        extra,
+        portal_url=portal_url,
+        unsubscribe_key=unsubscribe_key,
     )
     return composer.message(recipient, message_id=message_id)

@@ -56,7 +56,7 @@ def warm_sign_in_mail(settings: Settings) -> None:
     extra = {"link": f"{settings.portal_url}/signin/link/x", "code": "AAAA-AAAA", "minutes": 20}
     composer = Composer.for_settings(request, settings, extra)
     for language in i18n.LANGUAGES:
-        composer.message_bytes(Recipient(0, "nobody@example.invalid", "", language, "x"))
+        composer.message_bytes(Recipient(0, "nobody@example.invalid", "", language))
 
 
 async def _warm(app: FastAPI) -> None:

@@ -47,13 +47,15 @@ def test_existing_rows_are_migrated_to_codes_and_the_rest_listed(tmp_path: Path)
     command.upgrade(config, "0009_privacy")
     with engine.begin() as conn:
         for i, country in enumerate(["Lebanon", "لبنان", "Atlantis", "中国", ""]):
-            conn.execute(
-                sa.insert(_people).values(
-                    email=f"p{i}@example.org", name=f"P {i}", country=country,
-                    stakeholder_type="Government", language="en", unsubscribed=False,
-                    unsubscribe_token=f"t{i}", created_at=sa.func.now(), updated_at=sa.func.now(),
-                )
-            )  # fmt: skip
+            conn.execute(  # the columns of that revision (0011 renames unsubscribe_token)
+                sa.text(
+                    "INSERT INTO participant (email, name, organization, country, stakeholder_type,"
+                    " language, unsubscribed, unsubscribe_token, pending, created_at, updated_at)"
+                    " VALUES (:e, :n, '', :c, 'Government', 'en', 0, :t, 0, '2026-01-01',"
+                    " '2026-01-01')"
+                ),
+                {"e": f"p{i}@example.org", "n": f"P {i}", "c": country, "t": f"t{i}"},
+            )
     command.upgrade(config, "head")
     with engine.connect() as conn:
         found = [c for (c,) in conn.execute(sa.select(_people.c.country).order_by(_people.c.id))]

@@ -52,7 +52,7 @@ def add_international(engine: Engine) -> None:
                     "stakeholder_type": "Other",
                     "language": "en",
                     "unsubscribed": False,
-                    "unsubscribe_token": secrets.token_urlsafe(18),
+                    "unsubscribe_legacy": secrets.token_urlsafe(18),
                     "created_at": now,
                     "updated_at": now,
                 }

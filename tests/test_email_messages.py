@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from intake.tokens import unsubscribe_token
 from mail.compose import Composer, Recipient, header_value, render, unstructured_header
 
 from .test_email_delivery import announcement
@@ -26,7 +27,9 @@ _FORBIDDEN = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def composer(**kw: object) -> Composer:
     request = announcement("a:messages", **kw)
-    return Composer(request, SENDER, "https://example.org/u/{token}", "u@example.org")
+    return Composer(
+        request, SENDER, "https://example.org/u/{token}", "u@example.org", unsubscribe_key=b"k" * 32
+    )
 
 
 def head_lines(data: bytes) -> list[bytes]:
@@ -60,7 +63,7 @@ def test_control_characters_never_reach_a_body() -> None:
     compose = composer(title="WSIS Forum\x00 2027\x07")
     names = ["Ann\x00a Smith\x1b", "Plain Name", "Bell\x07 Tab\tName", "Del\x7f Ete"]
     for i, name in enumerate(names * 3):
-        recipient = Recipient(i, f"p{i}@example.org", name, "en", f"tok{i}")
+        recipient = Recipient(i, f"p{i}@example.org", name, "en")
         data = compose.message_bytes(recipient)
         assert not _FORBIDDEN.search(data), name
         message = parsed(data)
@@ -77,7 +80,7 @@ def test_a_long_subject_without_spaces_is_encoded_and_folded() -> None:
     title = "WSIS-Forum-2027-" + "x" * 1226  # 1,242 characters, nowhere to fold
     assert len(title) == 1242
     compose = composer(title=title)
-    recipient = Recipient(1, "p1@example.org", "Amina Diallo", "en", "tok1")
+    recipient = Recipient(1, "p1@example.org", "Amina Diallo", "en")
     data = compose.message_bytes(recipient)
     assert_folded(data)
     subject = header_value(render(compose.request.kind, "en", compose.context("en", "", ""))[0])
@@ -110,7 +113,7 @@ def test_unstructured_headers_fold_and_decode_exactly(value: str) -> None:
 def test_long_display_names_fold_and_parse_back() -> None:
     compose = composer()
     for name in ["N" * 300, "Dr. " + "Q" * 120 + " Jr.", "Ναυσικά " * 30]:
-        recipient = Recipient(1, "p1@example.org", name, "en", "tok1")
+        recipient = Recipient(1, "p1@example.org", name, "en")
         data = compose.message_bytes(recipient)
         assert_folded(data)
         to = parsed(data)["To"]
@@ -121,12 +124,12 @@ def test_long_display_names_fold_and_parse_back() -> None:
 
 def test_an_ordinary_bulk_message_keeps_every_line_within_78_where_possible() -> None:
     compose = composer()
-    recipient = Recipient(7, "participant7@example.org", "Gustavo Pérez", "es", "t" * 24)
+    recipient = Recipient(7, "participant7@example.org", "Gustavo Pérez", "es")
     data = compose.message_bytes(recipient)
     assert_folded(data)
     message = parsed(data)
     assert message["Content-Type"].params["boundary"].startswith("=_wsis_alt_")
+    token = unsubscribe_token(b"k" * 32, 7, 0)  # 7.<24 characters>
     assert message["List-Unsubscribe"] == (
-        f"<https://example.org/u/{'t' * 24}>, "
-        f"<mailto:u@example.org?subject=unsubscribe%20{'t' * 24}>"
+        f"<https://example.org/u/{token}>, <mailto:u@example.org?subject=unsubscribe%20{token}>"
     )

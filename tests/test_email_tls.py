@@ -187,7 +187,7 @@ async def test_a_sign_in_link_goes_over_the_same_tls_and_login(
     STARTTLS with the configured CA, then the login (a relay that requires both takes it);
     a server that offers no TLS never gets the password, and the link is not sent."""
     person = Recipient(participant_id=1, email="amina.diallo@example.org", name="Amina Diallo",
-                       language="en", unsubscribe_token="t")  # fmt: skip
+                       language="en")  # fmt: skip
     extra = {"link": "http://localhost:8000/signin/link/x", "code": "K7PX-3MQA", "minutes": 20}
 
     async def send(server: MailCatcher) -> bool:

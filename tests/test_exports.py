@@ -31,7 +31,7 @@ def seed(engine: Engine, count: int = 120) -> None:
                 {
                     "email": f"p{i}@example.org", "name": name, "organization": "Org",
                     "country": "Kenya" if i % 2 else "Chile", "stakeholder_type": "Academia",
-                    "language": "en", "unsubscribed": False, "unsubscribe_token": f"t{i}",
+                    "language": "en", "unsubscribed": False, "unsubscribe_legacy": f"t{i}",
                     "created_at": now, "updated_at": now,
                 }
                 for i, name in enumerate(names)

@@ -127,7 +127,7 @@ def test_titles_equal_by_unicode_identity_are_duplicates(engine: Engine, contest
             sa.insert(Participant.__table__).values(  # type: ignore[attr-defined]
                 email="o@example.org",
                 name="O",
-                unsubscribe_token="t",
+                unsubscribe_legacy="t",
                 created_at=OPENS,
                 updated_at=OPENS,
             )

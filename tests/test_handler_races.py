@@ -204,7 +204,7 @@ def _bulk_audience(engine: Engine, count: int) -> None:
             "stakeholder_type": "Other",
             "language": "en",
             "unsubscribed": False,
-            "unsubscribe_token": secrets.token_urlsafe(16),
+            "unsubscribe_legacy": secrets.token_urlsafe(16),
             "verified_at": now,
             "created_at": now,
             "updated_at": now,

@@ -22,12 +22,14 @@ import pytest
 import sqlalchemy as sa
 from babel.messages.pofile import read_po, write_po
 from icalendar import Calendar
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from core import i18n
 from core.settings import Settings
 from devstack import catalogs
 from devstack.catcher import MailCatcher
+from intake.tokens import unsubscribe_token
 from mail.audience import audience_select
 from mail.compose import BULK_KINDS, TRANSACTIONAL_KINDS, Composer, Recipient, local_time
 from mail.outbox import deliver, enqueue
@@ -108,12 +110,16 @@ def request_for(
 
 
 def composer(kind: MessageKind, audience: Audience = Audience.EVERYONE, **kw: Any) -> Composer:
-    settings = Settings(portal_url=PORTAL, mail_from=SENDER)
+    settings = Settings(portal_url=PORTAL, mail_from=SENDER, portal_secret=SecretStr(KEY.decode()))
     return Composer.for_settings(request_for(kind, audience, **kw), settings, EXTRA)
 
 
-def recipient(lang: str, name: str | None = None, token: str = "tok-123") -> Recipient:
-    return Recipient(1, "p1@example.org", name or NAMES.get(lang, "Amina Diallo"), lang, token)
+KEY = b"i18n-test-portal-secret-0123456789"
+TOKEN = unsubscribe_token(KEY, 1, 0)  # recipient()'s, computed by the composer
+
+
+def recipient(lang: str, name: str | None = None, generation: int = 0) -> Recipient:
+    return Recipient(1, "p1@example.org", name or NAMES.get(lang, "Amina Diallo"), lang, generation)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
@@ -213,9 +219,10 @@ def test_the_fast_path_equals_a_full_rendering_in_every_language(
     compose = composer(kind, audience)
     names = ["Hana Sato", "فرح حداد", "陈伟", "Дана Иванова", "O'Brien <b>&amp;</b>"]
     for i, (lang, name) in enumerate((lang, name) for lang in LANGUAGES for name in names * 2):
-        person = Recipient(i, f"p{i}@example.org", name, lang, f"tok{i}")
+        person = Recipient(i, f"p{i}@example.org", name, lang)
         written, subject, text, html = compose.content(person)
-        context = compose.context(written, name, compose.unsubscribe_url.format(token=f"tok{i}"))
+        token = unsubscribe_token(KEY, i, 0)
+        context = compose.context(written, name, compose.unsubscribe_url.format(token=token))
         assert (subject, text, html) == render(kind, written, context)
     assert all(v.exact for v in compose._variants.values()), kind
 
@@ -425,7 +432,7 @@ def test_every_bulk_footer_links_the_sign_in_page_and_no_other_footer_does() -> 
     for kind in MessageKind:
         text, html = parts(composer(kind).message(recipient("en")))
         signin = f"{PORTAL}/signin" in text and f'href="{PORTAL}/signin"' in html
-        unsubscribe = f"{PORTAL}/unsubscribe/tok-123" in text
+        unsubscribe = f"{PORTAL}/unsubscribe/{TOKEN}" in text
         assert signin is unsubscribe is (kind in BULK_KINDS), kind
 
 
@@ -433,10 +440,12 @@ def test_every_bulk_footer_links_the_sign_in_page_and_no_other_footer_does() -> 
 
 
 def test_list_unsubscribe_mailto_carries_the_token() -> None:
-    message = composer(MessageKind.OCP_OPENING).message(recipient("en", token="Ab-9_xY"))
+    message = composer(MessageKind.OCP_OPENING).message(recipient("en", generation=3))
+    token = unsubscribe_token(KEY, 1, 3)
+    assert token.startswith("1.") and token != TOKEN  # a new generation, a new token
     assert message["List-Unsubscribe"] == (
-        f"<{PORTAL}/unsubscribe/Ab-9_xY>, "
-        "<mailto:wsis-unsubscribe@itu.int?subject=unsubscribe%20Ab-9_xY>"
+        f"<{PORTAL}/unsubscribe/{token}>, "
+        f"<mailto:wsis-unsubscribe@itu.int?subject=unsubscribe%20{token}>"
     )
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Precedence"] == "bulk"

@@ -19,13 +19,16 @@ import pytest_asyncio
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from mail.audience import audience_select
 from mail.inbound.classify import Bounce
 from mail.inbound.standing import record_bounce, standing_of
+from mail.outbox import deliver, enqueue
 from models.tables import BounceKind, InboundMessage, MailBounce, Participant
+from models.wire import Audience, CampaignRequest, MessageKind
 
 from .inbound import samples
 from .inbound.kit import send
-from .inbound.stack import BOUNCE_DOMAIN, Stack, announce, inbound_stack
+from .inbound.stack import BOUNCE_DOMAIN, Stack, announce, announcement, inbound_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 _p = Participant.__table__  # type: ignore[attr-defined]
@@ -153,6 +156,46 @@ async def test_bounces_and_complaints_decide_who_the_next_announcement_reaches(
     assert starter(stack.settings.database_url, "mail", "reenable", str(pid)).returncode == 2
     third = await announce(stack, "wsis-2027-ocp:third")
     assert people[0] in third and len(third) == len(second) + 1
+
+
+async def test_a_campaign_queued_before_a_bounce_skips_the_suspended_at_send_time(
+    stack: Stack,
+) -> None:
+    """The audience is frozen when a campaign is queued; a participant suspended (or
+    unsubscribed) after that does not get it all the same, but still gets mail meant for them
+    alone (an acknowledgement)."""
+    first = await announce(stack, "wsis-2027-ocp:opening")
+    people = sorted(first, key=lambda a: int(a.removeprefix("participant").split("@")[0]))
+    verp = {rcpt: got.mail_from for rcpt, got in first.items()}
+    queued = announcement("wsis-2027-ocp:reminder")
+    enqueue(queued, audience_select(queued, stack.settings), engine=stack.engine)
+    port = stack.server.port
+    # Now, with the reminder queued for all 30: one hard bounce, one complaint.
+    await send(port, samples.gmail(verp[people[0]], people[0]), "", [verp[people[0]]])
+    complaint = samples.arf(samples.original_with(return_path=verp[people[1]]))
+    await send(port, complaint, "", ["wsis-bounces@" + BOUNCE_DOMAIN])
+    await stack.server.drain()
+    assert state(stack.engine, people[0]) == (False, True)
+    assert state(stack.engine, people[1]) == (True, False)
+
+    result = await deliver(queued, stack.settings, engine=stack.engine)
+    got = {g.rcpt[0] for g in stack.recorder.got if g.message["X-WSIS-Campaign"] == queued.key}
+    assert got == set(people) - {people[0], people[1]}
+    assert (result.recipients, result.sent, result.skipped) == (30, 28, 2)
+    with stack.engine.connect() as conn:
+        pid = conn.execute(sa.select(_p.c.id).where(_p.c.email == people[0])).scalar_one()
+    # Transactional mail is never suspended: how the person gets back in.
+    ack = CampaignRequest(
+        key="wsis-2027-ocp:ack:1", process_id="wsis-2027-ocp",
+        kind=MessageKind.OCP_SUBMISSION_ACK, audience=Audience.ONE_PARTICIPANT,
+        participant_id=pid, title="WSIS Forum 2027", timezone="Europe/Zurich",
+    )  # fmt: skip
+    enqueue(ack, audience_select(ack, stack.settings), engine=stack.engine)
+    sent = await deliver(ack, stack.settings, engine=stack.engine)
+    assert (sent.sent, sent.skipped) == (1, 0)
+    assert [g.rcpt[0] for g in stack.recorder.got if g.message["X-WSIS-Campaign"] == ack.key] == [
+        people[0]
+    ]
 
 
 def starter(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:

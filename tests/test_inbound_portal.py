@@ -3,6 +3,7 @@ and re-enables them: real portal (uvicorn), real HTTP, the sign-in link by real 
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from models.wire import Audience, CampaignRequest, MessageKind
 
 from .conftest import Portal
 from .portal_flow import signed_in, token_of
+from .test_i18n_portal import written_in
 
 _p = Participant.__table__  # type: ignore[attr-defined]
 _in = InboundMessage.__table__  # type: ignore[attr-defined]
@@ -57,7 +59,17 @@ async def test_a_suspended_participant_sees_why_and_re_enables(
         me = await browser.get("/me")
         assert "announcements to it are suspended" in me.text
         page = await browser.get("/mail-status")
-        assert "no such mailbox (5.1.1)" in page.text
+        assert "the mailbox does not exist (status 5.1.1)" in page.text
+        # Both pages in the participant's language, with nothing left in English.
+        await browser.get("/language/fr", params={"next": "/me"})
+        for path, french in [
+            ("/me", "l'envoi des annonces du SMSI à cette adresse est donc suspendu"),
+            ("/mail-status", "la boîte aux lettres n'existe pas (code 5.1.1)"),
+        ]:
+            shown = await browser.get(path)
+            assert written_in(shown) == ("fr", "fr", "ltr") and '<p role="alert">' in shown.text
+            assert french in html.unescape(shown.text)
+        await browser.get("/language/en", params={"next": "/me"})
         refused = await browser.post("/mail-status", data={"csrf": "forged"})
         assert refused.status_code == 403
         done = await browser.post("/mail-status", data={"csrf": token_of(page.text)})

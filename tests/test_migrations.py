@@ -177,3 +177,47 @@ def test_the_participant_search_index_keeps_up_after_every_migration(tmp_path: P
     command.upgrade(config, "head")
     assert triggers() >= SEARCH_TRIGGERS
     engine.dispose()
+
+
+def test_0011_keeps_old_unsubscribe_links_working_without_storing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token mailed before 0011 still unsubscribes its owner after it; the database keeps
+    only its keyed hash; new tokens are computed (``<id>.<HMAC>``) and work too."""
+    from core.settings import get_settings
+    from intake.preferences import known_unsubscribe_token, unsubscribe, unsubscribe_owner
+    from intake.tokens import unsubscribe_token
+
+    monkeypatch.setenv("WSIS_PORTAL_SECRET", "u" * 40)
+    get_settings.cache_clear()
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_db_engine(url)
+    config = alembic(url, engine)
+    command.upgrade(config, "0009_revisions")
+    old = "Ab-9_xYold-token-0123456"
+    with engine.begin() as conn:
+        for pid, token in ((1, old), (2, "another-old-token-42")):
+            conn.execute(sa.text(
+                "INSERT INTO participant (id, email, name, organization, country,"
+                " stakeholder_type, language, unsubscribed, unsubscribe_token, pending,"
+                " created_at, updated_at) VALUES (:id, :e, 'A', '', '', 'Other', 'en', 0, :t, 0,"
+                " '2026-01-01', '2026-01-01')"
+            ), {"id": pid, "e": f"p{pid}@example.org", "t": token})  # fmt: skip
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        kept = [str(v) for row in conn.execute(sa.text("SELECT * FROM participant")) for v in row]
+    assert not [v for v in kept if old in v]
+    key = get_settings().portal_key()
+    assert known_unsubscribe_token(engine, key, old)
+    assert not known_unsubscribe_token(engine, key, old + "x")
+    assert not known_unsubscribe_token(engine, b"another key" * 4, old)
+    assert unsubscribe_owner(engine, key, unsubscribe_token(key, 2, 0)) == 2
+    assert unsubscribe(engine, key, old)
+    with engine.connect() as conn:
+        flags: dict[int, int] = dict(
+            conn.execute(sa.text("SELECT id, unsubscribed FROM participant")).all()
+        )
+    assert flags == {1: 1, 2: 0}
+    command.downgrade(config, "0009_revisions")
+    engine.dispose()
+    get_settings.cache_clear()

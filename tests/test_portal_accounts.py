@@ -22,6 +22,7 @@ from intake.purge import purge_expired
 from intake.sessions import open_session
 from intake.tokens import digest
 from mail.audience import audience_select
+from mail.outbox import deliver, enqueue
 from models.tables import Participant, PortalSession, SignInToken
 from models.wire import Audience, CampaignRequest, MessageKind
 from reports.status import registry_size
@@ -152,21 +153,48 @@ async def test_the_code_form_tells_nothing_about_an_address(
 
 
 async def test_the_one_click_unsubscribe_needs_its_body(
-    portal: Portal, engine: Engine, participants: list[dict[str, str]]
+    portal: Portal, engine: Engine, mail: MailCatcher, participants: list[dict[str, str]]
 ) -> None:
+    """The link of a real announcement: its page, then RFC 8058's one-click POST. The token is
+    computed under the portal's key: the database holds nothing that matches it."""
+    request = CampaignRequest(
+        key="u:links", process_id="u", kind=MessageKind.OCP_OPENING, audience=Audience.EVERYONE,
+        title="WSIS Forum 2027", timezone="Europe/Zurich",
+        when=datetime(2027, 1, 31, 22, 59, tzinfo=UTC),
+    )  # fmt: skip
+    enqueue(request, audience_select(request, portal.settings), engine=engine)
+    assert (await deliver(request, portal.settings, engine=engine)).sent == len(participants)
+    address = participants[7]["email"]
+    (got,) = [m for m in mail.received if m.recipients == [address]]
+    header = str(got.message["List-Unsubscribe"])
+    link = re.search(r"<(http[^>]+/unsubscribe/([^>]+))>", header)
+    assert link and link.group(1).startswith(f"{portal.url}/unsubscribe/")
+    token = link.group(2)
+    assert f"subject=unsubscribe%20{token}>" in header  # the mailto carries the same token
     with engine.connect() as conn:
-        token = conn.execute(
-            sa.select(_p.c.unsubscribe_token).where(_p.c.email == participants[7]["email"])
-        ).scalar_one()
-    async with httpx.AsyncClient(base_url=portal.url) as scanner:
-        replayed = await scanner.post(f"/unsubscribe/{token}", data={"anything": "1"})
-        assert replayed.status_code == 400
+        stored = [str(v) for row in conn.execute(sa.select(_p)).all() for v in row]
+        pid = conn.execute(sa.select(_p.c.id).where(_p.c.email == address)).scalar_one()
+    assert not [v for v in stored if token in v or token.split(".")[1] in v]
+
+    def unsubscribed() -> bool:
         with engine.connect() as conn:
-            assert not conn.execute(
-                sa.select(_p.c.unsubscribed).where(_p.c.unsubscribe_token == token)
-            ).scalar_one()
-        done = await scanner.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+            return bool(
+                conn.execute(sa.select(_p.c.unsubscribed).where(_p.c.id == pid)).scalar_one()
+            )
+
+    async with httpx.AsyncClient() as scanner:
+        page = await scanner.get(link.group(1))
+        assert page.status_code == 200 and f'action="/unsubscribe/{token}"' in page.text
+        altered = token[:-1] + ("A" if token[-1] != "A" else "B")
+        assert (await scanner.get(f"{portal.url}/unsubscribe/{altered}")).status_code == 404
+        other = f"{pid + 1}.{token.split('.')[1]}"  # another's id with this MAC
+        assert (await scanner.get(f"{portal.url}/unsubscribe/{other}")).status_code == 404
+        replayed = await scanner.post(link.group(1), data={"anything": "1"})
+        assert replayed.status_code == 400
+        assert not unsubscribed()
+        done = await scanner.post(link.group(1), data={"List-Unsubscribe": "One-Click"})
         assert done.status_code == 200
+    assert unsubscribed()
 
 
 def test_tokens_and_sessions_are_stored_as_keyed_hashes(

@@ -160,7 +160,7 @@ def test_participants_reimport_updates(pg: Engine, tmp_path: Path) -> None:
     assert (report.created, report.updated, report.errors) == (20, 0, [])
     with pg.connect() as conn:
         tokens: dict[str, str] = dict(
-            conn.execute(sa.select(_p.c.email, _p.c.unsubscribe_token)).all()
+            conn.execute(sa.select(_p.c.email, _p.c.unsubscribe_legacy)).all()
         )
     assert len(tokens) == 20 and "participant0@example.org" in tokens  # normalized
 
@@ -174,7 +174,7 @@ def test_participants_reimport_updates(pg: Engine, tmp_path: Path) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(_p)).scalar_one() == 25
         orgs = set(conn.execute(sa.select(_p.c.organization).distinct()).scalars())
         after: dict[str, str] = dict(
-            conn.execute(sa.select(_p.c.email, _p.c.unsubscribe_token)).all()
+            conn.execute(sa.select(_p.c.email, _p.c.unsubscribe_legacy)).all()
         )
     assert orgs == {"Open Net"}
     # An update keeps the participant's identity (and unsubscribe link).

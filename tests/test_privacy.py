@@ -102,7 +102,7 @@ async def test_a_deleted_account_names_nobody_and_its_votes_still_count(
         assert data["participant"]["organization"] == "Ministère des TIC"
         assert data["official_submissions"][0]["telephone"] == PHONE
         assert len(data["votes"]) == 3 and data["ballots"][0]["code"]
-        assert "unsubscribe_token" not in data["participant"]
+        assert "unsubscribe_legacy" not in data["participant"]
 
         counts_before = vote_counts(contest.process_id, engine)
         page = await browser.get("/my/delete")

@@ -17,11 +17,10 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from urllib.parse import unquote
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.settings import Settings
-from intake.preferences import unsubscribe
+from intake.preferences import unsubscribe, unsubscribe_owner
 from mail.inbound.classify import bounce_of, feedback_original, is_auto_reply, is_report
 from mail.inbound.standing import complain, outbox_recipient, record_bounce
 from mail.inbound.submissions import Submitted, submit_by_mail
@@ -30,8 +29,9 @@ from mail.tokens import mail_key, read_token, split_address
 from models.tables import Participant
 
 _p = Participant.__table__  # type: ignore[attr-defined]
-_UNSUBSCRIBE_URL = re.compile(r"/unsubscribe/([A-Za-z0-9_-]{8,64})")
-_UNSUBSCRIBE_WORD = re.compile(r"unsubscribe(?:\s|%20)+([A-Za-z0-9_-]{8,64})", re.IGNORECASE)
+# A computed token (``<id>.<HMAC>``, intake.tokens) or one issued before migration 0011.
+_UNSUBSCRIBE_URL = re.compile(r"/unsubscribe/([A-Za-z0-9_.-]{8,64})")
+_UNSUBSCRIBE_WORD = re.compile(r"unsubscribe(?:\s|%20)+([A-Za-z0-9_.-]{8,64})", re.IGNORECASE)
 
 
 class Routes:
@@ -40,6 +40,7 @@ class Routes:
     def __init__(self, settings: Settings, dnsfunc: DnsFunc | None = None) -> None:
         self.settings = settings
         self.key = mail_key(settings)
+        self.portal_key = settings.portal_key()  # unsubscribe tokens are keyed with it
         self.dnsfunc = dnsfunc
         self.bounce = (settings.bounce_localpart.lower(), settings.bounce_domain.lower())
         self.unsubscribe = split_address(settings.unsubscribe_mailto)
@@ -87,12 +88,6 @@ def _verp_participant(engine: Engine, routes: Routes, address: str) -> tuple[int
     return outbox_recipient(engine, token[0]) if token else None
 
 
-def _by_unsubscribe_token(engine: Engine, token: str) -> int | None:
-    with engine.connect() as conn:
-        found = conn.execute(sa.select(_p.c.id).where(_p.c.unsubscribe_token == token)).scalar()
-    return int(found) if found is not None else None
-
-
 def _complainant(engine: Engine, routes: Routes, original: Message, rcpt: list[str]) -> int | None:
     """Who a feedback report is about: the original's return path (our VERP token), then
     its List-Unsubscribe token, then the report's own envelope recipient."""
@@ -104,7 +99,7 @@ def _complainant(engine: Engine, routes: Routes, original: Message, rcpt: list[s
     for pattern in (_UNSUBSCRIBE_URL, _UNSUBSCRIBE_WORD):
         match = pattern.search(header)
         if match:
-            found_id = _by_unsubscribe_token(engine, match.group(1))
+            found_id = unsubscribe_owner(engine, routes.portal_key, match.group(1))
             if found_id is not None:
                 return found_id
     return None
@@ -132,7 +127,7 @@ def process(
         if what == "unsubscribe":
             text = f"{msg.get('Subject', '')}\n{_first_text(msg)}"
             match = _UNSUBSCRIBE_WORD.search(text)
-            if match and unsubscribe(engine, match.group(1)):
+            if match and unsubscribe(engine, routes.portal_key, match.group(1)):
                 return Outcome("unsubscribe")
             return Outcome("unsubscribe-unknown")
         submitted = submit_by_mail(

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from mail.compose import Recipient
-from models.tables import Campaign, OutboxMessage, OutboxState, Participant
+from models.tables import Campaign, MailStanding, OutboxMessage, OutboxState, Participant
 from models.wire import CampaignRequest, CampaignResult
 
 PAGE_SIZE = 1000
@@ -27,6 +27,7 @@ STALE_AFTER = timedelta(minutes=5)
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 _participant = Participant.__table__  # type: ignore[attr-defined]
 _campaign = Campaign.__table__  # type: ignore[attr-defined]
+_standing = MailStanding.__table__  # type: ignore[attr-defined]
 
 
 def enqueue(request: CampaignRequest, audience: sa.Select[Any], *, engine: Engine) -> bool:
@@ -155,6 +156,14 @@ class Row:
     attempts: int
     recipient: Recipient
     unsubscribed: bool
+    # Bulk mail to this participant is suspended (bounces), maybe since the campaign was queued.
+    suspended: bool = False
+
+    @property
+    def bulk_excluded(self) -> bool:
+        """Whether a bulk message must skip this row: the audience was frozen at enqueue, but
+        an unsubscription or a suspension since then wins (transactional mail ignores this)."""
+        return self.unsubscribed or self.suspended
 
 
 def read_page(key: str, after: int, shard: int, shards: int, engine: Engine) -> list[Row]:
@@ -167,10 +176,12 @@ def read_page(key: str, after: int, shard: int, shards: int, engine: Engine) -> 
             _participant.c.email,
             _participant.c.name,
             _participant.c.language,
-            _participant.c.unsubscribe_token,
+            _participant.c.unsubscribe_generation,
             _participant.c.unsubscribed,
+            _standing.c.suspended_at.is_not(None),
         )
         .join(_participant, _participant.c.id == _outbox.c.participant_id)
+        .outerjoin(_standing, _standing.c.participant_id == _outbox.c.participant_id)
         .where(
             _outbox.c.campaign_key == key,
             _outbox.c.state == OutboxState.PENDING.value,
@@ -182,7 +193,7 @@ def read_page(key: str, after: int, shard: int, shards: int, engine: Engine) -> 
     )
     with engine.connect() as conn:
         return [
-            Row(r[0], r[1], Recipient(r[2], r[3], r[4], r[5], r[6]), bool(r[7]))
+            Row(r[0], r[1], Recipient(r[2], r[3], r[4], r[5], r[6]), bool(r[7]), bool(r[8]))
             for r in conn.execute(query)
         ]
 

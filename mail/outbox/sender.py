@@ -301,7 +301,7 @@ class _Pass:
         smtp: aiosmtplib.SMTP | None = None
         try:
             while (row := await self._next_row()) is not None:
-                if row.unsubscribed and self.composer.bulk:
+                if row.bulk_excluded and self.composer.bulk:
                     self.ledger.record("skipped", row.outbox_id)
                     self.progress.skipped += 1
                     continue

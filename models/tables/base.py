@@ -36,7 +36,7 @@ def utcnow() -> datetime:
 
 
 def new_token() -> str:
-    """A random token for a URL (an unsubscribe link)."""
+    """A random value nobody is given (``participant.unsubscribe_legacy`` of a new row)."""
     return secrets.token_urlsafe(18)
 
 

@@ -22,7 +22,14 @@ class Participant(SQLModel, table=True):
     stakeholder_type: StakeholderType = Field(default=StakeholderType.OTHER, sa_type=sa.String(40))
     language: Language = Field(default=Language.EN, sa_type=sa.String(5))
     unsubscribed: bool = False
-    unsubscribe_token: str = Field(default_factory=new_token, unique=True)
+    # Unsubscribe links carry a token computed from the id and this generation
+    # (``intake.tokens.unsubscribe_token``); nothing of them is stored. Raising it retires them.
+    unsubscribe_generation: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
+    # The keyed hash of the token mailed before migration 0011 (links in old mail still
+    # work); for a participant created since, a random value that is nobody's hash.
+    unsubscribe_legacy: str = Field(default_factory=new_token, unique=True)
     # When this person was verified: their first sign-in through an e-mailed link, or the
     # secretariat vouching for them at import (``participants import --verified``).
     verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

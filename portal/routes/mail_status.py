@@ -7,6 +7,8 @@ and still reach them), they see why on ``/mail-status`` and re-enable it with on
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -17,6 +19,16 @@ from portal.work import read, write
 
 router = APIRouter()
 
+# ``mail.inbound.standing`` stores its reason in English for the secretariat's CLI; the page
+# says it in the participant's language: the mailbox's DSN status, or "too many bounces".
+_NO_MAILBOX = re.compile(r"no such mailbox \(([0-9.]{1,12})\)")
+
+
+def mailbox_status(reason: str | None) -> str | None:
+    """The DSN status of a "no such mailbox" suspension; None for repeated bounces."""
+    found = _NO_MAILBOX.fullmatch(reason or "")
+    return found.group(1) if found else None
+
 
 @router.get("/mail-status")
 async def mail_status(request: Request, me: Me, engine: EngineDep) -> Response:
@@ -26,6 +38,7 @@ async def mail_status(request: Request, me: Me, engine: EngineDep) -> Response:
         request,
         "mail_status.html",
         standing=standing,
+        mailbox_status=mailbox_status(standing.reason if standing else None),
         enabled=request.query_params.get("enabled") == "1",
     )
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from intake.preferences import resubscribe, subscribed_by_token, unsubscribe
-from portal.deps import CsrfChecked, EngineDep, Viewer
+from portal.deps import CsrfChecked, EngineDep, Key, Viewer
 from portal.pages import render
 from portal.work import read, write
 
@@ -24,8 +24,10 @@ ONE_CLICK = "One-Click"
 
 
 @router.get("/unsubscribe/{token}")
-async def unsubscribe_page(request: Request, token: str, _: Viewer, engine: EngineDep) -> Response:
-    subscribed = await read(subscribed_by_token, engine, token)
+async def unsubscribe_page(
+    request: Request, token: str, _: Viewer, engine: EngineDep, key: Key
+) -> Response:
+    subscribed = await read(subscribed_by_token, engine, key, token)
     if subscribed is None:
         return render(request, "error.html", status=404, problem="unknown-link")
     if not subscribed:  # already: say so, and offer to take them again
@@ -35,7 +37,7 @@ async def unsubscribe_page(request: Request, token: str, _: Viewer, engine: Engi
 
 @router.post("/unsubscribe/{token}")
 async def unsubscribe_now(
-    request: Request, token: str, _: Viewer, engine: EngineDep,
+    request: Request, token: str, _: Viewer, engine: EngineDep, key: Key,
     one_click: Annotated[str, Form(alias="List-Unsubscribe")] = "",
 ) -> Response:  # fmt: skip
     """RFC 8058: only a POST whose body says ``List-Unsubscribe=One-Click`` unsubscribes (a
@@ -43,7 +45,7 @@ async def unsubscribe_now(
     it too."""
     if one_click != ONE_CLICK:
         return render(request, "error.html", status=400, problem="bad-request")
-    done = await write(request, unsubscribe, engine, token)
+    done = await write(request, unsubscribe, engine, key, token)
     if not done:
         return render(request, "error.html", status=404, problem="unknown-link")
     return render(request, "unsubscribed.html", token=token, already=False)
@@ -51,9 +53,9 @@ async def unsubscribe_now(
 
 @router.post("/unsubscribe/{token}/again")
 async def subscribe_again(
-    request: Request, token: str, _: Viewer, __: CsrfChecked, engine: EngineDep
+    request: Request, token: str, _: Viewer, __: CsrfChecked, engine: EngineDep, key: Key
 ) -> Response:
     """Take the announcements again, from the same link (a form with a token: never one click)."""
-    if not await write(request, resubscribe, engine, token):
+    if not await write(request, resubscribe, engine, key, token):
         return render(request, "error.html", status=404, problem="unknown-link")
     return RedirectResponse(f"/unsubscribe/{token}?again=1", status_code=303)
