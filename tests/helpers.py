@@ -9,6 +9,7 @@ a while (a slow SMTP server), so that a test acts while a campaign runs, every t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,34 @@ from models.wire import StepView
 from workflows.process import ProcessWorkflow
 
 T = TypeVar("T")
+
+# Time skips a test left running in the background (``skip_in_background``): the session's
+# cleanup cancels them after each test, pass or fail. A sleep left pending on the shared
+# time-skipping server wedges it, and every later test then times out.
+PENDING_SKIPS: set[asyncio.Task[None]] = set()
+
+
+def skip_in_background(env: WorkflowEnvironment, when: datetime) -> asyncio.Task[None]:
+    """Move the time-skipping server's clock to ``when`` while the test goes on."""
+
+    async def skip() -> None:
+        current = await env.get_current_time()
+        if when > current:
+            await env.sleep(when - current)
+
+    task = asyncio.create_task(skip())
+    PENDING_SKIPS.add(task)
+    task.add_done_callback(PENDING_SKIPS.discard)
+    return task
+
+
+async def cancel_pending_skips() -> None:
+    """Cancel (and wait for) every background skip still running."""
+    for task in list(PENDING_SKIPS):
+        task.cancel()
+    for task in list(PENDING_SKIPS):
+        with contextlib.suppress(BaseException):
+            await task
 
 
 async def assert_eventually(

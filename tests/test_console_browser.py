@@ -200,7 +200,9 @@ async def test_a_secretariat_runs_a_year_from_the_console(
                 "proposal": "=HYPERLINK(\"http://x\") and a youth track",
                 "csrf": token_of(form_page.text),
             })  # fmt: skip
-            assert sent.status_code == 200, sent.text
+            # Received: post, redirect, get (a reload never sends it again).
+            assert sent.status_code == 303, sent.text
+            assert sent.headers["location"].startswith("/received/submission/")
 
         # The console shows it, and exports it.
         await page.goto(f"{url}/staff/?cycle={CYCLE}")

@@ -36,7 +36,7 @@ from models.wire import (
     OcpInput,
     WindowRequest,
 )
-from tests.helpers import Gate
+from tests.helpers import Gate, skip_in_background
 from tests.test_changes import at, cycle_2017
 from worker import activities_for, build_worker
 from workflows.announcement import AnnouncementInput, AnnouncementWorkflow
@@ -77,7 +77,7 @@ async def test_a_meeting_moved_during_its_invitation_campaign_reaches_every_invi
             task_queue=settings.task_queue,
         )
         invite_at = second.starts - ocp.reminders.invitation
-        sleeper = asyncio.create_task(at(skipping_env, invite_at + timedelta(minutes=1)))
+        sleeper = skip_in_background(skipping_env, invite_at + timedelta(minutes=1))
         # The invitation campaign is running: its first message is held inside DATA.
         assert await asyncio.to_thread(gate.reached.wait, 60)
         new_start = second.starts + timedelta(days=1)
