@@ -66,11 +66,9 @@ def _fragment(
     return Markup(environment().get_template(template).render({name: item, **dict(common)}))
 
 
-@lru_cache
-def sources(template: str) -> tuple[str, ...]:
+def template_sources(env: Environment, template: str) -> tuple[str, ...]:
     """``template`` and every template it extends or includes (project paths): the strings
-    a page's language must translate."""
-    env = environment()
+    a page's language must translate (the portal's pages and the console's alike)."""
     found: list[str] = []
     todo = [template]
     while todo:
@@ -81,6 +79,12 @@ def sources(template: str) -> tuple[str, ...]:
         text = (TEMPLATES / name).read_text(encoding="utf-8")
         todo.extend(n for n in meta.find_referenced_templates(env.parse(text)) if n)
     return tuple(f"portal/templates/{name}" for name in found)
+
+
+@lru_cache
+def sources(template: str) -> tuple[str, ...]:
+    """A portal page's templates (``template_sources``), computed once."""
+    return template_sources(environment(), template)
 
 
 def wanted_language(request: Request) -> str:
@@ -96,23 +100,34 @@ def wanted_language(request: Request) -> str:
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     """``template`` in the visitor's language, with a CSRF token for its forms."""
+    participant = getattr(request.state, "participant", None)
+    return respond(
+        request, environment(), "portal", template, sources(template),
+        wanted=wanted_language(request), session=session_of(request), status=status,
+        participant=participant, **context,
+    )  # fmt: skip
+
+
+def respond(
+    request: Request, env: Environment, domain: str, template: str, found: tuple[str, ...], *,
+    wanted: str, session: str, status: int, **context: Any,
+) -> HTMLResponse:  # fmt: skip
+    """A page of the portal or of the console: ``template`` from ``env`` in the language of
+    ``domain``'s catalog nearest to ``wanted`` that translates all its templates (``found``),
+    with a CSRF token bound to ``session`` (the participant's or the staff member's), truthful
+    language headers, never cached."""
     settings = request.app.state.settings
-    lang = i18n.language_for(wanted_language(request), "portal", *sources(template))
+    lang = i18n.language_for(wanted, domain, *found)
     seed, new_seed = csrf_seed(request)
     with i18n.speaking(lang):
-        html = (
-            environment()
-            .get_template(template)
-            .render(
-                request=request,
-                lang=lang,
-                dir=i18n.direction(lang),
-                languages=i18n.LANGUAGES,
-                csrf=csrf_token(settings.portal_key(), seed, session_of(request)),
-                participant=getattr(request.state, "participant", None),
-                path=request.url.path,
-                **context,
-            )
+        html = env.get_template(template).render(
+            request=request,
+            lang=lang,
+            dir=i18n.direction(lang),
+            languages=i18n.LANGUAGES,
+            csrf=csrf_token(settings.portal_key(), seed, session),
+            path=request.url.path,
+            **context,
         )
     response = HTMLResponse(html, status_code=status)
     response.headers["content-language"] = lang

@@ -14,11 +14,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, meta, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core import i18n
-from portal.pages import LANGUAGE_COOKIE, TEMPLATES, secure
-from portal.security import CSRF_COOKIE, cookie_name, csrf_seed, csrf_token
+from portal.pages import LANGUAGE_COOKIE, TEMPLATES, respond, template_sources
 from portal.staff.auth import staff_cookie
 from services.temporal import web_ui_link
 
@@ -40,19 +39,8 @@ def environment() -> Environment:
 
 @lru_cache
 def sources(template: str) -> tuple[str, ...]:
-    """``template`` and the templates it extends or includes (the strings its language must
-    translate)."""
-    env = environment()
-    found: list[str] = []
-    todo = [template]
-    while todo:
-        name = todo.pop()
-        if name in found:
-            continue
-        found.append(name)
-        text = (TEMPLATES / name).read_text(encoding="utf-8")
-        todo.extend(n for n in meta.find_referenced_templates(env.parse(text)) if n)
-    return tuple(f"portal/templates/{name}" for name in found)
+    """A console page's templates (``portal.pages.template_sources``), computed once."""
+    return template_sources(environment(), template)
 
 
 def wanted_language(request: Request) -> str:
@@ -67,36 +55,10 @@ def wanted_language(request: Request) -> str:
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    """A console page in the visitor's language, with a CSRF token for its forms."""
-    settings = request.app.state.settings
-    lang = i18n.language_for(wanted_language(request), DOMAIN, *sources(template))
-    seed, new_seed = csrf_seed(request)
-    with i18n.speaking(lang):
-        html = (
-            environment()
-            .get_template(template)
-            .render(
-                request=request,
-                lang=lang,
-                dir=i18n.direction(lang),
-                languages=i18n.LANGUAGES,
-                csrf=csrf_token(settings.portal_key(), seed, staff_cookie(request)),
-                staff=getattr(request.state, "staff", None),
-                path=request.url.path,
-                **context,
-            )
-        )
-    response = HTMLResponse(html, status_code=status)
-    response.headers["content-language"] = lang
-    response.headers["cache-control"] = "no-store"
-    response.headers["vary"] = "Cookie, Accept-Language"
-    if new_seed:
-        response.set_cookie(
-            cookie_name(request, CSRF_COOKIE),
-            seed,
-            httponly=True,
-            samesite="lax",
-            secure=secure(request),
-            path="/",
-        )
-    return response
+    """A console page in the visitor's language, with a CSRF token for its forms (bound to
+    the console's session)."""
+    return respond(
+        request, environment(), DOMAIN, template, sources(template),
+        wanted=wanted_language(request), session=staff_cookie(request), status=status,
+        staff=getattr(request.state, "staff", None), **context,
+    )  # fmt: skip
