@@ -66,10 +66,12 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping test server for the whole session (a fresh namespace state per test
-    comes from unique workflow ids and task queues)."""
+    """One time-skipping test server per test file (a fresh namespace state per test comes
+    from unique workflow ids and task queues). Per file, not per session: a test that fails
+    with a sleep still pending on the server can leave it unable to skip time, and that must
+    not time out every later file's tests."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=binary("temporal-test-server"),
