@@ -109,15 +109,15 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
 
 
 def respond(
-    request: Request, env: Environment, domain: str, template: str, found: tuple[str, ...], *,
-    wanted: str, session: str, status: int, **context: Any,
+    request: Request, env: Environment, domain: str, template: str, read: tuple[str, ...], /,
+    *, wanted: str, session: str, status: int, **context: Any,
 ) -> HTMLResponse:  # fmt: skip
     """A page of the portal or of the console: ``template`` from ``env`` in the language of
-    ``domain``'s catalog nearest to ``wanted`` that translates all its templates (``found``),
+    ``domain``'s catalog nearest to ``wanted`` that translates all its templates (``read``),
     with a CSRF token bound to ``session`` (the participant's or the staff member's), truthful
     language headers, never cached."""
     settings = request.app.state.settings
-    lang = i18n.language_for(wanted, domain, *found)
+    lang = i18n.language_for(wanted, domain, *read)
     seed, new_seed = csrf_seed(request)
     with i18n.speaking(lang):
         html = env.get_template(template).render(
