@@ -87,14 +87,16 @@ def sources(template: str) -> tuple[str, ...]:
     return template_sources(environment(), template)
 
 
-def wanted_language(request: Request) -> str:
-    """What the visitor asked for, before checking that the page is translated."""
+def wanted_language(request: Request, who: str = "participant") -> str:
+    """What the visitor asked for, before checking that the page is translated: the
+    switcher's cookie, then the signed-in person's own language (``request.state.<who>``: the
+    participant, or the console's staff member), then the browser's, then English."""
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
     if chosen in i18n.LANGUAGES:
         return chosen
-    participant = getattr(request.state, "participant", None)
-    if participant is not None and participant.language in i18n.LANGUAGES:
-        return str(participant.language)
+    person = getattr(request.state, who, None)
+    if person is not None and person.language in i18n.LANGUAGES:
+        return str(person.language)
     return i18n.negotiate(request.headers.get("accept-language")) or i18n.SOURCE
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core import i18n
-from portal.pages import LANGUAGE_COOKIE, TEMPLATES, respond, template_sources
+from portal.pages import TEMPLATES, respond, template_sources, wanted_language
 from portal.staff.auth import staff_cookie
 from services.temporal import web_ui_link
 
@@ -43,22 +43,11 @@ def sources(template: str) -> tuple[str, ...]:
     return template_sources(environment(), template)
 
 
-def wanted_language(request: Request) -> str:
-    """The switcher's cookie, the staff member's language, the browser's, English."""
-    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
-    if chosen in i18n.LANGUAGES:
-        return chosen
-    member = getattr(request.state, "staff", None)
-    if member is not None and member.language in i18n.LANGUAGES:
-        return str(member.language)
-    return i18n.negotiate(request.headers.get("accept-language")) or i18n.SOURCE
-
-
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     """A console page in the visitor's language, with a CSRF token for its forms (bound to
     the console's session)."""
     return respond(
         request, environment(), DOMAIN, template, sources(template),
-        wanted=wanted_language(request), session=staff_cookie(request), status=status,
+        wanted=wanted_language(request, "staff"), session=staff_cookie(request), status=status,
         staff=getattr(request.state, "staff", None), **context,
     )  # fmt: skip
