@@ -28,10 +28,8 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.api.workflowservice.v1 import ListOpenWorkflowExecutionsRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import create_db_engine, migrate
@@ -66,41 +64,24 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
-@pytest_asyncio.fixture(scope="module")
+@pytest_asyncio.fixture
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping test server per test file (a fresh namespace state per test comes
-    from unique workflow ids and task queues). Per file, not per session: a test that fails
-    with a sleep still pending on the server can leave it unable to skip time, and that must
-    not time out every later file's tests."""
+    """A time-skipping test server of the test's own (it starts in about 0.2 s).
+
+    Never shared: cancelling a test's background skip does not cancel the sleep on the
+    server, which keeps skipping time after the test; an activity that then times out leaves
+    the server's time-skipping lock unbalanced (sdk-java#2246), and a shared server stops
+    skipping time for every later test."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=binary("temporal-test-server"),
     )
-    await register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _no_workflow_left_running(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """After a test on the shared time-skipping server, terminate what it left running: a
-    workflow whose worker is gone keeps the server from skipping time for every later test
-    (one failing test would otherwise make the rest of the suite time out)."""
-    yield
-    if "skipping_env" not in request.fixturenames:
-        return
-    await cancel_pending_skips()  # a background skip left by a failed test (tests.helpers)
-    env: WorkflowEnvironment = request.getfixturevalue("skipping_env")
-    service = env.client.workflow_service
-    listing = await service.list_open_workflow_executions(
-        ListOpenWorkflowExecutionsRequest(namespace=env.client.namespace, maximum_page_size=1000)
-    )
-    for execution in listing.executions:
-        handle = env.client.get_workflow_handle(
-            execution.execution.workflow_id, run_id=execution.execution.run_id
-        )
-        with contextlib.suppress(RPCError):
-            await handle.terminate("the test is over")
+    try:
+        await register_search_attributes(env.client)
+        yield env
+    finally:
+        await cancel_pending_skips()  # a background skip left by a failed test (tests.helpers)
+        await env.shutdown()
 
 
 @pytest_asyncio.fixture(scope="session")
