@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio import activity
@@ -16,7 +15,6 @@ from temporalio.exceptions import ApplicationError
 from core.redact import redact_addresses
 from core.settings import Settings
 from mail.audience import audience_select
-from mail.context import campaign_context
 from mail.outbox import (
     CampaignStopped,
     DeliveryDeferred,
@@ -47,10 +45,6 @@ class CampaignActivities:
         self.settings = settings
         self.engine = engine
 
-    def _extra(self, request: CampaignRequest) -> dict[str, Any]:
-        # Per-kind template context (analysis figures, champions, winners) lives in one place.
-        return campaign_context(request, self.engine, self.settings)
-
     @activity.defn
     async def send_campaign(self, request: CampaignRequest) -> CampaignResult:
         """Enqueue the campaign's audience once, then send what is pending (of the request's
@@ -66,7 +60,6 @@ class CampaignActivities:
             info = activity.info()
             audience = audience_select(request, self.settings)
             created = await asyncio.to_thread(enqueue, request, audience, engine=self.engine)
-            extra = await asyncio.to_thread(self._extra, request)
             previous = info.heartbeat_details[0] if info.heartbeat_details else None
             activity.logger.info(
                 "campaign %s (shard %d of %d): %s",
@@ -78,8 +71,7 @@ class CampaignActivities:
             result = await deliver(
                 request,
                 self.settings,
-                engine=self.engine,
-                extra=extra,
+                engine=self.engine,  # the kind's context (mail.context) is read by deliver
                 heartbeat=activity.heartbeat,
                 heartbeat_every=_heartbeat_every(info.heartbeat_timeout),
                 # Temporal starts an attempt only once the previous one is over (failed, or

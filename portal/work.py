@@ -95,30 +95,26 @@ class BallotBox:
         return result
 
     async def _cast_waiting(self) -> None:
+        """Cast the waiting ballots, a group at a time, until none waits."""
         loop = asyncio.get_running_loop()
         try:
             while self._waiting:
                 group = self._waiting[:BALLOTS_AT_ONCE]
                 del self._waiting[:BALLOTS_AT_ONCE]
-                await self._cast_group(loop, group)
+                ballots = [ballot for ballot, _ in group]
+                try:
+                    outcomes: list[Receipt | Refused] = await loop.run_in_executor(
+                        self._writer, cast_ballots, ballots, self._engine
+                    )
+                except Exception as failed:  # the database: every ballot of the group says so
+                    for _, waiting in group:
+                        if not waiting.done():
+                            waiting.set_exception(failed)
+                    continue
+                for (_, waiting), result in zip(group, outcomes, strict=True):
+                    if not waiting.done():  # its request may have gone (the client left)
+                        waiting.set_result(result)
         finally:
             # In the same step as the last look at the queue: a ballot that arrives after it
             # sees this caster gone and starts another (a done callback would come too late).
             self._casting -= 1
-
-    async def _cast_group(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        group: list[tuple[BallotCast, asyncio.Future[Receipt | Refused]]],
-    ) -> None:
-        ballots = [ballot for ballot, _ in group]
-        try:
-            outcomes = await loop.run_in_executor(self._writer, cast_ballots, ballots, self._engine)
-        except Exception as failed:  # the database: every ballot of the group says so
-            for _, waiting in group:
-                if not waiting.done():
-                    waiting.set_exception(failed)
-            return
-        for (_, waiting), result in zip(group, outcomes, strict=True):
-            if not waiting.done():  # its request may have gone (the client left)
-                waiting.set_result(result)

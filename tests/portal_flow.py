@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from devstack.catcher import MailCatcher
 from models.plan import BallotRule
 from models.tables import Project, Window
 from portal.pages import LANGUAGE_COOKIE
+from tests.helpers import assert_eventually
 
 NEW = "new.member@example.org"
 
@@ -38,17 +37,18 @@ async def page_token(client: httpx.AsyncClient, path: str) -> str:
 
 async def sign_in_mail(mail: MailCatcher, address: str, seen: int = 0) -> tuple[str, str]:
     """The link and the code of the newest sign-in message to ``address`` (waits for it)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    async def arrived() -> str:
         found = [m for m in mail.received if address in m.recipients]
-        if len(found) > seen:
-            text = found[-1].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-            link = re.search(r"https?://\S+/signin/link/[\w-]+", text)
-            code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", text)
-            assert link and code, text
-            return link.group(0), code.group(0)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no sign-in message reached {address}")
+        assert len(found) > seen, f"no sign-in message reached {address}"
+        text: str = found[-1].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        return text
+
+    text = await assert_eventually(arrived)
+    link = re.search(r"https?://\S+/signin/link/[\w-]+", text)
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", text)
+    assert link and code, text
+    return link.group(0), code.group(0)
 
 
 async def ask_for_link(client: httpx.AsyncClient, address: str) -> httpx.Response:

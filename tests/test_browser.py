@@ -36,6 +36,7 @@ from models.moves import rebased
 from models.phases import NOT_STARTED
 from models.wire import OcpInput, ProcessStatus
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS
+from tests.helpers import assert_eventually
 from worker import build_worker
 from workflows.ocp import OcpWorkflow
 from workflows.search_attributes import WSIS_PHASE
@@ -68,14 +69,11 @@ SEED_COLUMNS = (
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 20) -> None:
     """Poll ``check`` until it holds (the dev server's visibility store lags a little)."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                if await check():
-                    return
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {within:.0f} s waiting for {what}") from None
+
+    async def holds() -> None:
+        assert await check(), f"timed out after {within:.0f} s waiting for {what}"
+
+    await assert_eventually(holds, within=within)
 
 
 async def phase_of(handle: WorkflowHandle[OcpWorkflow, ProcessStatus]) -> str | None:

@@ -42,6 +42,7 @@ from mail.compose import Composer, Recipient, render
 from mail.outbox import CampaignStopped, campaign_counts, deliver, enqueue
 from models.tables import OutboxMessage, Participant
 from models.wire import Audience, CampaignRequest, CampaignResult, MessageKind
+from tests.helpers import assert_eventually
 from worker import build_worker
 from workflows.announcement import AnnouncementInput, AnnouncementWorkflow
 
@@ -135,10 +136,12 @@ async def attempts_of(handle: WorkflowHandle[Any, Any]) -> int:
 
 
 async def wait_until(check: Callable[[], bool], patience: float = 60.0) -> None:
-    deadline = time.monotonic() + patience
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
+    """Wait until ``check()`` holds (``assert_eventually``, for a plain predicate)."""
+
+    async def holds() -> None:
+        assert check(), "timed out waiting"
+
+    await assert_eventually(holds, within=patience)
 
 
 @contextmanager

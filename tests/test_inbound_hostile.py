@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.tables import InboundMessage
+from tests.helpers import assert_eventually
 
 from .inbound import samples
 from .inbound.kit import plain, rogue_responder, send
@@ -160,10 +161,11 @@ async def test_two_auto_responders_do_not_loop(stack: Stack) -> None:
     stack.recorder.on_message = rogue_responder(stack.server.port, robot, OCP_ADDRESS)
     first = plain(robot, OCP_ADDRESS, "Hello", "I am a robot.")
     await send(stack.server.port, first, robot, [OCP_ADDRESS])
-    for _ in range(100):  # the robot's answer to our answer arrives within seconds
-        if stored(stack.engine) >= 2:
-            break
-        await asyncio.sleep(0.1)
+
+    async def answered_back() -> None:  # the robot's answer to our answer arrives in seconds
+        assert stored(stack.engine) >= 2
+
+    await assert_eventually(answered_back)
     await stack.server.drain()
     await asyncio.sleep(1.0)  # time for a loop to show itself
     await stack.server.drain()

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.tables import InboundMessage
+from tests.helpers import assert_eventually
 
 from .conftest import free_port
 from .inbound import samples
@@ -42,15 +42,16 @@ def start(db_url: str, port: int) -> subprocess.Popen[bytes]:
 
 
 async def listening(port: int) -> None:
-    for _ in range(150):
+    """Wait until the inbound service accepts connections on ``port``."""
+
+    async def accepts() -> None:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
-            await asyncio.sleep(0.1)
-            continue
+            raise AssertionError("the inbound service did not start") from None
         writer.close()
-        return
-    raise AssertionError("the inbound service did not start")
+
+    await assert_eventually(accepts, within=15, every=0.1)
 
 
 def done(engine: Engine) -> list[tuple[str, str]]:
@@ -70,12 +71,11 @@ async def test_two_inbound_processes_share_one_database(db_url: str, engine: Eng
             assert (await send(port, same, "", [BOUNCES])).code == 250
         other = samples.qmail(BOUNCES, "gone2@example.com")
         assert (await send(ports[1], other, "", [BOUNCES])).code == 250
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if all(state == "done" for state, _ in done(engine)):
-                break
-            await asyncio.sleep(0.2)
-        assert done(engine) == [("done", "bounce-unmatched"), ("done", "bounce-unmatched")]
+
+        async def both_done() -> None:
+            assert done(engine) == [("done", "bounce-unmatched"), ("done", "bounce-unmatched")]
+
+        await assert_eventually(both_done)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -110,10 +110,11 @@ async def test_a_message_stored_before_a_crash_is_processed_after_it(
         conn.execute(_in.update().values(taken_at=datetime.now(UTC) - STALE - timedelta(1)))
     after = await InboundServer(settings, engine, port=free_port()).start()
     try:
-        for _ in range(100):
-            if done(engine)[0][0] == "done":
-                break
-            await asyncio.sleep(0.1)
+
+        async def taken_over() -> None:
+            assert done(engine)[0][0] == "done"
+
+        await assert_eventually(taken_over)
         assert (await send(after.port, raw, "", [BOUNCES])).code == 250  # the MX retried
         await after.drain()
     finally:

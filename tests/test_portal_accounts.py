@@ -27,6 +27,7 @@ from models.tables import Participant, PortalSession, SignInToken
 from models.wire import Audience, CampaignRequest, MessageKind
 from reports.status import registry_size
 from tests.conftest import Portal
+from tests.helpers import assert_eventually
 from tests.portal_flow import NEW, ask_for_link, page_token, sign_in_mail, token_of
 from tests.portal_flow import sign_up as sign_up_page
 
@@ -231,9 +232,12 @@ async def test_each_portal_process_purges_while_it_runs(
     ]
     for app in apps:
         app.state.purge_every = 0.05
+
+    async def purged() -> None:
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(_s)).scalar_one() == 0
+
     async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
-        await asyncio.sleep(0.5)
+        await assert_eventually(purged)  # while the apps run, not at their shutdown
         # It has also composed a sign-in message in every language (templates compiled).
         await asyncio.wait_for(apps[0].state.mail_warm.wait(), 60)
-    with engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(_s)).scalar_one() == 0

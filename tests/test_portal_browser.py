@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import email
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -29,6 +28,7 @@ from models.tables import Vote, Window
 from models.wire import Audience, CampaignRequest, MessageKind
 from portal.pages import LANGUAGE_COOKIE
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal
+from tests.helpers import assert_eventually
 from tests.portal_flow import Contest, sign_in_mail
 from worker import build_worker
 from workflows.announcement import AnnouncementInput, AnnouncementWorkflow
@@ -48,13 +48,14 @@ def saved_messages(folder: Path, to: str) -> list[EmailMessage]:
 
 
 async def newest(folder: Path, to: str, count: int) -> EmailMessage:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    """Message number ``count`` the catcher saved for ``to`` (waits for it)."""
+
+    async def arrived() -> EmailMessage:
         found = saved_messages(folder, to)
-        if len(found) >= count:
-            return found[count - 1]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"message {count} to {to} never arrived")
+        assert len(found) >= count, f"message {count} to {to} never arrived"
+        return found[count - 1]
+
+    return await assert_eventually(arrived)
 
 
 async def announce(env: WorkflowEnvironment, portal: Portal, engine: Engine, key: str) -> None:
@@ -217,12 +218,14 @@ async def test_a_voter_votes_in_every_category_in_chromium(
 
 
 async def wait_for_campaign(mail: MailCatcher, prefix: str, to: str) -> EmailMessage:
-    for _ in range(200):
-        for item in mail.received:
-            if item.campaign.startswith(prefix) and to in item.recipients:
-                return item.message
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no {prefix} message reached {to}")
+    """The first message of a campaign starting ``prefix`` that reached ``to`` (waits)."""
+
+    async def reached() -> EmailMessage:
+        found = [m for m in mail.received if m.campaign.startswith(prefix) and to in m.recipients]
+        assert found, f"no {prefix} message reached {to}"
+        return found[0].message
+
+    return await assert_eventually(reached)
 
 
 async def test_an_arabic_browser_reads_the_portal_right_to_left_and_switches_language(

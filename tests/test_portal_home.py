@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -28,6 +27,7 @@ from models.moves import rebased
 from models.wire import ContestInput, WinnerSelection
 from portal.pages import LANGUAGE_COOKIE
 from tests.conftest import ROOT, free_port
+from tests.helpers import assert_eventually
 from tests.test_prizes import project_form
 from worker import build_worker
 from workflows.prizes import PrizeContestWorkflow
@@ -54,10 +54,11 @@ async def home(
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the portal did not start"
-        await asyncio.sleep(0.02)
+
+    async def started() -> None:
+        assert server.started, "the portal did not start"
+
+    await assert_eventually(started, within=10, every=0.02)
     async with httpx.AsyncClient(base_url=url, cookies={LANGUAGE_COOKIE: "en"}) as visitor:
         yield visitor
     server.should_exit = True

@@ -41,6 +41,13 @@ async def test_an_official_submission_is_changed_then_withdrawn_until_the_deadli
 
         form = await browser.get(f"/my/submission/{number}/edit")
         assert "First thoughts." in form.text
+        # The same checks as a new submission: a blank name is marked, the text kept.
+        blank = await browser.post(
+            f"/my/submission/{number}/edit",
+            data={**OCP_FORM, "full_name": "", "proposal": "Kept.", "csrf": token_of(form.text)},
+        )
+        assert blank.status_code == 400 and 'href="#full_name"' in blank.text
+        assert "Kept." in blank.text and f'action="/my/submission/{number}/edit"' in blank.text
         edited = await browser.post(
             f"/my/submission/{number}/edit",
             data={**OCP_FORM, "proposal": "Second thoughts.", "csrf": token_of(form.text)},
@@ -93,6 +100,12 @@ async def test_a_project_is_changed_until_the_deadline_and_by_its_owner_only(
             data={**project, "description": "Two words", "csrf": token_of(form.text)},
         )
         assert too_short.status_code == 400 and 'href="#description"' in too_short.text
+        untitled = await owner.post(
+            f"/my/project/{number}/edit",
+            data={**project, "title": "", "csrf": token_of(form.text)},
+        )
+        assert untitled.status_code == 400 and 'href="#title"' in untitled.text
+        assert f'action="/my/project/{number}/edit"' in untitled.text
         edited = await owner.post(
             f"/my/project/{number}/edit",
             data={**project, "title": "Mesh for All Villages", "csrf": token_of(form.text)},

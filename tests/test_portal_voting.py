@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from activities.prizes import PrizeActivities, ballot_hash
-from devstack.catcher import MailCatcher
+from devstack.catcher import MailCatcher, Received
 from intake.casting import BallotCast, Receipt, cast_ballots
 from intake.votes import void_votes
 from intake.windows import Refused
@@ -24,6 +24,7 @@ from models.tables import Campaign, Project, Vote, Window
 from models.wire import TallyRequest
 from reports.votes import suspicious_clusters, vote_counts
 from tests.conftest import Portal
+from tests.helpers import assert_eventually
 from tests.portal_flow import (
     CATEGORIES,
     CONTEST,
@@ -80,12 +81,14 @@ async def test_a_ballot_is_reviewed_confirmed_and_receipted(
             "/receipt", data={"code": code.group(1).lower(), "csrf": token_of(again.text)}
         )
         assert "This ballot is recorded: 3 votes" in check.text and "Project C4-0" in check.text
-    for _ in range(100):  # the receipt e-mail, sent after the page
+
+    async def receipt_mail() -> list[Received]:  # the receipt e-mail, sent after the page
         receipts = [m for m in mail.received if m.campaign.startswith(f"{CONTEST}:receipt:")]
-        if receipts:
-            break
-        await asyncio.sleep(0.05)
-    assert receipts and voter in receipts[0].recipients
+        assert receipts, "no receipt e-mail"
+        return receipts
+
+    receipts = await assert_eventually(receipt_mail)
+    assert voter in receipts[0].recipients
     body = receipts[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert code.group(1) in body and "Project C9-0" in body
     assert "List-Unsubscribe" not in receipts[0].message  # transactional
@@ -200,12 +203,12 @@ async def test_many_voters_confirming_at_once_each_get_their_receipt(
     with engine.connect() as conn:
         votes = conn.execute(sa.select(sa.func.count()).select_from(Vote)).scalar_one()
     assert votes == len(voters) * len(CATEGORIES)
-    for _ in range(200):
+
+    async def every_receipt() -> None:
         receipts = [m for m in mail.received if m.campaign.startswith(f"{CONTEST}:receipt:")]
-        if len(receipts) >= len(voters):
-            break
-        await asyncio.sleep(0.05)
-    assert sorted(r for m in receipts for r in m.recipients) == sorted(voters)
+        assert sorted(r for m in receipts for r in m.recipients) == sorted(voters)
+
+    await assert_eventually(every_receipt)
 
 
 async def test_voting_one_second_after_the_close_is_refused_with_the_deadline(
@@ -282,12 +285,12 @@ async def test_an_official_submission_is_acknowledged_and_closes_to_the_second(
             )
         late = await browser.post("/ocp/wsis-2030-ocp", data=form)
         assert late.status_code == 409 and "It closed at the deadline" in late.text
-    for _ in range(100):
-        if any(m.campaign.startswith("wsis-2030-ocp:ack:") for m in mail.received):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("no acknowledgement e-mail")
+
+    async def acknowledged() -> None:
+        acks = [m for m in mail.received if m.campaign.startswith("wsis-2030-ocp:ack:")]
+        assert acks, "no acknowledgement e-mail"
+
+    await assert_eventually(acknowledged)
 
 
 def test_voided_votes_leave_the_tally_and_change_its_hash(

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import MIGRATIONS_DIR, create_db_engine
@@ -27,6 +28,7 @@ from reports.status import counts_for, registry_size
 from services.cycles import start_cycle
 from services.database import ready_engine
 from services.errors import Refused
+from tests.helpers import assert_eventually
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,12 +118,14 @@ async def test_status_of_a_year_reports_that_years_processes_only(
         for cycle in (year, rehearsal):
             await start_cycle(client, cycle, settings.task_queue, recipients=0)
         for wid in (year.ocp_id, rehearsal.ocp_id):  # both have started their children
-            for _ in range(100):
+
+            async def started(wid: str = wid) -> None:
                 try:
                     await client.get_workflow_handle(wid).describe()
-                    break
-                except Exception:
-                    await asyncio.sleep(0.1)
+                except RPCError as exc:
+                    raise AssertionError(f"{wid} has not started: {exc.message}") from None
+
+            await assert_eventually(started)
         run = await asyncio.to_thread(
             starter,
             "status",

@@ -32,17 +32,19 @@ async def send_campaign(
     heartbeat_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
     running: set[Any] | None = None,
+    whole: bool = True,
 ) -> CampaignResult:
     """Run the campaign activity for ``request`` and return its counts.
 
     ``running`` (the process's set of campaign calls under way) holds each call while it runs,
     so that a ``cancel`` can interrupt it at once: the activity learns of it at its next
     heartbeat, gives back what it had not sent, and settles what was on the wire; the call
-    then raises an ``ActivityError`` caused by a ``CancelledError``.
+    then raises an ``ActivityError`` caused by a ``CancelledError``. Waiting for the activity
+    to confirm its cancellation means its rows are settled before the cancel notice is sent.
 
     With ``request.shards`` > 1 the recipients are split by participant id into that many
-    shards, each sent by its own activity call; the calls run in parallel on whichever workers
-    poll the task queue, and their counts are summed.
+    shards, each sent by its own call (``whole=False``: one shard); the calls run in parallel
+    on whichever workers poll the task queue, and their counts are summed.
 
     A request its message kind cannot be written from (an opening without its deadline) is
     refused here, before anything is scheduled: no retry of the activity could fix it.
@@ -53,45 +55,10 @@ async def send_campaign(
             type="IncompleteCampaign",
             non_retryable=True,
         )
-    if request.shards <= 1:
-        return await _call(request, summary, heartbeat_timeout, retry_policy, running)
-    shards = request.shards
-    calls = [
-        _call(
-            request.model_copy(update={"shard": shard}),
-            f"{summary} (shard {shard + 1} of {shards})",
-            heartbeat_timeout,
-            retry_policy,
-            running,
-        )
-        for shard in range(shards)
-    ]
-    # Every shard runs to its end even if another fails; then the first failure is raised.
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    results = [o for o in outcomes if isinstance(o, CampaignResult)]
-    return CampaignResult(
-        key=request.key,
-        recipients=sum(r.recipients for r in results),
-        sent=sum(r.sent for r in results),
-        failed=sum(r.failed for r in results),
-        skipped=sum(r.skipped for r in results),
-        ambiguous=sum(r.ambiguous for r in results),
-    )
-
-
-async def _call(
-    request: CampaignRequest,
-    summary: str,
-    heartbeat_timeout: timedelta | None,
-    retry_policy: RetryPolicy | None,
-    running: set[Any] | None,
-) -> CampaignResult:
+    if whole and request.shards > 1:
+        return await _sharded(request, summary, heartbeat_timeout, retry_policy, running)
     # The same ScheduleActivityTask command as execute_activity_method (replays unchanged);
-    # the handle is kept so that a cancel can interrupt the call. Waiting for the activity to
-    # confirm its cancellation means its rows are settled before the cancel notice is sent.
+    # the handle is kept so that a cancel can interrupt the call.
     handle = workflow.start_activity_method(
         CampaignActivities.send_campaign,
         request,
@@ -108,6 +75,42 @@ async def _call(
         return await handle
     finally:
         running.discard(handle)
+
+
+async def _sharded(
+    request: CampaignRequest,
+    summary: str,
+    heartbeat_timeout: timedelta | None,
+    retry_policy: RetryPolicy | None,
+    running: set[Any] | None,
+) -> CampaignResult:
+    """One call per shard, in parallel; every shard runs to its end even if another fails,
+    then the first failure is raised."""
+    shards = request.shards
+    calls = [
+        send_campaign(
+            request.model_copy(update={"shard": shard}),
+            f"{summary} (shard {shard + 1} of {shards})",
+            heartbeat_timeout=heartbeat_timeout,
+            retry_policy=retry_policy,
+            running=running,
+            whole=False,
+        )
+        for shard in range(shards)
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    results = [o for o in outcomes if isinstance(o, CampaignResult)]
+    return CampaignResult(
+        key=request.key,
+        recipients=sum(r.recipients for r in results),
+        sent=sum(r.sent for r in results),
+        failed=sum(r.failed for r in results),
+        skipped=sum(r.skipped for r in results),
+        ambiguous=sum(r.ambiguous for r in results),
+    )
 
 
 async def flush_outbox(process_id: str) -> int:

@@ -32,15 +32,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.ocp import OcpWorkflow
     from workflows.prizes import PrizeContestWorkflow
-    from workflows.process import (
-        RECHECK_PATCH,
-        ProcessWorkflow,
-        checked,
-        refuse,
-        refuse_past,
-    )
+    from workflows.process import ProcessWorkflow
     from workflows.reports import CycleReports
     from workflows.search_attributes import WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
+    from workflows.turns import RECHECK_PATCH
+    from workflows.validators import checked, refuse, refuse_past
 
 
 def _attributes(year: int, process: str) -> TypedSearchAttributes:

@@ -23,8 +23,10 @@ with workflow.unsafe.imports_passed_through():
         ProcessStatus,
         WindowRequest,
     )
+    from workflows.database import window
     from workflows.machine import Step, duration_label
-    from workflows.process import ProcessWorkflow, checked, refuse, refuse_past, window
+    from workflows.process import ProcessWorkflow
+    from workflows.validators import checked, refuse, refuse_past
 
 
 @workflow.defn

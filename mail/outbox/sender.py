@@ -81,10 +81,21 @@ async def deliver(
     """
     engine = engine or get_engine()
     async with _pass_slots(engine):
-        return await _deliver(
-            request, settings, engine, extra, heartbeat, connect_patience, recover_after,
-            heartbeat_every, connection,
-        )  # fmt: skip
+        key, shard, shards = request.key, request.shard, request.shards
+        progress = Progress()
+        progress.ambiguous = await asyncio.to_thread(
+            recover_in_flight, key, shard, shards, engine, recover_after
+        )
+        if progress.ambiguous:
+            log.warning("campaign.recovered_in_flight", campaign=key, ambiguous=progress.ambiguous)
+        token = await asyncio.to_thread(campaign_token, key, engine)
+        if extra is None:  # the kind's context (analysis figures, champions, winners)
+            extra = await asyncio.to_thread(campaign_context, request, engine, settings)
+        composer = Composer.for_settings(request, settings, extra)
+        delivery = _Pass(request, settings, engine, composer, token, progress)
+        delivery.shared = connection
+        await delivery.run(heartbeat, heartbeat_every, connect_patience)
+        return await delivery.outcome()
 
 
 # Passes running at once, per engine and event loop (see ``_pass_slots``).
@@ -106,34 +117,6 @@ def _pass_slots(engine: Engine) -> asyncio.Semaphore:
             capacity = pool.size() + max(0, pool._max_overflow)
         slots = _SLOTS[key] = asyncio.Semaphore(max(1, capacity // 2))
     return slots
-
-
-async def _deliver(
-    request: CampaignRequest,
-    settings: Settings,
-    engine: Engine,
-    extra: dict[str, Any] | None,
-    heartbeat: Heartbeat | None,
-    connect_patience: float,
-    recover_after: timedelta,
-    heartbeat_every: float,
-    connection: aiosmtplib.SMTP | None = None,
-) -> CampaignResult:
-    key, shard, shards = request.key, request.shard, request.shards
-    progress = Progress()
-    progress.ambiguous = await asyncio.to_thread(
-        recover_in_flight, key, shard, shards, engine, recover_after
-    )
-    if progress.ambiguous:
-        log.warning("campaign.recovered_in_flight", campaign=key, ambiguous=progress.ambiguous)
-    token = await asyncio.to_thread(campaign_token, key, engine)
-    if extra is None:  # an acknowledgement or a flush: the kind's context all the same
-        extra = await asyncio.to_thread(campaign_context, request, engine, settings)
-    composer = Composer.for_settings(request, settings, extra)
-    delivery = _Pass(request, settings, engine, composer, token, progress)
-    delivery.shared = connection
-    await delivery.run(heartbeat, heartbeat_every, connect_patience)
-    return await delivery.outcome()
 
 
 class _Pass:

@@ -7,25 +7,25 @@ participant's terms.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 
 from intake.ocp import OcpForm, record_submission
 from intake.windows import Refused
 from models.tables import OcpSubmission, WindowKind
 from models.vocab import StakeholderType
 from portal.deps import CsrfChecked, EngineDep, Me
+from portal.forms import OcpFields, validated
 from portal.pages import render
 from portal.work import acknowledge, read, write
 from reports.calendar import window_of
 
 router = APIRouter()
 _s = OcpSubmission.__table__  # type: ignore[attr-defined]
-Text = Annotated[str, Form()]
 
 
 def not_open(request: Request, refused: Refused) -> Response:
@@ -33,11 +33,22 @@ def not_open(request: Request, refused: Refused) -> Response:
     return render(request, "window_closed.html", status=409, refused=refused)
 
 
-@router.get("/ocp/{process_id}")
-async def ocp_form(request: Request, process_id: str, me: Me, engine: EngineDep) -> Response:
+async def ocp_page(
+    request: Request, engine: Engine, process_id: str, form: dict[str, Any], *,
+    status: int = 200, **context: Any,
+) -> Response:  # fmt: skip
+    """The Official Submission Form of ``process_id`` filled with ``form`` (new or edited)."""
     window = await read(window_of, process_id, WindowKind.OCP_SUBMISSIONS, engine)
     if window is None:
         return render(request, "error.html", status=404, problem="not-found")
+    return render(
+        request, "ocp_form.html", status=status, window=window, process_id=process_id,
+        form=form, kinds=list(StakeholderType), **context,
+    )  # fmt: skip
+
+
+@router.get("/ocp/{process_id}")
+async def ocp_form(request: Request, process_id: str, me: Me, engine: EngineDep) -> Response:
     form = {
         "full_name": me.name,
         "organization": me.organization,
@@ -45,10 +56,7 @@ async def ocp_form(request: Request, process_id: str, me: Me, engine: EngineDep)
         "stakeholder_type": me.stakeholder_type,
     }
     existing = await read(existing_submission, engine, process_id, me.id)
-    return render(
-        request, "ocp_form.html", window=window, process_id=process_id, form=form,
-        kinds=list(StakeholderType), problems=[], existing=existing,
-    )  # fmt: skip
+    return await ocp_page(request, engine, process_id, form, problems=[], existing=existing)
 
 
 def existing_submission(engine: Any, process_id: str, participant_id: int | None) -> int | None:
@@ -72,32 +80,11 @@ async def send_ocp(
     _: CsrfChecked,
     engine: EngineDep,
     tasks: BackgroundTasks,
-    full_name: Text = "",
-    organization: Text = "",
-    country: Text = "",
-    telephone: Text = "",
-    stakeholder_type: Text = "",
-    proposal: Text = "",
+    fields: OcpFields,
 ) -> Response:
-    fields = {
-        "full_name": full_name,
-        "email": me.email,  # the signed-in participant's own address, never typed
-        "organization": organization,
-        "country": country,
-        "telephone": telephone or None,
-        "stakeholder_type": stakeholder_type or None,
-        "language": me.language,
-        "proposal": proposal,
-    }
-    window = await read(window_of, process_id, WindowKind.OCP_SUBMISSIONS, engine)
-    try:
-        form = OcpForm.model_validate(fields)
-    except ValidationError as exc:
-        problems = sorted({str(e["loc"][0]) for e in exc.errors()})
-        return render(
-            request, "ocp_form.html", status=400, window=window, process_id=process_id,
-            form=fields, kinds=list(StakeholderType), problems=problems,
-        )  # fmt: skip
+    form, problems = validated(OcpForm, fields)
+    if form is None:
+        return await ocp_page(request, engine, process_id, fields, status=400, problems=problems)
     try:
         submission_id, ack = await write(request, record_submission, process_id, form, engine)
     except Refused as refused:

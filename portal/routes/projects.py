@@ -7,11 +7,10 @@ live count is only a help.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from intake.prizes import ProjectForm, record_project
@@ -19,19 +18,20 @@ from intake.windows import Refused
 from models.tables import WindowKind
 from models.vocab import StakeholderType
 from portal.deps import CsrfChecked, EngineDep, Me
+from portal.forms import ProjectFields, validated
 from portal.pages import render
 from portal.routes.ocp import not_open
 from portal.work import acknowledge, read, write
 from reports.calendar import rules_of, window_of
 
 router = APIRouter()
-Text = Annotated[str, Form()]
 
 
-async def _page(
+async def project_page(
     request: Request, engine: Engine, process_id: str, form: dict[str, Any], *,
     status: int = 200, **context: Any,
 ) -> Response:  # fmt: skip
+    """The project form of contest ``process_id`` filled with ``form`` (new or edited)."""
     window = await read(window_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
     if window is None:
         return render(request, "error.html", status=404, problem="not-found")
@@ -52,7 +52,7 @@ async def project_form(request: Request, process_id: str, me: Me, engine: Engine
         "country": me.country,
         "stakeholder_type": me.stakeholder_type,
     }
-    return await _page(request, engine, process_id, form, problems=[])
+    return await project_page(request, engine, process_id, form, problems=[])
 
 
 @router.post("/projects/{process_id}/new")
@@ -63,32 +63,18 @@ async def submit_project(
     _: CsrfChecked,
     engine: EngineDep,
     tasks: BackgroundTasks,
-    category: Text = "",
-    title: Text = "",
-    description: Text = "",
-    organization: Text = "",
-    stakeholder_type: Text = "",
-    country: Text = "",
+    fields: ProjectFields,
 ) -> Response:
-    fields = {
-        "owner_email": me.email,
-        "category": category,
-        "title": title,
-        "description": description,
-        "organization": organization,
-        "stakeholder_type": stakeholder_type,
-        "country": country,
-    }
-    try:
-        form = ProjectForm.model_validate(fields)
-    except ValidationError as exc:
-        problems = sorted({str(e["loc"][0]) for e in exc.errors()})
-        return await _page(request, engine, process_id, fields, status=400, problems=problems)
+    form, problems = validated(ProjectForm, fields)
+    if form is None:
+        return await project_page(
+            request, engine, process_id, fields, status=400, problems=problems
+        )
     try:
         project_id, ack = await write(request, record_project, process_id, form, engine)
     except Refused as refused:
         if refused.reason in ("unknown-category", "word-count"):
-            return await _page(
+            return await project_page(
                 request, engine, process_id, fields, status=400, problems=[], refused=refused
             )
         return not_open(request, refused)

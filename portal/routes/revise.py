@@ -3,28 +3,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 
 from intake.ocp import OcpForm
 from intake.prizes import ProjectForm
 from intake.revisions import edit_project, edit_submission, withdraw_project, withdraw_submission
 from intake.windows import Refused
-from models.tables import OcpSubmission, Project, ProjectStatus, WindowKind
-from models.vocab import StakeholderType
+from models.tables import OcpSubmission, Project, ProjectStatus
 from portal.deps import CsrfChecked, EngineDep, Me
+from portal.forms import OcpFields, ProjectFields, validated
 from portal.pages import render
-from portal.routes.ocp import not_open
-from portal.routes.projects import _page as project_page
+from portal.routes.ocp import not_open, ocp_page
+from portal.routes.projects import project_page
 from portal.work import read, write
-from reports.calendar import window_of
 
 router = APIRouter()
-Text = Annotated[str, Form()]
 _s = OcpSubmission.__table__  # type: ignore[attr-defined]
 _p = Project.__table__  # type: ignore[attr-defined]
 
@@ -48,16 +45,8 @@ async def submission_page(request: Request, item: int, me: Me, engine: EngineDep
     row = await read(_row, engine, _s, _s.c.participant_id, item, me.id)
     if row is None or row["withdrawn_at"] is not None:
         return render(request, "error.html", status=404, problem="not-found")
-    window = await read(window_of, row["process_id"], WindowKind.OCP_SUBMISSIONS, engine)
-    return render(
-        request,
-        "ocp_form.html",
-        window=window,
-        process_id=row["process_id"],
-        form=row,
-        kinds=list(StakeholderType),
-        problems=[],
-        action=f"/my/submission/{item}/edit",
+    return await ocp_page(
+        request, engine, row["process_id"], row, problems=[], action=f"/my/submission/{item}/edit"
     )
 
 
@@ -68,34 +57,17 @@ async def submission_edit(
     me: Me,
     _: CsrfChecked,
     engine: EngineDep,
-    full_name: Text = "",
-    organization: Text = "",
-    country: Text = "",
-    telephone: Text = "",
-    stakeholder_type: Text = "",
-    proposal: Text = "",
+    fields: OcpFields,
 ) -> Response:
-    fields = {"full_name": full_name, "email": me.email, "organization": organization,
-              "country": country, "telephone": telephone or None,
-              "stakeholder_type": stakeholder_type or None, "proposal": proposal}  # fmt: skip
-    try:
-        form = OcpForm.model_validate(fields)
-    except ValidationError as exc:
+    form, problems = validated(OcpForm, fields)
+    if form is None:
         row = await read(_row, engine, _s, _s.c.participant_id, item, me.id)
         if row is None:
             return render(request, "error.html", status=404, problem="not-found")
-        window = await read(window_of, row["process_id"], WindowKind.OCP_SUBMISSIONS, engine)
-        return render(
-            request,
-            "ocp_form.html",
-            status=400,
-            window=window,
-            process_id=row["process_id"],
-            form=fields,
-            kinds=list(StakeholderType),
+        return await ocp_page(
+            request, engine, row["process_id"], fields, status=400, problems=problems,
             action=f"/my/submission/{item}/edit",
-            problems=sorted({str(e["loc"][0]) for e in exc.errors()}),
-        )
+        )  # fmt: skip
     assert me.id is not None
     try:
         await write(request, edit_submission, engine, item, me.id, form)
@@ -133,24 +105,14 @@ async def project_edit(
     me: Me,
     _: CsrfChecked,
     engine: EngineDep,
-    category: Text = "",
-    title: Text = "",
-    description: Text = "",
-    organization: Text = "",
-    stakeholder_type: Text = "",
-    country: Text = "",
+    fields: ProjectFields,
 ) -> Response:
     row = await read(_row, engine, _p, _p.c.owner_id, item, me.id)
     if row is None:
         return render(request, "error.html", status=404, problem="not-found")
-    fields = {"owner_email": me.email, "category": category, "title": title,
-              "description": description, "organization": organization,
-              "stakeholder_type": stakeholder_type, "country": country}  # fmt: skip
     action = f"/my/project/{item}/edit"
-    try:
-        form = ProjectForm.model_validate(fields)
-    except ValidationError as exc:
-        problems = sorted({str(e["loc"][0]) for e in exc.errors()})
+    form, problems = validated(ProjectForm, fields)
+    if form is None:
         return await project_page(
             request, engine, row["process_id"], fields, status=400, problems=problems, action=action
         )
