@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -43,7 +44,7 @@ def steps_sent(mail: MailCatcher, prefix: str) -> set[str]:
     return {m.campaign for m in mail.received if m.campaign.startswith(f"{PID}:{prefix}")}
 
 
-async def waiting_for(handle: WorkflowHandle[object, object]) -> str | None:
+async def waiting_for(handle: WorkflowHandle[Any, Any]) -> str | None:
     return (await handle.query(PrizeContestWorkflow.status)).waiting_for
 
 
