@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core import countries, i18n
 from models.tables import Project
 from reports.prizes import nominations
 from reports.tables import Breakdown, breakdown
@@ -52,3 +53,14 @@ def contest_figures(process_id: str, engine: Engine) -> Figures:
         countries=submissions_by(process_id, engine, "country"),
         categories=submissions_by(process_id, engine, "category"),
     )
+
+
+def chart_labels(kind: str, found: Breakdown, language: str) -> dict[str, str]:
+    """The rows' names in ``language`` for a chart's picture: a stakeholder type through the
+    vocabulary catalog, a country by its name; a category keeps its code."""
+    with i18n.speaking(language):
+        if kind == "stakeholder-types":
+            return {r.label: i18n.vocab(r.label) for r in found.rows}
+        if kind == "countries":
+            return {r.label: countries.name(r.label, language) for r in found.rows}
+    return {}

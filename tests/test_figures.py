@@ -117,4 +117,8 @@ async def test_the_2017_figures_in_the_console_and_after_the_ceremony(
         assert ("Kenya", "175", "49.9") in table_rows(after, "countries")
         chart = await visitor.get(f"/results/{PID}/stakeholder-types.svg")
         assert chart.status_code == 200 and ">145 (41.7 %)<" in chart.text
+        french = await visitor.get(
+            f"/results/{PID}/stakeholder-types.svg", headers={"accept-language": "fr"}
+        )
+        assert ">Gouvernement<" in french.text and ">Government<" not in french.text
         assert (await visitor.get(f"/results/{PID}/no-such.svg")).status_code == 404

@@ -11,10 +11,10 @@ from fastapi.responses import Response
 
 from models.tables import WindowKind
 from portal.deps import EngineDep, Viewer
-from portal.pages import render
+from portal.pages import render, wanted_language
 from portal.work import read
 from reports.calendar import window_of
-from reports.figures import KINDS, contest_figures
+from reports.figures import KINDS, chart_labels, contest_figures
 from reports.prizes import results, results_are_public
 from reports.votes import category_names, vote_counts
 from services import charts
@@ -54,6 +54,9 @@ async def chart(request: Request, process_id: str, kind: str, engine: EngineDep)
         counts = await read(vote_counts, process_id, engine)
         svg = await asyncio.to_thread(charts.bars, "", counts.by_day)
     else:
-        figures = await read(contest_figures, process_id, engine)
-        svg = await asyncio.to_thread(charts.shares, "", figures.of(kind))
-    return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-cache"})
+        found = (await read(contest_figures, process_id, engine)).of(kind)
+        labels = chart_labels(kind, found, wanted_language(request))
+        svg = await asyncio.to_thread(charts.shares, "", found, labels)
+    # Named in the visitor's language: a cache keeps one picture per language.
+    headers = {"cache-control": "no-cache", "vary": "Cookie, Accept-Language"}
+    return Response(svg, media_type="image/svg+xml", headers=headers)

@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from portal.pages import wanted_language
 from portal.staff.auth import any_staff
 from portal.staff.pages import render
-from reports.figures import KINDS, contest_figures
+from reports.figures import KINDS, chart_labels, contest_figures
 from services import charts, votes
 from services.staff import Staff
 
@@ -37,6 +38,7 @@ async def chart(
     """One breakdown as an SVG picture (the page has its table)."""
     if kind not in KINDS:
         return Response(status_code=404)
-    found = await asyncio.to_thread(contest_figures, contest, request.app.state.engine)
-    svg = await asyncio.to_thread(charts.shares, "", found.of(kind))
+    found = (await asyncio.to_thread(contest_figures, contest, request.app.state.engine)).of(kind)
+    labels = chart_labels(kind, found, wanted_language(request, "staff"))
+    svg = await asyncio.to_thread(charts.shares, "", found, labels)
     return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
