@@ -70,7 +70,7 @@ def test_a_database_without_schema_is_migrated_and_an_old_one_named(tmp_path: Pa
 def test_a_cycle_with_past_actions_is_refused_listing_them(tmp_path: Path) -> None:
     run = starter("start", "cycles/2024.toml", db_url=f"sqlite:///{tmp_path / 'w.db'}")
     assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
-    assert "43 action(s) of this cycle are already past" in run.stderr
+    assert "49 action(s) of this cycle are already past" in run.stderr
     assert "--skip-past" in run.stderr
 
 
