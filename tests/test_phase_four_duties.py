@@ -90,6 +90,10 @@ async def test_reminders_moves_and_a_category_without_its_winner(
             assert told(mail, "expert-reminder:2d") == [EXPERTS[2]]
 
         await assert_eventually(two_days)
+        reminder = next(m for m in mail.received if m.campaign.endswith(":expert-reminder:2d"))
+        text = reminder.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "ends in 2 days" in text and "/staff/judging" in text
+        assert "List-Unsubscribe" not in reminder.message  # a duty, not a bulk announcement
 
         # A day before the end the secretariat moves it three days on: the reminders are
         # planned again from the new end (its 7-day one was past when it moved: not sent).
