@@ -34,6 +34,7 @@ from models.wire import (
     DeadlineChange,
     ForumMove,
     MeetingChange,
+    SelectionChange,
 )
 from services import changes
 from workflows.ocp import OcpWorkflow
@@ -199,6 +200,20 @@ def move_ceremony(
         notice=_notice(notice, notice_file),
     )
     _send([ids.contest_id(cycle, contest)], PrizeContestWorkflow.move_ceremony, change)
+
+
+@commands.command("move-selection")
+def move_selection(
+    cycle: Cycle,
+    to: Annotated[str, typer.Option(help="New end of phase IV, ISO 8601 with offset")],
+    by: By,
+    reason: Reason,
+    contest: Contest = ids.PRIZES_SLUG,
+) -> None:
+    """Move the end of phase IV (the Expert Group's selection, the Champions' announcement);
+    the experts' reminders are planned again from it. Nobody else is mailed."""
+    change = validated(SelectionChange, ends=instant(to, "--to"), requested_by=by, reason=reason)
+    _send([ids.contest_id(cycle, contest)], PrizeContestWorkflow.move_selection, change)
 
 
 @commands.command("move-forum")

@@ -12,7 +12,16 @@ import sqlalchemy as sa
 
 from core.settings import Settings
 from mail.inbound.standing import suspended_ids
-from models.tables import OcpSubmission, Participant, Project, ProjectStatus
+from models.tables import (
+    ExpertAssignment,
+    OcpSubmission,
+    Participant,
+    Project,
+    ProjectStatus,
+    ScoreSheet,
+    StaffMember,
+    StaffRole,
+)
 from models.text import normalize_address
 from models.wire import Audience, CampaignRequest
 from reports.status import not_secretariat
@@ -20,10 +29,44 @@ from reports.status import not_secretariat
 _p = Participant.__table__  # type: ignore[attr-defined]
 _ocp = OcpSubmission.__table__  # type: ignore[attr-defined]
 _proj = Project.__table__  # type: ignore[attr-defined]
+_staff = StaffMember.__table__  # type: ignore[attr-defined]
+_assigned = ExpertAssignment.__table__  # type: ignore[attr-defined]
+_sheet = ScoreSheet.__table__  # type: ignore[attr-defined]
+_EXPERT_ROLES = (StaffRole.EXPERT.value, StaffRole.EXPERT_LEAD.value)
 
 
 def _owners(process_id: str, *where: Any) -> sa.Select[Any]:
     return sa.select(_proj.c.owner_id).where(_proj.c.process_id == process_id, *where).distinct()
+
+
+def _experts_unfinished(process_id: str) -> sa.Select[Any]:
+    """The experts (current accounts) who still have a shortlisted project of ``process_id``
+    within their assignments that they have neither scored (a submitted sheet) nor recused
+    from: a draft is not finished. Their work is a duty, so subscription plays no part."""
+    finished = sa.exists().where(
+        _sheet.c.staff_id == _staff.c.id,
+        _sheet.c.project_id == _proj.c.id,
+        sa.or_(_sheet.c.recused.is_(sa.true()), _sheet.c.submitted_at.is_not(None)),
+    )
+    return (
+        sa.select(_staff.c.participant_id)
+        .join(_assigned, _assigned.c.staff_id == _staff.c.id)
+        .join(
+            _proj,
+            sa.and_(
+                _proj.c.process_id == _assigned.c.process_id,
+                _proj.c.shortlisted.is_(sa.true()),
+                sa.or_(_assigned.c.category == "", _proj.c.category == _assigned.c.category),
+            ),
+        )
+        .where(
+            _assigned.c.process_id == process_id,
+            _staff.c.removed_at.is_(None),
+            _staff.c.role.in_(_EXPERT_ROLES),
+            ~finished,
+        )
+        .distinct()
+    )
 
 
 def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[Any]:
@@ -66,4 +109,6 @@ def audience_select(request: CampaignRequest, settings: Settings) -> sa.Select[A
             return _owners(request.process_id, _proj.c.shortlisted.is_(sa.true()))
         case Audience.WINNER_OWNERS:
             return _owners(request.process_id, _proj.c.winner.is_(sa.true()))
+        case Audience.EXPERTS_UNFINISHED:
+            return _experts_unfinished(request.process_id)
     raise ValueError(f"unknown audience {request.audience}")

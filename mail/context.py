@@ -17,7 +17,11 @@ from reports.prizes import PRIZE_KINDS, prize_context
 from reports.votes import receipt_context
 
 REMINDER_KINDS = frozenset(
-    {MessageKind.OCP_DEADLINE_REMINDER, MessageKind.PRIZE_SUBMISSION_REMINDER}
+    {
+        MessageKind.OCP_DEADLINE_REMINDER,
+        MessageKind.PRIZE_SUBMISSION_REMINDER,
+        MessageKind.EXPERT_REMINDER,
+    }
 )
 # The end of a reminder's business key: how long before the deadline it is planned
 # (workflows.machine.duration_label: 7d, 36h, 90m).

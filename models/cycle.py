@@ -344,6 +344,11 @@ class ContestConfig(ContestPlan, _Checked):
         default=(Criterion(code="overall", name="Overall"),),
         description="The Expert Group's score sheet: criteria with weights and a scale.",
     )
+    expert_reminders: tuple[Duration, ...] = Field(
+        default=(timedelta(days=7), timedelta(days=2)),
+        description="Reminders to the experts who have not finished scoring, counted back "
+        "from the end of phase IV (the Champions' announcement).",
+    )
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -376,6 +381,8 @@ class ContestConfig(ContestPlan, _Checked):
         criteria = [c.code for c in self.rubric]
         if not criteria or len(set(criteria)) != len(criteria):
             problems.append("rubric: at least one criterion, each code once")
+        if any(span <= timedelta(0) for span in self.expert_reminders):
+            problems.append('expert_reminders: each must be a positive duration, e.g. "7d"')
         if self.winners_per_category > self.shortlist_size:
             problems.append("winners_per_category cannot exceed shortlist_size")
         low, high = self.description_words

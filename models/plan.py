@@ -178,6 +178,12 @@ class ContestPlan(Snapshot):
     rubric: tuple[CriterionPlan, ...] = Field(
         default=DEFAULT_RUBRIC, description="The Expert Group's score sheet (phase IV)."
     )
+    # Added with the Expert Group's reminders (the ``phase-four-duties`` patch): a default,
+    # so that histories recorded before decode as before.
+    expert_reminders: tuple[timedelta, ...] = Field(
+        default=(timedelta(days=7), timedelta(days=2)),
+        description="Reminders to the experts who have not finished, before phase IV ends.",
+    )
 
     @property
     def process_suffix(self) -> str:

@@ -60,6 +60,7 @@ class ProjectLine(BaseModel):
     title: str
     organization: str
     country: str
+    description: str = ""
     votes: int | None
     shortlisted: bool
     winner: bool
@@ -123,6 +124,7 @@ def results(process_id: str, engine: Engine, *, only_shortlisted: bool = False) 
                 title=r.title,
                 organization=r.organization,
                 country=r.country,
+                description=r.description,
                 votes=r.votes,
                 shortlisted=r.shortlisted,
                 winner=r.winner,

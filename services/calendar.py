@@ -20,6 +20,7 @@ EVERYONE = "everyone"
 NON_SUBMITTERS = "non-submitters"
 OWNERS = "project owners"
 SECRETARIAT = "secretariat"
+EXPERTS = "experts not finished"
 
 # Whom each step's messages go to, by the first part of its key (workflows/ocp.py and
 # workflows/prizes.py: the audiences their step actions name).
@@ -36,6 +37,7 @@ _CONTEST_MAIL: Mapping[str, tuple[str, ...]] = {
     "submission-reminder": (NON_SUBMITTERS,),
     "nominations": (OWNERS,),
     "phase:III": (EVERYONE,),
+    "expert-reminder": (EXPERTS,),
     "champions": (EVERYONE, OWNERS, SECRETARIAT),
     "phase:V": (EVERYONE, OWNERS),
 }

@@ -271,7 +271,11 @@ def test_a_chinese_message_is_valid_utf8_and_says_zh() -> None:
     ],
 )
 def test_a_russian_reminder_uses_the_right_plural(span: str, expected: str) -> None:
-    for kind in (MessageKind.OCP_DEADLINE_REMINDER, MessageKind.PRIZE_SUBMISSION_REMINDER):
+    for kind in (
+        MessageKind.OCP_DEADLINE_REMINDER,
+        MessageKind.PRIZE_SUBMISSION_REMINDER,
+        MessageKind.EXPERT_REMINDER,
+    ):
         compose = composer(kind, key=f"wsis-2017-ocp:reminder:{span}")
         text, html = parts(compose.message(recipient("ru")))
         assert expected in text and expected in html, kind

@@ -5,6 +5,7 @@ secretariat and the lead, vote counts for the secretariat alone; a tie is named.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,21 @@ def test_the_rubric_is_set_in_the_cycle_file(tmp_path: Path) -> None:
         path.write_text(text.replace("[[contests]]\n", "[[contests]]\n" + wrong, 1), "utf-8")
         with pytest.raises(ConfigError, match=why):
             load_cycle(path)
+
+
+def test_the_experts_reminders_are_set_in_the_cycle_file(tmp_path: Path) -> None:
+    text = (ROOT / "cycles" / "2024.toml").read_text(encoding="utf-8")
+    default = load_cycle(ROOT / "cycles" / "2024.toml").contests[0].expert_reminders
+    assert default == (timedelta(days=7), timedelta(days=2))
+    path = tmp_path / "2024.toml"
+    path.write_text(
+        text.replace("[[contests]]\n", '[[contests]]\nexpert_reminders = ["5d", "36h"]\n', 1),
+        "utf-8",
+    )
+    spans = load_cycle(path).contests[0].expert_reminders
+    assert spans == (timedelta(days=5), timedelta(hours=36))
+    path.write_text(
+        text.replace("[[contests]]\n", '[[contests]]\nexpert_reminders = ["0d"]\n', 1), "utf-8"
+    )
+    with pytest.raises(ConfigError, match="expert_reminders: each must be a positive"):
+        load_cycle(path)

@@ -53,7 +53,7 @@ def test_a_database_without_schema_is_migrated_and_an_old_one_named(tmp_path: Pa
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
     run = starter("start", "cycles/2024.toml", "--preview", db_url=fresh)
     assert run.returncode == 0, run.stderr
-    assert "wsis-2024: 43 actions" in run.stdout
+    assert "wsis-2024: 49 actions" in run.stdout  # 43, and 2 experts' reminders per contest
     engine = create_db_engine(fresh)
     assert "participant" in sa.inspect(engine).get_table_names()
 
@@ -72,7 +72,7 @@ def test_a_database_without_schema_is_migrated_and_an_old_one_named(tmp_path: Pa
 def test_a_cycle_with_past_actions_is_refused_listing_them(tmp_path: Path) -> None:
     run = starter("start", "cycles/2024.toml", db_url=f"sqlite:///{tmp_path / 'w.db'}")
     assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
-    assert "43 action(s) of this cycle are already past" in run.stderr
+    assert "49 action(s) of this cycle are already past" in run.stderr
     assert "--skip-past" in run.stderr
 
 

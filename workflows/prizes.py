@@ -28,23 +28,14 @@ with workflow.unsafe.imports_passed_through():
         Shortlist,
         TallyRequest,
         WindowRequest,
-        WinnerRequest,
-        WinnerSelection,
     )
     from workflows.machine import Step, duration_label
-    from workflows.process import (
-        ProcessWorkflow,
-        checked,
-        db_step,
-        refuse,
-        refuse_past,
-        revision,
-        window,
-    )
+    from workflows.process import checked, db_step, refuse, refuse_past, window
+    from workflows.selection import ExpertGroupSelection
 
 
 @workflow.defn
-class PrizeContestWorkflow(ProcessWorkflow):
+class PrizeContestWorkflow(ExpertGroupSelection):
     """One contest: the plan below, run by the shared ``PhaseMachine``."""
 
     TABLE = PRIZE_PHASES
@@ -65,11 +56,11 @@ class PrizeContestWorkflow(ProcessWorkflow):
             snapshot=contest,
             campaign_shards=input.campaign_shards,
         )
-        self.shortlist: dict[str, list[int]] = {}
-        self.winners: dict[str, list[int]] = {}
+        self._setup_selection()
 
     @workflow.run
     async def run(self, input: ContestInput) -> ProcessStatus:
+        self.choose_duties()
         return await self.run_process()
 
     @workflow.query
@@ -120,47 +111,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
         ceremony = move.ceremony or self.snapshot.ceremony
         return self.snapshot.model_copy(update={"ceremony": ceremony})
 
-    # -- The Expert Group's selection, and moving the ceremony -----------------------------------
-
-    @workflow.update
-    async def select_winner(self, selection: WinnerSelection) -> list[int]:
-        """Record the winner(s) of a category, chosen from its shortlist."""
-        async with self.turn(
-            f"winner of {selection.category}", lambda: self._check_selection(selection)
-        ):
-            await db_step(
-                PrizeActivities.record_winners,
-                WinnerRequest(
-                    process_id=self.process_id,
-                    category=selection.category,
-                    project_ids=selection.project_ids,
-                    revision=revision(),
-                ),
-                f"Record the winner of {selection.category} ({selection.requested_by})",
-            )
-            self.winners[selection.category] = list(selection.project_ids)
-        return self.winners[selection.category]
-
-    @select_winner.validator
-    def _check_selection(self, selection: WinnerSelection) -> None:
-        refuse(selection.problems())
-        self.refuse_if_ended()
-        if self.machine.phase != PhaseCode.IV:
-            raise ValueError(
-                f"winners are selected in phase IV (Selection by the Expert Group); "
-                f"{self.process_id} is in {self.machine.phase_label()}"
-            )
-        if selection.category not in self.shortlist:
-            raise ValueError(f"category {selection.category!r} has no shortlist in this contest")
-        allowed = self.shortlist[selection.category]
-        outside = [p for p in selection.project_ids if p not in allowed]
-        if outside:
-            raise ValueError(
-                f"project(s) {', '.join(map(str, outside))} are not on the shortlist of "
-                f"{selection.category} ({', '.join(map(str, allowed))})"
-            )
-        if len(set(selection.project_ids)) > self.snapshot.winners_per_category:
-            raise ValueError(f"at most {self.snapshot.winners_per_category} winner(s) per category")
+    # -- Moving the ceremony (phase IV's handlers: workflows/selection.py) ---------------------
 
     @workflow.update
     async def move_ceremony(self, change: CeremonyChange) -> ProcessStatus:
@@ -234,10 +185,11 @@ class PrizeContestWorkflow(ProcessWorkflow):
                 self._tally,
                 phase=PhaseCode.IV,
             ),
+            *self.expert_reminder_steps(),
             Step(
                 "champions",
                 c.champions_announced,
-                "Announce the WSIS Prizes Champions; wait for every winner to be selected",
+                "Announce the WSIS Prizes Champions once every winner is selected",
                 self._champions,
             ),
             Step(
@@ -349,15 +301,12 @@ class PrizeContestWorkflow(ProcessWorkflow):
         )
         self.shortlist = {k: v for k, v in shortlist.categories.items() if v}
 
-    def _missing_winners(self) -> list[str]:
-        need = self.snapshot.winners_per_category
-        return [
-            c
-            for c, ids in self.shortlist.items()
-            if len(self.winners.get(c, [])) < min(need, len(ids))
-        ]
-
     async def _champions(self) -> None:
+        if self.phase_four_duties:
+            # Never for a category without its winner: the announcement waits for them.
+            await self.hold_for_winners()
+            if self._ending():
+                return
         await self.campaign(
             "champions",
             MessageKind.PRIZE_CHAMPIONS,
@@ -370,8 +319,8 @@ class PrizeContestWorkflow(ProcessWorkflow):
             Audience.SHORTLISTED_OWNERS,
             "Tell the owners of the Champion projects",
         )
-        missing = self._missing_winners()
-        if missing:
+        missing = self.missing_winners()
+        if missing:  # runs started before the phase-four-duties patch only
             await self.campaign(
                 "waiting-for-winners",
                 MessageKind.SECRETARIAT_NOTICE,
@@ -383,7 +332,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
             )
             await self.machine.wait_for(
                 f"the Expert Group's winner in {', '.join(missing)} (starter.py select-winner)",
-                lambda: not self._missing_winners(),
+                lambda: not self.missing_winners(),
             )
 
     async def _ceremony(self) -> None:

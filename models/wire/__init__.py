@@ -22,6 +22,7 @@ from models.wire.changes import (
     ForumMove,
     ForumShift,
     MeetingChange,
+    SelectionChange,
     WinnerSelection,
 )
 from models.wire.contests import (
@@ -64,6 +65,7 @@ __all__ = [
     "ProcessChanged",
     "ProcessRef",
     "ProcessStatus",
+    "SelectionChange",
     "Shortlist",
     "StepView",
     "TallyRequest",

@@ -32,6 +32,7 @@ class MessageKind(StrEnum):
     PRIZE_CHAMPIONS = "prize_champions"
     PRIZE_WINNERS = "prize_winners"
     SECRETARIAT_NOTICE = "secretariat_notice"
+    EXPERT_REMINDER = "expert_reminder"
     SIGN_IN_LINK = "signin_link"
     VOTE_RECEIPT = "vote_receipt"
 
@@ -48,6 +49,9 @@ class Audience(StrEnum):
     SHORTLISTED_OWNERS = "shortlisted-owners"
     WINNER_OWNERS = "winner-owners"
     SECRETARIAT = "secretariat"
+    # Phase IV: the experts (staff) with a shortlisted project assigned and neither scored
+    # (a submitted sheet) nor recused.
+    EXPERTS_UNFINISHED = "experts-unfinished"
 
 
 # Audiences as large as the community: these are the campaigns worth sharding.
@@ -68,6 +72,7 @@ _NEEDS: dict[MessageKind, tuple[str, ...]] = {
     MessageKind.PRIZE_SUBMISSION_REMINDER: ("when",),
     MessageKind.PRIZE_VOTING_OPEN: ("when",),
     MessageKind.SECRETARIAT_NOTICE: ("note",),
+    MessageKind.EXPERT_REMINDER: ("when",),
     MessageKind.VOTE_RECEIPT: ("subject_id",),
 }
 

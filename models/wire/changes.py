@@ -124,6 +124,16 @@ class CeremonyChange(Change):
         return [*super().problems(), *_aware("the new ceremony date", self.at)]
 
 
+class SelectionChange(Change):
+    """Move the end of a contest's phase IV (the Expert Group's selection): the Champions'
+    announcement, and the experts' reminders counted back from it."""
+
+    ends: datetime
+
+    def problems(self) -> list[str]:
+        return [*super().problems(), *_aware("the new end of the selection", self.ends)]
+
+
 class ForumMove(Change):
     """Move the Forum: the OCP's final brief and every contest's ceremony move with it.
 

@@ -14,6 +14,7 @@ from portal.staff.routes import (
     changes,
     decision,
     eligibility,
+    figures,
     glance,
     judging,
     lists,
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
         judging,
         decision,
         votes,
+        figures,
         lists,
     ):
         app.include_router(routes.router)
