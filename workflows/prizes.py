@@ -64,6 +64,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
             mail_title=contest.name,
             snapshot=contest,
             campaign_shards=input.campaign_shards,
+            mail_titles=contest.names,
         )
         self.shortlist: dict[str, list[int]] = {}
         self.winners: dict[str, list[int]] = {}
@@ -90,6 +91,7 @@ class PrizeContestWorkflow(ProcessWorkflow):
         rules = WindowRules(
             categories=[cat.code for cat in c.categories],
             category_names={cat.code: cat.name for cat in c.categories},
+            titles=dict(c.names),
         )
         if kind is WindowKind.PROJECT_SUBMISSIONS:
             rules = rules.model_copy(update={"description_words": tuple(c.description_words)})

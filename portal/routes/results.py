@@ -25,7 +25,11 @@ async def contest_results(
     if voting is None:
         return render(request, "error.html", status=404, problem="not-found")
     if not await read(results_are_public, process_id, engine):
-        return render(request, "results.html", found=None, names={}, title=voting.title)
+        return render(
+            request, "results.html", found=None, names={}, title=voting.title, titles=voting.titles
+        )
     found = await read(results, process_id, engine, only_shortlisted=True)
     names = await read(category_names, process_id, engine)
-    return render(request, "results.html", found=found, names=names, title=voting.title)
+    return render(
+        request, "results.html", found=found, names=names, title=voting.title, titles=voting.titles
+    )
