@@ -28,6 +28,7 @@ from devstack.catcher import MailCatcher
 from intake.prizes import submit_project
 from models.cycle_file import ConfigError, load_cycle
 from models.moves import rebased
+from models.wire import MeetingChange
 from portal.pages import LANGUAGE_COOKIE
 from services.errors import Refused
 from services.next_cycle import next_cycle_text
@@ -200,6 +201,9 @@ async def test_each_reader_reads_the_cycle_in_their_language(
         form_fields = {"meeting": "first", "venue": "CICG, Geneva", "venue_fr": "CICG, Genève"}
         move = prepare("meeting", cycle.cycle_id, form_fields, actor="t", reason="r", notice={})
         handle = skipping_env.client.get_workflow_handle(cycle.ocp_id)
+        assert isinstance(move.change, MeetingChange) and move.change.venues == {
+            "fr": "CICG, Genève"
+        }
         await handle.execute_update(OcpWorkflow.move_meeting, move.change)
         visitor.cookies.set(LANGUAGE_COOKIE, "fr")
         page = html.unescape((await visitor.get("/")).text)

@@ -1,7 +1,7 @@
 """Figures inside translated sentences are written as the reader's language writes them
 (Babel, ``core.i18n.number``): "6 000" words and "50 000 caractères" in French, "50.000
-caracteres" in Spanish, never the English "6,000" left inside a French sentence; and the figures come from the rules
-themselves (the form's limit, the link's lifetime), not from a copy in the text."""
+caracteres" in Spanish, never the English "6,000" inside a French sentence; and the figures
+come from the rules themselves (the form's limit, the link's lifetime), not from the text."""
 
 from __future__ import annotations
 
