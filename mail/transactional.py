@@ -10,7 +10,6 @@ and unsubscribed participants still receive it. The connection is the outbox's o
 from __future__ import annotations
 
 import asyncio
-
 from typing import Any
 
 import aiosmtplib
