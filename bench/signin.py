@@ -93,8 +93,10 @@ async def sign_in(browser: httpx.AsyncClient, who: str, inbox: Inbox) -> float:
     csrf = CSRF.search(page.text)
     assert csrf, page.text[:200]
     arrival = inbox.expect(who)
-    answer = await browser.post("/signin", data={"email": who, "csrf": csrf.group(1)})
-    assert answer.status_code == 200, answer.status_code
+    answer = await browser.post(  # a redirect to /signin/sent, followed as a browser does
+        "/signin", data={"email": who, "csrf": csrf.group(1)}, follow_redirects=True
+    )
+    assert answer.status_code == 200 and answer.url.path == "/signin/sent", answer.status_code
     link = await asyncio.wait_for(arrival, 60)
     confirm = await browser.get(link)
     csrf = CSRF.search(confirm.text)

@@ -18,7 +18,7 @@ catalogs complete (``tests/test_i18n_mail.py`` for the mail and vocab domains).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -216,6 +216,12 @@ def number(value: float | str, lang: str | None = None, decimals: int | None = N
     return format_decimal(Decimal(str(value)), format=pattern, locale=form)
 
 
+def local(text: str, versions: Mapping[str, str] | None, lang: str | None = None) -> str:
+    """Data that people read, given per language in the cycle file (a cycle's title, a
+    contest's name): the version in ``lang`` (the current language), else ``text``, English."""
+    return (versions or {}).get(lang or _current.get()) or text
+
+
 @lru_cache
 def language_name(lang: str) -> str:
     """The language's own name for itself: English, Français, العربية, 中文..."""
@@ -246,7 +252,8 @@ def negotiate(accept_language: str | None) -> str | None:
 
 def install(env: Environment, domain: str) -> Environment:
     """Give a Jinja2 environment the ``domain`` catalog (``{% trans %}``, ``_()``) and what
-    every template uses: the filters ``when``, ``number`` and ``vocab``, and ``direction()``
+    every template uses: the filters ``when``, ``number``, ``vocab`` and ``local`` (a title
+    given per language: ``{{ window.title|local(window.titles) }}``), and ``direction()``
     for ``dir``."""
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True  # translators see each sentence on one line
@@ -259,6 +266,7 @@ def install(env: Environment, domain: str) -> Environment:
     env.filters["when"] = lambda moment, zone: when(moment, zone)
     env.filters["number"] = lambda value, decimals=None: number(value, decimals=decimals)
     env.filters["vocab"] = vocab
+    env.filters["local"] = lambda text, versions: local(text, versions)
     env.globals["direction"] = direction
     env.globals["current_language"] = current
     env.globals["language_name"] = language_name

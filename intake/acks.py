@@ -13,6 +13,7 @@ from core.log import get_logger
 from core.settings import Settings
 from mail.outbox import CampaignStopped, DeliveryDeferred, deliver
 from models.tables import Campaign, OutboxMessage, OutboxState, Window
+from models.window_rules import WindowRules
 from models.wire import Audience, CampaignRequest, MessageKind
 
 log = get_logger(__name__)
@@ -59,6 +60,7 @@ def queue_acks(
 ) -> list[CampaignRequest]:
     """``queue_ack`` for each (ref, participant id, subject id) of ``acks``, in two
     statements: the receipts of a batch of ballots."""
+    titles = WindowRules.parse(window.rules_json).titles  # the title in other languages
     requests = [
         CampaignRequest(
             key=f"{window.process_id}:{ref}",
@@ -68,6 +70,7 @@ def queue_acks(
             participant_id=participant_id,
             subject_id=subject_id,
             title=window.title,
+            titles=titles,
             timezone=window.timezone,
         )
         for ref, participant_id, subject_id in acks

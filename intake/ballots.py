@@ -52,6 +52,7 @@ class BallotView:
     categories: dict[str, list[Choice]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     voted: dict[str, int] = field(default_factory=dict)  # category -> the project chosen
+    titles: dict[str, str] = field(default_factory=dict)  # the title in other languages
 
     @property
     def remaining(self) -> list[str]:
@@ -136,6 +137,7 @@ def ballot_for(
     order = list(rules.categories)
     names = dict(rules.category_names)
     view = BallotView(process_id, window.title, ballot_rule(window, rules), names=names)
+    view.titles = dict(rules.titles)
     view.voted = voted
     by_category: dict[str, list[Choice]] = {code: [] for code in nominated.categories}
     for choice in listed:

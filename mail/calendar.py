@@ -33,7 +33,9 @@ def meeting_ics(request: CampaignRequest, *, organizer: str, language: str = i18
     assert meeting is not None and request.meeting_key is not None
     with i18n.speaking(language):
         online = _("Online only")
-        process = _("Meeting of the %(title)s Open Consultation Process") % {"title": request.title}
+        process = _("Meeting of the %(title)s Open Consultation Process") % {
+            "title": request.in_language(language).title
+        }
         remote = (
             _("Remote participation: %(url)s") % {"url": meeting.remote_url}
             if meeting.remote_url

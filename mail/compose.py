@@ -239,7 +239,7 @@ class Composer:
         language and its direction, the portal's URL, the reminder's time left, and the
         kind's own values (``extra``: figures, projects, a sign-in link)."""
         return {
-            "request": self.request,
+            "request": self.request.in_language(language),  # its title in their language
             "name": name,
             "language": language,
             "dir": i18n.direction(language),

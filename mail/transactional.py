@@ -9,6 +9,7 @@ and unsubscribed participants still receive it. The connection is the outbox's o
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiosmtplib
@@ -42,8 +43,10 @@ async def send_now(
         title=title,
         timezone=GENEVA,
     )
+    # Composed in a thread: rendering and signing would otherwise hold the portal's event
+    # loop, and the next page (the one its POST redirects to) would wait for it.
     composer = Composer.for_settings(request, settings, extra)
-    data = composer.message_bytes(recipient)
+    data = await asyncio.to_thread(composer.message_bytes, recipient)
     try:
         smtp = await open_connection(settings, tls_context(settings))
     except (Unusable, aiosmtplib.SMTPException, OSError) as exc:

@@ -45,7 +45,7 @@ from models.plan import (
     OcpRemindersPlan,
 )
 from models.text import line_problem
-from models.vocab import N_
+from models.vocab import N_, Language
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -135,6 +135,40 @@ def _web_link(url: str) -> str:
 
 WebLink = Annotated[str, AfterValidator(_web_link)]
 
+_LANGUAGES = tuple(lang.value for lang in Language)
+
+
+def _known_languages(given: Mapping[str, str]) -> Mapping[str, str]:
+    if unknown := sorted(set(given) - set(_LANGUAGES)):
+        raise ValueError(f"unknown language(s) {', '.join(unknown)}: use {', '.join(_LANGUAGES)}")
+    return given
+
+
+# A title, a name or a venue in other languages than English (language -> text).
+Titles = Annotated[Mapping[str, Title], AfterValidator(_known_languages)]
+Venues = Annotated[Mapping[str, Venue], AfterValidator(_known_languages)]
+
+
+def split_languages(data: Any, pairs: Mapping[str, str]) -> Any:
+    """Text that people read, given per language in the cycle file: ``title = { en =
+    "WSIS Forum 2026", fr = "Forum du SMSI 2026" }`` becomes ``title`` (the English, required)
+    and ``titles`` (the others), for each (field, versions field) of ``pairs``. A plain string
+    stays as it is (English for every reader)."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for name, versions in pairs.items():
+        given = data.get(name)
+        if not isinstance(given, Mapping):
+            continue
+        if versions in data:
+            raise ValueError(f"{name}: give the languages in {name} or in {versions}, not both")
+        if not isinstance(given.get("en"), str):
+            raise ValueError(f"{name}: the English text (en = ...) is required")
+        data[name] = given["en"]
+        data[versions] = {k: v for k, v in given.items() if k != "en"}
+    return data
+
 
 def offset_problem(label: str, when: datetime, zone: str) -> str | None:
     """Why ``when``'s UTC offset is wrong for ``zone`` on that date, or None if it is right."""
@@ -187,6 +221,13 @@ class Meeting(MeetingPlan, _Checked):
     timezone: TimeZoneName = GENEVA
     venue: Venue
     remote_url: WebLink | None = None
+    titles: Titles = Field(default_factory=dict)
+    venues: Venues = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _languages(cls, data: Any) -> Any:
+        return split_languages(data, {"title": "titles", "venue": "venues"})
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -350,6 +391,13 @@ class ContestConfig(ContestPlan, _Checked):
         "from the end of phase IV (the Champions' announcement).",
     )
 
+    names: Titles = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _languages(cls, data: Any) -> Any:
+        return split_languages(data, {"name": "names"})
+
     @field_validator("categories", mode="before")
     @classmethod
     def _categories(cls, value: Any) -> Any:
@@ -400,6 +448,12 @@ class Forum(ForumPlan, _Checked):
     starts: Instant
     ends: Instant
     venue: Venue = "ITU Headquarters, Geneva"
+    venues: Venues = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _languages(cls, data: Any) -> Any:
+        return split_languages(data, {"venue": "venues"})
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -418,6 +472,12 @@ class CycleConfig(CyclePlan, _Checked):
     ocp: OcpConfig
     contests: tuple[ContestConfig, ...] = ()
     campaign_shards: int | None = Field(default=None, ge=1, le=64)
+    titles: Titles = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _languages(cls, data: Any) -> Any:
+        return split_languages(data, {"title": "titles"})
 
     @model_validator(mode="after")
     def _check(self) -> Self:

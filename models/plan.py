@@ -41,6 +41,12 @@ class BallotRule(StrEnum):
     ALL_CATEGORIES = "all-categories"  # only voters who voted in every category (2013 rule)
 
 
+def in_language(text: str, versions: Mapping[str, str], language: str) -> str:
+    """Data given per language in the cycle file (a title, a venue): the reader's version,
+    else ``text``, the English one."""
+    return versions.get(language) or text
+
+
 class MeetingPlan(Snapshot):
     """A physical meeting of the consultation, with remote participation."""
 
@@ -69,10 +75,10 @@ class MeetingPlan(Snapshot):
 
     def title_in(self, language: str) -> str:
         """The title as the reader of ``language`` reads it (English when not given)."""
-        return self.titles.get(language) or self.title
+        return in_language(self.title, self.titles, language)
 
     def venue_in(self, language: str) -> str:
-        return self.venues.get(language) or self.venue
+        return in_language(self.venue, self.venues, language)
 
 
 class OcpRemindersPlan(Snapshot):
@@ -185,6 +191,14 @@ class ContestPlan(Snapshot):
         description="Reminders to the experts who have not finished, before phase IV ends.",
     )
 
+    # Added in release 18: the name in other languages (language -> name); English is
+    # ``name``. A default, so that a history recorded before decodes as before.
+    names: Mapping[str, str] = Field(default_factory=dict)
+
+    def name_in(self, language: str) -> str:
+        """The contest's name as the reader of ``language`` reads it (English when not given)."""
+        return in_language(self.name, self.names, language)
+
     @property
     def process_suffix(self) -> str:
         """``prizes`` for the WSIS Prizes, ``prize-<slug>`` for the others."""
@@ -206,6 +220,10 @@ class ForumPlan(Snapshot):
     starts: datetime
     ends: datetime
     venue: str = "ITU Headquarters, Geneva"
+    venues: Mapping[str, str] = Field(default_factory=dict)  # release 18: other languages
+
+    def venue_in(self, language: str) -> str:
+        return in_language(self.venue, self.venues, language)
 
 
 RECIPIENTS_PER_SHARD = 100_000
@@ -233,6 +251,9 @@ class CyclePlan(Snapshot):
         description="Shards of each campaign to the whole community (default: from the "
         "registry's size when the cycle starts)",
     )
+    # Added in release 18: the title in other languages (language -> title); English is
+    # ``title``. A default, so that a history recorded before decodes as before.
+    titles: Mapping[str, str] = Field(default_factory=dict)
 
     @property
     def cycle_id(self) -> str:
@@ -242,6 +263,10 @@ class CyclePlan(Snapshot):
     @property
     def display_title(self) -> str:
         return self.title or f"WSIS Forum {self.year}"
+
+    def title_in(self, language: str) -> str:
+        """The cycle's title as the reader of ``language`` reads it (English when not given)."""
+        return in_language(self.display_title, self.titles, language)
 
     @property
     def ocp_id(self) -> str:

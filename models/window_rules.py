@@ -30,6 +30,12 @@ class WindowRules(BaseModel):
     ballot_rule: BallotRule = BallotRule.ANY
     # The Expert Group's score sheet in phase IV (voting windows; services/judging.py).
     rubric: tuple[CriterionPlan, ...] = DEFAULT_RUBRIC
+    # The window's title (the cycle's, the contest's name) in other languages than English.
+    titles: dict[str, str] = Field(default_factory=dict)
+
+    def title_in(self, title: str, language: str) -> str:
+        """``title`` (the window row's, in English) as the reader of ``language`` reads it."""
+        return self.titles.get(language) or title
 
     @classmethod
     def parse(cls, text: str | None) -> WindowRules:

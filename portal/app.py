@@ -20,6 +20,7 @@ from temporalio.client import Client
 from core.db import get_engine, migrate
 from core.settings import Settings, get_settings
 from portal import staff
+from portal.body_limit import BodyLimit
 from portal.errors import ErrorPage
 from portal.guards import Refusal
 from portal.pages import render
@@ -60,9 +61,6 @@ def create_app(
         engine = get_engine(settings.database_url)
     app = FastAPI(
         title="WSIS community portal", docs_url=None, redoc_url=None, openapi_url=None,
-        # The framework's own limit: a declared or streamed (chunked) body over it is a 413,
-        # which the form parser recognizes (a limit raised from a middleware became a 400).
-        max_body_size=settings.portal_max_body_bytes,
         lifespan=lifespan,  # the periodic purge of expired rows (portal.upkeep)
     )  # fmt: skip
     app.state.settings = settings
@@ -77,6 +75,9 @@ def create_app(
     # whatever options it was started with (RequestLog names the route instead).
     logging.getLogger("uvicorn.access").disabled = True
     app.add_middleware(ErrorPage)  # inside the headers: a 500 carries them too
+    # A body over the limit (declared or streamed) is the portal's 413 page, in the
+    # reader's language (the framework's own limit answers in plain English text).
+    app.add_middleware(BodyLimit, limit=settings.portal_max_body_bytes)
     app.add_middleware(RequestLog)
     app.add_middleware(SecurityHeaders, https=settings.portal_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -100,7 +101,8 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         await load_participant(request)
-        problem = {404: "not-found", 405: "not-found"}.get(exc.status_code, "bad-request")
+        problems = {404: "not-found", 405: "not-found", 413: "too-large"}
+        problem = problems.get(exc.status_code, "bad-request")
         return render(request, "error.html", status=exc.status_code, problem=problem)
 
     @app.exception_handler(RequestValidationError)

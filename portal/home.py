@@ -39,6 +39,7 @@ class ProcessCard:
     names: dict[str, str] = field(default_factory=dict)
     starts: datetime | None = None
     meetings: list[tuple[str, MeetingPlan]] = field(default_factory=list)  # (key, meeting)
+    titles: dict[str, str] = field(default_factory=dict)  # the title in other languages
 
     @property
     def ended(self) -> bool:
@@ -65,6 +66,7 @@ def _card(
     card = ProcessCard(
         process_id=view.process_id,
         title=view.title,
+        titles=view.titles,
         is_contest=view.is_contest,
         window=window,
         timezone=status.timezone if status else (window.timezone if window else "UTC"),

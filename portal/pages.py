@@ -19,9 +19,21 @@ from jinja2 import Environment, FileSystemLoader, meta, select_autoescape
 from markupsafe import Markup
 
 from core import countries, i18n
+from intake.fields import NAME_LIMIT, TEXT_LIMIT, TITLE_LIMIT
+from intake.sessions import KEPT
+from intake.tokens import LINK_LIFETIME
 from portal.security import CSRF_COOKIE, cookie_name, csrf_seed, csrf_token, is_https, session_of
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The figures pages state in their sentences, from the rules themselves, written with the
+# reader's grouping by the ``number`` filter ("50 000" in French, not "50,000").
+LIMITS = {
+    "text": TEXT_LIMIT,
+    "name": NAME_LIMIT,
+    "title": TITLE_LIMIT,
+    "kept_days": KEPT.lifetime.days,
+    "link_minutes": int(LINK_LIFETIME.total_seconds() // 60),
+}
 LANGUAGE_COOKIE = "wsis_lang"
 
 
@@ -35,6 +47,7 @@ def environment() -> Environment:
     )
     env.globals["fragments"] = fragments
     env.globals["country_choices"] = country_choices
+    env.globals["limits"] = LIMITS
     env.filters["country"] = lambda code: countries.name(code)
     return i18n.install(env, "portal")
 

@@ -25,6 +25,7 @@ class WindowView:
     closes_at: datetime
     timezone: str
     title: str = ""
+    titles: dict[str, str] = field(default_factory=dict)  # the title in other languages
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ProcessView:
     process_id: str
     title: str
     windows: list[WindowView] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)  # the title in other languages
 
     @property
     def is_contest(self) -> bool:
@@ -75,7 +77,8 @@ def window_of(
     if r is None:
         return None
     state = state_now(r.state, r.opens_at, r.closes_at, now)
-    return WindowView(r.kind, state, r.opens_at, r.closes_at, r.timezone, r.title)
+    titles = WindowRules.parse(r.rules_json).titles
+    return WindowView(r.kind, state, r.opens_at, r.closes_at, r.timezone, r.title, titles)
 
 
 def rules_of(process_id: str, kind: WindowKind, engine: Engine) -> WindowRules:
@@ -97,7 +100,9 @@ def intake_calendar(
         rows = conn.execute(sa.select(_w).order_by(_w.c.process_id, _w.c.opens_at)).all()
     processes: dict[str, ProcessView] = {}
     for r in rows:
+        titles = WindowRules.parse(r.rules_json).titles
         view = processes.setdefault(r.process_id, ProcessView(r.process_id, r.title))
+        view.titles = view.titles or titles
         view.windows.append(
             WindowView(
                 r.kind, state_now(r.state, r.opens_at, r.closes_at, now), r.opens_at,

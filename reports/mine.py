@@ -5,13 +5,14 @@ or an internal id), and Winner or Champion once the WSIS Prize Ceremony has anno
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.tables import BallotReceipt, OcpSubmission, Project, ProjectStatus, Window, WindowKind
+from models.window_rules import WindowRules
 from reports.calendar import state_now
 from reports.prizes import results_are_public
 
@@ -51,6 +52,7 @@ class MySubmission:
     proposal: str = ""
     withdrawn: bool = False
     changeable: bool = False  # its form is still open: it may be edited or withdrawn
+    process_titles: dict[str, str] = field(default_factory=dict)  # in other languages
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class MyProject:
     stakeholder_type: str = ""
     honour: str | None = None  # winner or champion, once the ceremony has announced them
     changeable: bool = False  # submitted, its window still open: it may be edited or withdrawn
+    process_titles: dict[str, str] = field(default_factory=dict)  # in other languages
 
     @property
     def reason_code(self) -> str | None:
@@ -86,6 +89,7 @@ class MyBallot:
     votes: int
     cast_at: datetime
     timezone: str
+    process_titles: dict[str, str] = field(default_factory=dict)  # in other languages
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,17 @@ class Mine:
     ballots: list[MyBallot]
 
 
-def _titles(conn: sa.Connection, kind: WindowKind) -> dict[str, tuple[str, str]]:
+_NO_TITLE: tuple[str, str, dict[str, str]] = ("", "UTC", {})
+
+
+def _titles(conn: sa.Connection, kind: WindowKind) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """Process id -> its title, its time zone and its title in other languages."""
     rows = conn.execute(
-        sa.select(_w.c.process_id, _w.c.title, _w.c.timezone).where(_w.c.kind == kind.value)
+        sa.select(_w.c.process_id, _w.c.title, _w.c.timezone, _w.c.rules_json).where(
+            _w.c.kind == kind.value
+        )
     ).all()
-    return {pid: (title, zone) for pid, title, zone in rows}
+    return {r[0]: (r[1], r[2], WindowRules.parse(r[3]).titles) for r in rows}
 
 
 def _open(conn: sa.Connection, kind: WindowKind) -> set[str]:
@@ -128,12 +138,12 @@ def mine(participant_id: int, engine: Engine) -> Mine:
             .where(_s.c.participant_id == participant_id)
             .order_by(_s.c.submitted_at.desc())
         ):
-            title, zone = consultations.get(r.process_id, ("", "UTC"))
+            title, zone, titles = consultations.get(r.process_id, _NO_TITLE)
             submissions.append(
                 MySubmission(
                     r.id, title, r.submitted_at, zone, r.full_name, r.organization, r.country,
                     r.stakeholder_type, r.proposal, r.withdrawn_at is not None,
-                    r.withdrawn_at is None and r.process_id in ocp_open,
+                    r.withdrawn_at is None and r.process_id in ocp_open, titles,
                 )
             )  # fmt: skip
         projects = []
@@ -142,7 +152,7 @@ def mine(participant_id: int, engine: Engine) -> Mine:
         ).all()
     announced = {pid: results_are_public(pid, engine) for pid in {r.process_id for r in rows}}
     for r in rows:
-        title, zone = contests.get(r.process_id, ("", "UTC"))
+        title, zone, titles = contests.get(r.process_id, _NO_TITLE)
         honour = None
         if announced[r.process_id] and r.shortlisted:
             honour = "winner" if r.winner else "champion"
@@ -152,6 +162,7 @@ def mine(participant_id: int, engine: Engine) -> Mine:
                 ProjectStatus(r.status).value, r.reason, zone, r.description, r.organization,
                 r.country, r.stakeholder_type, honour,
                 r.status == ProjectStatus.SUBMITTED.value and r.process_id in contests_open,
+                titles,
             )
         )  # fmt: skip
     with engine.connect() as conn:
@@ -159,6 +170,6 @@ def mine(participant_id: int, engine: Engine) -> Mine:
         for r in conn.execute(
             sa.select(_r).where(_r.c.voter_id == participant_id).order_by(_r.c.cast_at.desc())
         ):
-            title, zone = contests.get(r.process_id, ("", "UTC"))
-            ballots.append(MyBallot(r.process_id, title, r.code, r.votes, r.cast_at, zone))
+            title, zone, titles = contests.get(r.process_id, _NO_TITLE)
+            ballots.append(MyBallot(r.process_id, title, r.code, r.votes, r.cast_at, zone, titles))
     return Mine(submissions, projects, ballots)

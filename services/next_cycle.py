@@ -28,6 +28,8 @@ from services.errors import INVALID, Refused
 
 WEEKS_A_YEAR = 52
 YEAR_KEYS = ("title", "name", "id")  # text that names the cycle and carries its year
+# The same text in other languages: ``title = { en = ..., fr = ... }`` or ``titles = {...}``.
+YEAR_TABLES = ("title", "name", "titles", "names")
 
 
 def moved(when: datetime, zone: str, weeks: int) -> datetime:
@@ -49,17 +51,22 @@ def _child(model: Any, key: str) -> Any:
     return None
 
 
-def _walk(node: Any, model: Any, zone: str, weeks: int, years: tuple[int, int]) -> None:
+def _walk(
+    node: Any, model: Any, zone: str, weeks: int, years: tuple[int, int], named: bool = False
+) -> None:
     """Move every datetime under the tomlkit ``node``; ``model`` is the same part of the
-    validated cycle, which says each part's time zone."""
+    validated cycle, which says each part's time zone. ``named``: ``node`` is a title given
+    per language, each of whose texts carries the year."""
     zone = getattr(model, "timezone", None) or zone
     for key in list(node.keys()):
         value = node[key]
         sub = _child(model, key)
         if isinstance(value, datetime):
             node[key] = moved(value, zone, weeks)
+        elif isinstance(value, str) and named:
+            node[key] = value.replace(str(years[0]), str(years[1]))
         elif isinstance(value, Table) or (isinstance(value, dict) and not isinstance(value, AoT)):
-            _walk(value, sub, zone, weeks, years)
+            _walk(value, sub, zone, weeks, years, named=key in YEAR_TABLES)
         elif isinstance(value, AoT | list):
             for i, item in enumerate(value):
                 if isinstance(item, dict):

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from core.i18n import LANGUAGES, SOURCE
 from intake.fields import reasons as field_reasons
 from models import ids
 from models.cycle import Venue
@@ -52,6 +53,16 @@ def _model(model: type[BaseModel], **fields: Any) -> BaseModel:
     return value
 
 
+def _venue(text: str | None, label: str) -> str | None:
+    """A venue by the cycle file's rules (one line, at most 300 characters), or ``Refused``."""
+    if text is None:
+        return None
+    try:
+        return str(TypeAdapter(Venue).validate_python(text))
+    except ValidationError as exc:
+        raise Refused(f"{label}: {field_reasons(exc)}", INVALID) from None
+
+
 def prepare(
     kind: str, cycle: str, form: dict[str, str], *, actor: str, reason: str,
     notice: dict[str, str],
@@ -72,15 +83,18 @@ def prepare(
             kind, cycle, ProcessWorkflow.change_deadline, [ids.process_id(cycle, process)], change
         )
     if kind == "meeting":
-        venue = form.get("venue") or None
-        if venue is not None:
-            try:
-                venue = TypeAdapter(Venue).validate_python(venue)
-            except ValidationError as exc:
-                raise Refused(f"venue: {field_reasons(exc)}", INVALID) from None
+        venue = _venue(form.get("venue") or None, "venue")
+        venues = {
+            lang: _venue(text, f"venue_{lang}")
+            for lang in LANGUAGES
+            if lang != SOURCE and (text := form.get(f"venue_{lang}", "").strip())
+        }
+        if venues and venue is None:
+            raise Refused("venue: give the new venue in English too", INVALID)
         starts = form.get("starts", "")
         change = _model(
             MeetingChange, meeting=form.get("meeting", ""), venue=venue,
+            venues=venues if venue is not None else None,
             starts=_instant(starts, "new start") if starts else None, **who,
         )  # fmt: skip
         return Prepared(kind, cycle, OcpWorkflow.move_meeting, [ids.ocp_id(cycle)], change)

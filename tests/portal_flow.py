@@ -53,7 +53,10 @@ async def sign_in_mail(mail: MailCatcher, address: str, seen: int = 0) -> tuple[
 
 async def ask_for_link(client: httpx.AsyncClient, address: str) -> httpx.Response:
     csrf = await page_token(client, "/signin")
-    return await client.post("/signin", data={"email": address, "csrf": csrf})
+    # As a browser does: the answer is a redirect (post/redirect/get) to the page shown.
+    return await client.post(
+        "/signin", data={"email": address, "csrf": csrf}, follow_redirects=True
+    )
 
 
 async def sign_up(client: httpx.AsyncClient, address: str = NEW) -> httpx.Response:
@@ -70,6 +73,7 @@ async def sign_up(client: httpx.AsyncClient, address: str = NEW) -> httpx.Respon
             "consent": "yes",
             "csrf": csrf,
         },
+        follow_redirects=True,  # the redirect after the POST, as a browser follows it
     )
 
 

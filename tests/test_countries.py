@@ -85,7 +85,7 @@ async def test_the_portal_offers_and_names_countries_in_the_readers_language(
             data={"name": "Farah Haddad", "country": "LB", "email": "farah@example.org",
                   "consent": "yes", "csrf": await page_token(browser, "/signup")},
         )  # fmt: skip
-        assert answer.status_code == 200
+        assert answer.status_code == 303 and answer.headers["location"] == "/signin/sent"
     with engine.begin() as conn:
         stored = conn.execute(
             sa.select(_people.c.country).where(_people.c.email == "farah@example.org")

@@ -81,6 +81,7 @@ class AnnualCycleWorkflow(CycleReports):
                     title=cycle.display_title,
                     ocp=cycle.ocp,
                     campaign_shards=self.shards,
+                    titles=dict(cycle.titles),
                 ),
                 id=cycle.ocp_id,
                 static_summary=f"{cycle.display_title}: Open Consultation Process",

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from models.phases import OCP_MEETING_PHASES, OCP_PHASES, PhaseCode
     from models.plan import OcpPlan
     from models.tables import WindowKind
+    from models.window_rules import WindowRules
     from models.wire import (
         Audience,
         ForumShift,
@@ -49,6 +50,7 @@ class OcpWorkflow(ProcessWorkflow):
             mail_title=input.title,
             snapshot=input.ocp,
             campaign_shards=input.campaign_shards,
+            mail_titles=input.titles,
         )
         self.accepted = 0
         self.sequences: dict[str, int] = {}  # iCalendar SEQUENCE per meeting
@@ -67,6 +69,7 @@ class OcpWorkflow(ProcessWorkflow):
                 opens_at=o.opens,
                 closes_at=o.submission_deadline,
                 timezone=o.timezone,
+                rules=WindowRules(titles=self.mail_titles),
             )
         ]
 

@@ -55,6 +55,7 @@ class PrizeContestWorkflow(ExpertGroupSelection):
             mail_title=contest.name,
             snapshot=contest,
             campaign_shards=input.campaign_shards,
+            mail_titles=contest.names,
         )
         self._setup_selection()
 
@@ -81,6 +82,7 @@ class PrizeContestWorkflow(ExpertGroupSelection):
         rules = WindowRules(
             categories=[cat.code for cat in c.categories],
             category_names={cat.code: cat.name for cat in c.categories},
+            titles=dict(c.names),
         )
         if kind is WindowKind.PROJECT_SUBMISSIONS:
             rules = rules.model_copy(update={"description_words": tuple(c.description_words)})

@@ -71,10 +71,12 @@ class ProcessCore(TakingTurns):
         mail_title: str,
         snapshot: OcpPlan | ContestPlan,
         campaign_shards: int,
+        mail_titles: Mapping[str, str] | None = None,
     ) -> None:
         self.process_id = process_id
         self.year = year
         self.mail_title = mail_title
+        self.mail_titles = dict(mail_titles or {})  # the title in other languages
         self.snapshot = snapshot
         self.shards = max(1, campaign_shards)
         self.machine = PhaseMachine(
@@ -189,6 +191,7 @@ class ProcessCore(TakingTurns):
             kind=kind,
             audience=audience,
             title=self.mail_title,
+            titles=self.mail_titles,
             timezone=self.snapshot.timezone,
             shards=self.shards if audience in BULK_AUDIENCES else 1,
             **fields,

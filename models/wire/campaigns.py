@@ -105,6 +105,14 @@ class CampaignRequest(BaseModel):
     notices: dict[str, str] = Field(default_factory=dict)
     shard: int = 0
     shards: int = 1
+    # The title in other languages (the cycle file's ``title = { fr = ... }``): each reader
+    # reads theirs, else the English ``title``. Empty in requests made before release 18.
+    titles: dict[str, str] = Field(default_factory=dict)
+
+    def in_language(self, language: str) -> CampaignRequest:
+        """This request as a reader of ``language`` sees it: ``title`` in their language."""
+        title = self.titles.get(language)
+        return self.model_copy(update={"title": title}) if title else self
 
     def missing(self) -> list[str]:
         """The fields this request's kind and audience need but lacks (empty when complete).

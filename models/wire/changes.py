@@ -106,6 +106,8 @@ class MeetingChange(Change):
     venue: str | None = None
     remote_url: str | None = None
     virtual_only: bool | None = None
+    # The new venue in other languages (release 18): a new venue replaces them all.
+    venues: dict[str, str] | None = None
 
     def problems(self) -> list[str]:
         return [

@@ -61,6 +61,8 @@ class OcpInput(BaseModel):
     title: str
     ocp: OcpPlan
     campaign_shards: int = Field(default=1, description="Shards of a campaign to everyone")
+    # The cycle's title in other languages (release 18; empty in earlier histories).
+    titles: dict[str, str] = Field(default_factory=dict)
 
 
 class ContestInput(BaseModel):

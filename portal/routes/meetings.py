@@ -28,7 +28,8 @@ async def meeting_calendar(
     invitation = CampaignRequest(
         key=f"{process_id}:calendar:{key}", process_id=process_id,
         kind=MessageKind.MEETING_INVITATION, audience=Audience.EVERYONE,
-        title=plan.display_title, timezone=meeting.timezone, when=meeting.starts,
+        title=plan.display_title, titles=dict(plan.titles), timezone=meeting.timezone,
+        when=meeting.starts,
         meeting_key=key, meeting=meeting,
     )  # fmt: skip
     lang = wanted_language(request)

@@ -31,13 +31,15 @@ async def contest_results(
     if voting is None:
         return render(request, "error.html", status=404, problem="not-found")
     if not await read(results_are_public, process_id, engine):
-        return render(request, "results.html", found=None, names={}, title=voting.title)
+        return render(
+            request, "results.html", found=None, names={}, title=voting.title, titles=voting.titles
+        )
     found = await read(results, process_id, engine, only_shortlisted=True)
     names = await read(category_names, process_id, engine)
     figures = await read(contest_figures, process_id, engine)
     counts = await read(vote_counts, process_id, engine)
     return render(
-        request, "results.html", found=found, names=names, title=voting.title,
+        request, "results.html", found=found, names=names, title=voting.title, titles=voting.titles,
         figures=figures, votes_per_day=counts.by_day, process_id=process_id,
     )  # fmt: skip
 

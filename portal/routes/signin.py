@@ -8,11 +8,12 @@ through this code up to the mail itself, which only a known address gets.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from core.settings import Settings
@@ -40,6 +41,8 @@ from portal.work import write
 
 router = APIRouter()
 PENDING_COOKIE = "wsis_pending"
+SENT_PAGE = "/signin/sent"
+_sending: set[asyncio.Task[bool]] = set()  # sign-in messages on their way
 Text = Annotated[str, Form()]
 
 
@@ -53,24 +56,30 @@ async def signup_page(request: Request, _: Viewer) -> Response:
     return render(request, "signup.html", form={}, kinds=list(StakeholderType), problems=[])
 
 
-def _sent(
-    request: Request, settings: Settings, issued: SignInRequest, tasks: BackgroundTasks
-) -> Response:
-    """The one answer to every request for a link; the mail goes out after it."""
+def _sent(request: Request, settings: Settings, issued: SignInRequest) -> Response:
+    """The one answer to every request for a link: a redirect to the page that says it was
+    sent (post/redirect/get: reloading that page asks for nothing again); the mail goes out
+    after it."""
     if issued.recipient is not None:
-        tasks.add_task(
-            send_now,
-            MessageKind.SIGN_IN_LINK,
-            issued.recipient,
-            settings,
-            title="WSIS",
-            extra={
-                "link": f"{settings.portal_url}/signin/link/{issued.token}",
-                "code": issued.code,
-                "minutes": int(LINK_LIFETIME.total_seconds() // 60),
-            },
+        # Sent apart from the request, not as its background task: the connection would
+        # otherwise wait for the mail before serving the page it redirects to, and a known
+        # address would be told from an unknown one by that wait.
+        sending = asyncio.create_task(
+            send_now(
+                MessageKind.SIGN_IN_LINK,
+                issued.recipient,
+                settings,
+                title="WSIS",
+                extra={
+                    "link": f"{settings.portal_url}/signin/link/{issued.token}",
+                    "code": issued.code,
+                    "minutes": int(LINK_LIFETIME.total_seconds() // 60),
+                },
+            )
         )
-    response = render(request, "signin_sent.html")
+        _sending.add(sending)  # kept until done (the loop keeps only weak references)
+        sending.add_done_callback(_sending.discard)
+    response = RedirectResponse(SENT_PAGE, status_code=303)
     response.set_cookie(
         cookie_name(request, PENDING_COOKIE), issued.pending,
         max_age=int(LINK_LIFETIME.total_seconds()), httponly=True, samesite="lax",
@@ -79,9 +88,18 @@ def _sent(
     return response
 
 
+@router.get(SENT_PAGE)
+async def sent_page(request: Request, _: Viewer) -> Response:
+    """Where a request for a link leads: the page with the code's form, while the request is
+    pending (its cookie); without one, the page to ask for a link."""
+    if not request.cookies.get(cookie_name(request, PENDING_COOKIE)):
+        return RedirectResponse("/signin", status_code=303)
+    return render(request, "signin_sent.html")
+
+
 @router.post("/signin")
 async def ask_for_link(
-    request: Request, tasks: BackgroundTasks, _: CsrfChecked, engine: EngineDep, key: Key,
+    request: Request, _: CsrfChecked, engine: EngineDep, key: Key,
     settings: SettingsDep, email: Text = "",
 ) -> Response:  # fmt: skip
     try:
@@ -90,13 +108,12 @@ async def ask_for_link(
         return render(request, "signin.html", status=400, problem="address", email=email)
     await throttled(request, address)
     issued = await write(request, request_sign_in, engine, address, key)
-    return _sent(request, settings, issued, tasks)
+    return _sent(request, settings, issued)
 
 
 @router.post("/signup")
 async def sign_up_and_ask(
     request: Request,
-    tasks: BackgroundTasks,
     _: CsrfChecked,
     engine: EngineDep,
     key: Key,
@@ -131,7 +148,7 @@ async def sign_up_and_ask(
     now = datetime.now(UTC)
     issued = await write(request, sign_up, engine, form, key, now=now)
     await write(request, record_consent, engine, form.email, now)  # the row made just now
-    return _sent(request, settings, issued, tasks)
+    return _sent(request, settings, issued)
 
 
 @router.get("/signin/link/{token}")

@@ -27,6 +27,7 @@ async def _form(request: Request) -> dict[str, str]:
     form = {k: str(data.get(k, ""))[:2000] for k in (*FIELDS, "csrf")}
     for lang in LANGUAGES:
         form[f"notice_{lang}"] = str(data.get(f"notice_{lang}", ""))[:2000]
+        form[f"venue_{lang}"] = str(data.get(f"venue_{lang}", ""))[:2000]  # a meeting's
     await checked_form(request, form["csrf"])
     return form
 
