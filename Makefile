@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test test-fast lint bench i18n clean
+.PHONY: install demo test test-fast screenshots lint bench i18n clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ test: install
 # less); `make test` still runs them all.
 test-fast: install
 	$(BIN)/python -m pytest -m "not devserver and not browser and not postgres" -x -q
+
+# Every portal page in Chromium, screenshotted to var/screenshots/pages/ to be looked at.
+screenshots: install
+	WSIS_SHOTS=var/screenshots $(BIN)/python -m pytest -m browser -q
 
 lint: install
 	$(BIN)/ruff check .
