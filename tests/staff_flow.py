@@ -33,9 +33,14 @@ async def staff_link(mail: MailCatcher, address: str, seen: int = 0) -> str:
     raise AssertionError(f"no staff sign-in message reached {address}")
 
 
-def code_for(engine: Engine, staff_id: int, step: int = 0) -> str:
+# The portal_secret of the test portals (tests/conftest.py's ``portal`` and the consoles'
+# fixtures): the staff TOTP secrets are sealed under a key derived from it.
+TEST_KEY = b"a test key, not a secret"
+
+
+def code_for(engine: Engine, staff_id: int, step: int = 0, key: bytes = TEST_KEY) -> str:
     """What the authenticator app shows now (``step`` periods later)."""
-    secret = staff.enrolment_secret(engine, staff_id)
+    secret = staff.enrolment_secret(engine, staff_id, key)
     return pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30 * step))
 
 
