@@ -20,13 +20,10 @@ import asyncio
 import json
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +32,7 @@ import sqlalchemy as sa
 
 from bench.common import ROOT, PortalProcess, add_participants, free_port, percentiles
 from core.db import create_db_engine, migrate
+from devstack.postgres import installed_postgres
 from models.tables import OcpSubmission, Project
 from services import staff
 
@@ -235,32 +233,6 @@ def compare(database: str, figures: dict[str, float], baseline: dict[str, float]
                   f"ratio {value / baseline[label]:5.2f}")  # fmt: skip
 
 
-@contextmanager
-def system_postgres(bindir: Path) -> Iterator[str]:
-    """A throwaway server from an installed PostgreSQL (e.g. Debian's, with its contrib and
-    so pg_trgm), run as the ``postgres`` system user, on a Unix socket only."""
-    base = Path(tempfile.mkdtemp(prefix="wsis-bench-pgsys-"))
-    data = base / "data"
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    shutil.chown(base, "postgres")
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust",
-                    "-U", "postgres", "--no-sync"], check=True, capture_output=True)  # fmt: skip
-    options = f"-k {base} -c listen_addresses=''"
-    pg_ctl = [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data)]
-    subprocess.run([*pg_ctl, "-o", options, "-l", str(base / "log"), "-w", "start"],
-                   check=True, capture_output=True)  # fmt: skip
-    try:
-        admin = sa.create_engine(f"postgresql+psycopg://postgres@/postgres?host={base}",
-                                 isolation_level="AUTOCOMMIT")  # fmt: skip
-        with admin.connect() as conn:
-            conn.exec_driver_sql("CREATE DATABASE wsis_bench")
-        admin.dispose()
-        yield f"postgresql+psycopg://postgres@/wsis_bench?host={base}"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -290,7 +262,7 @@ def main() -> None:
         with postgres() as url:
             compare("PostgreSQL (pgserver)", run("PostgreSQL", url, *sizes), baseline)
     if args.postgres_bin:
-        with system_postgres(args.postgres_bin) as url:
+        with installed_postgres(args.postgres_bin, "wsis_bench") as url:
             compare("PostgreSQL (installed)", run("PostgreSQL", url, *sizes), baseline)
     driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(f"(max RSS of this driver: {driver} MiB)")
