@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from core.db import create_db_engine
+from intake.search_index import bulk_indexed
 from models.tables import Participant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,25 +56,27 @@ def add_participants(url: str, count: int, *, verified: bool = False) -> None:
     batch = 20_000
     with engine.begin() as conn:
         for start in range(0, count, batch):
-            conn.execute(
-                _p.insert(),
-                [
-                    {
-                        "email": address(i),
-                        "name": f"{NAMES[i % 10]} {i}",
-                        "organization": "Org",
-                        "country": "Switzerland",
-                        "stakeholder_type": "Other",
-                        "language": LANGUAGES[i % 10],
-                        "unsubscribed": False,
-                        "unsubscribe_legacy": secrets.token_urlsafe(18),
-                        "verified_at": now if verified else None,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for i in range(start, min(start + batch, count))
-                ],
-            )
+            emails = [address(i) for i in range(start, min(start + batch, count))]
+            with bulk_indexed(conn, emails):  # the search index fed once a batch
+                conn.execute(
+                    _p.insert(),
+                    [
+                        {
+                            "email": address(i),
+                            "name": f"{NAMES[i % 10]} {i}",
+                            "organization": "Org",
+                            "country": "Switzerland",
+                            "stakeholder_type": "Other",
+                            "language": LANGUAGES[i % 10],
+                            "unsubscribed": False,
+                            "unsubscribe_legacy": secrets.token_urlsafe(18),
+                            "verified_at": now if verified else None,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for i in range(start, min(start + batch, count))
+                    ],
+                )
     engine.dispose()
 
 

@@ -5,6 +5,9 @@ process that streams the 300,000-participant export (it must stay under 256 MiB)
 
     .venv/bin/python -m bench.console                 # SQLite
     .venv/bin/python -m bench.console --postgres      # also PostgreSQL (pgserver)
+    .venv/bin/python -m bench.console --skip-sqlite --postgres-bin /usr/lib/postgresql/15/bin
+                                    # an installed PostgreSQL (with pg_trgm), against the
+                                    # last SQLite run's figures (var/bench/console-sqlite.json)
     .venv/bin/python -m bench.console --quick         # 30,000 / 5,000 / 2,000
 
 Not a test: it prints figures.
@@ -25,9 +28,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 from bench.common import ROOT, PortalProcess, add_participants, free_port, percentiles
 from core.db import create_db_engine, migrate
+from devstack.postgres import installed_postgres
 from models.tables import OcpSubmission, Project
 from services import staff
 
@@ -156,12 +161,17 @@ async def through_http(url: str, session: str) -> tuple[float, int]:
     return time.perf_counter() - started, size
 
 
-def run(database: str, url: str, people: int, submissions: int, projects: int, rounds: int) -> None:
+def run(
+    database: str, url: str, people: int, submissions: int, projects: int, rounds: int
+) -> dict[str, float]:
+    """Seed, then measure; the figures by label (page p50s in ms, exports in rows/s)."""
     print(f"{database}: seeding {people:,} participants, {submissions:,} submissions, "
           f"{projects:,} projects", flush=True)  # fmt: skip
     started = time.perf_counter()
     seed(url, people, submissions, projects)
     print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    if url.startswith("postgresql"):
+        print(f"  {trigram_state(url)}", flush=True)
     session = (Path(tempfile.gettempdir()) / "wsis-bench-console-session").read_text()
     with tempfile.TemporaryDirectory() as tmp:
         portal = PortalProcess({"DATABASE_URL": url, "WSIS_PORTAL_SECRET": SECRET},
@@ -171,37 +181,89 @@ def run(database: str, url: str, people: int, submissions: int, projects: int, r
             seconds, size = asyncio.run(through_http(portal.url, session))
         finally:
             portal.stop()
+    figures: dict[str, float] = {}
     print(f"  pages through the portal ({rounds} requests each, one at a time):")
     for label, samples in timings.items():
         p50, p99 = percentiles(samples)
+        figures[f"{label} p50 ms"] = p50
         print(f"    {label:<36} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
+    figures["participants CSV through the portal rows/s"] = people / seconds
     print(f"  participants CSV through the portal: {people / seconds:,.0f} rows/s "
           f"({size / 2**20:.1f} MiB in {seconds:.1f} s)")  # fmt: skip
     for kind, rows in (("participants", people), ("submissions", submissions)):
         for fmt in ("csv", "xlsx"):
             found = export_run(url, kind, fmt)
             ok = "under" if found["peak_mib"] < LIMIT_MIB else "OVER"
+            figures[f"export {kind} {fmt} rows/s"] = rows / found["seconds"]
             print(f"  export {kind} {fmt:<4} {rows / found['seconds']:>9,.0f} rows/s  "
                   f"{found['bytes'] / 2**20:6.1f} MiB  peak RSS {found['peak_mib']:.0f} MiB "
                   f"({ok} {LIMIT_MIB} MiB)", flush=True)  # fmt: skip
+    return figures
+
+
+def trigram_state(url: str) -> str:
+    """Whether the registry's trigram indexes (migration 0012_registry_trigram) are there."""
+    engine = create_db_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # What autovacuum does soon after a bulk load: the planner's statistics, and the GIN
+        # indexes' pending entries merged (until then a search reads them one by one).
+        conn.exec_driver_sql("VACUUM ANALYZE")
+        found = conn.execute(
+            sa.text("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'participant_%_trgm'")
+        ).scalar_one()
+        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+    engine.dispose()
+    if found:
+        return f"PostgreSQL {version}: pg_trgm indexes on the registry ({found})"
+    return f"PostgreSQL {version}: no pg_trgm on this server: participant search is a scan"
+
+
+# The baseline a PostgreSQL run is compared with: SQLite's figures, from this run or, when
+# SQLite is skipped, as the last SQLite run saved them.
+BASELINE = ROOT / "var" / "bench" / "console-sqlite.json"
+
+
+def compare(database: str, figures: dict[str, float], baseline: dict[str, float]) -> None:
+    """Each figure beside SQLite's, and their ratio (a time: >1 is slower than SQLite; a
+    rate: >1 is faster)."""
+    print(f"{database} against the baseline (SQLite, {BASELINE.relative_to(ROOT)}):")
+    for label, value in figures.items():
+        if baseline.get(label):
+            print(f"    {label:<52} {value:>10,.1f}  SQLite {baseline[label]:>10,.1f}  "
+                  f"ratio {value / baseline[label]:5.2f}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL (pgserver)")
+    parser.add_argument(
+        "--postgres-bin", type=Path, metavar="DIR",
+        help="also on an installed PostgreSQL (its bin/, e.g. /usr/lib/postgresql/15/bin)",
+    )  # fmt: skip
+    parser.add_argument("--skip-sqlite", action="store_true", help="compare with the saved run")
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
     people, submissions, projects = (
         (30_000, 5_000, 2_000) if args.quick else (300_000, 50_000, 20_000)
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{tmp}/console.db", people, submissions, projects, args.rounds)
+    sizes = (people, submissions, projects, args.rounds)
+    if args.skip_sqlite:
+        baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            baseline = run("SQLite", f"sqlite:///{tmp}/console.db", *sizes)
+        if not args.quick:
+            BASELINE.parent.mkdir(parents=True, exist_ok=True)
+            BASELINE.write_text(json.dumps(baseline, indent=1))
     if args.postgres:
         from bench.portal_votes import postgres
 
         with postgres() as url:
-            run("PostgreSQL", url, people, submissions, projects, args.rounds)
+            compare("PostgreSQL (pgserver)", run("PostgreSQL", url, *sizes), baseline)
+    if args.postgres_bin:
+        with installed_postgres(args.postgres_bin, "wsis_bench") as url:
+            compare("PostgreSQL (installed)", run("PostgreSQL", url, *sizes), baseline)
     driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(f"(max RSS of this driver: {driver} MiB)")
 

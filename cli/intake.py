@@ -25,17 +25,21 @@ from cli.common import (
     reasons,
     report_outcomes,
 )
+from cli.staff import operator
 from core.db import get_engine, migrate
 from core.files import FileRefused
 from core.settings import get_settings
+from intake.acks import AckOutcome
 from intake.csvfile import Columns, CsvProblem, read_csv
 from intake.fields import REASON_LIMIT
 from intake.ocp import OcpForm, submit_ocp
-from intake.prizes import ProjectForm, mark_ineligible, submit_project
+from intake.prizes import ProjectForm, submit_project
 from intake.votes import MAX_ID, Ballot, cast_votes
 from intake.windows import Refused
 from models import ids
 from models.text import clean_line, clean_text
+from services import eligibility
+from services.errors import Refused as ServiceRefused
 
 commands = typer.Typer()
 
@@ -53,7 +57,9 @@ PROJECT_COLUMNS = Columns(
     optional=("owner_name", "organization"),
     multiline=("description",),
 )
-NOMINATION_COLUMNS = Columns(required=("project_id", "reason"), multiline=("reason",))
+NOMINATION_COLUMNS = Columns(
+    required=("project_id", "reason"), optional=("note",), multiline=("note",)
+)
 VOTE_COLUMNS = Columns(
     required=("voter", "category", "project"),
     aliases={"voter_email": "voter", "project_id": "project"},
@@ -203,14 +209,19 @@ def nominate(
     ineligible: Annotated[
         int | None, typer.Option(min=1, max=MAX_ID, help="Project id to mark ineligible")
     ] = None,
-    reason: Annotated[str, typer.Option(help="Why (told to no one but the record)")] = "",
+    reason: Annotated[
+        str,
+        typer.Option(help=f"The listed reason its owner reads: {', '.join(eligibility.REASONS)}"),
+    ] = "",
+    note: Annotated[str, typer.Option(help="Internal note (audit log only; never mailed)")] = "",
     csv_file: Annotated[
-        Path | None, typer.Option("--csv", help="Columns: project_id,reason")
+        Path | None, typer.Option("--csv", help="Columns: project_id,reason[,note]")
     ] = None,
 ) -> None:
-    """Phase II: mark a submission ineligible, with the reason (or a CSV of them)."""
+    """Phase II: mark a submission ineligible (or a CSV of them); its owner is e-mailed the
+    listed reason at once, in their language. The same service as the console's."""
     process_id = ids.contest_id(cycle, contest)
-    single = {"project_id": str(ineligible or ""), "reason": reason}
+    single = {"project_id": str(ineligible or ""), "reason": reason, "note": note}
     outcomes: list[Outcome] = []
     for where, data in rows_of(csv_file, NOMINATION_COLUMNS, single, "project"):
         if isinstance(data, str):
@@ -221,20 +232,38 @@ def nominate(
         except ValueError as exc:
             outcomes.append(Outcome(where, f"project_id: {exc}", INVALID))
             continue
-        why = clean_text(str(data.get("reason") or ""))
-        if not why:
-            outcomes.append(Outcome(where, "reason: is required (say why)", INVALID))
+        code = clean_line(str(data.get("reason") or ""))
+        if code not in eligibility.REASONS:
+            listed = ", ".join(eligibility.REASONS)
+            said = f"{code[:30]!r} is not" if code else "is required:"
+            outcomes.append(Outcome(where, f"reason: {said} one of {listed}", INVALID))
             continue
+        why = clean_text(str(data.get("note") or ""))
         if len(why) > REASON_LIMIT:
-            outcomes.append(Outcome(where, f"reason: at most {REASON_LIMIT:,} characters", INVALID))
+            outcomes.append(Outcome(where, f"note: at most {REASON_LIMIT:,} characters", INVALID))
             continue
         try:
-            mark_ineligible(process_id, pid, why, get_engine())
-        except Refused as exc:
+            told = asyncio.run(
+                eligibility.mark(
+                    get_engine(), get_settings(), process_id, pid, code, why, actor=operator()
+                )
+            )
+        except (Refused, ServiceRefused) as exc:
             outcomes.append(Outcome(where, str(exc)))
             continue
-        outcomes.append(Outcome(f"{where} {pid}", done="marked ineligible"))
+        except Exception as exc:
+            outcomes.append(_failed(where, exc))
+            continue
+        outcomes.append(Outcome(f"{where} {pid}", done=f"marked ineligible; {TOLD[told]}"))
     report_outcomes(outcomes)
+
+
+# What became of the owner's e-mail, as the command line reports it.
+TOLD = {
+    AckOutcome.SENT: "its owner was e-mailed",
+    AckOutcome.QUEUED: "its owner's e-mail is queued (mail server unavailable; retried)",
+    AckOutcome.REFUSED: "its owner's e-mail was refused by the mail server (see the outbox)",
+}
 
 
 def ballot_of(data: dict[str, Any]) -> Ballot:

@@ -46,10 +46,14 @@ def queue_ack(
     participant_id: int,
     *,
     subject_id: int | None = None,
+    reason_code: str | None = None,
 ) -> CampaignRequest:
     """Add the acknowledgement of ``ref`` (e.g. ``ack:12``) to the outbox, in ``session``;
-    ``subject_id`` names the row it is about when its template needs it (a receipt)."""
-    return queue_acks(session, window, kind, [(ref, participant_id, subject_id)])[0]
+    ``subject_id`` names the row it is about when its template needs it (a receipt),
+    ``reason_code`` the listed reason it gives (an ineligibility)."""
+    return queue_acks(
+        session, window, kind, [(ref, participant_id, subject_id)], reason_code=reason_code
+    )[0]
 
 
 def queue_acks(
@@ -57,6 +61,8 @@ def queue_acks(
     window: Window,
     kind: MessageKind,
     acks: Sequence[tuple[str, int, int | None]],
+    *,
+    reason_code: str | None = None,
 ) -> list[CampaignRequest]:
     """``queue_ack`` for each (ref, participant id, subject id) of ``acks``, in two
     statements: the receipts of a batch of ballots."""
@@ -69,6 +75,7 @@ def queue_acks(
             audience=Audience.ONE_PARTICIPANT,
             participant_id=participant_id,
             subject_id=subject_id,
+            reason_code=reason_code,
             title=window.title,
             titles=titles,
             timezone=window.timezone,

@@ -24,6 +24,7 @@ from intake.fields import (
     normalize_email,
     reasons,
 )
+from intake.search_index import bulk_indexed
 from models.tables import Participant
 from models.text import normalize_address
 from models.vocab import Language, StakeholderType
@@ -144,7 +145,8 @@ def _upsert(engine: Engine, rows: list[ParticipantRow], *, vouch: bool) -> tuple
         existing = conn.execute(
             sa.select(sa.func.count()).where(_p.c.email.in_(emails))
         ).scalar_one()
-        conn.execute(stmt)
+        with bulk_indexed(conn, emails):  # the search index fed once for the batch
+            conn.execute(stmt)
     return len(rows) - existing, existing
 
 

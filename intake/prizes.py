@@ -161,23 +161,45 @@ async def submit_project(
 
 
 def mark_ineligible(
-    process_id: str, project_id: int, reason: str, engine: Engine, *, now: datetime | None = None
-) -> None:
-    """The secretariat's decision during phase II: the project will not be nominated."""
+    process_id: str,
+    project_id: int,
+    reason: str,
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    reason_code: str | None = None,
+) -> CampaignRequest | None:
+    """The secretariat's decision during phase II: the project will not be nominated.
+
+    With ``reason_code`` (a listed reason), the owner's notice is queued in the outbox in the
+    same transaction, a campaign of one (``intake.acks``): the caller sends it at once, and if
+    it cannot go now the deferred-mail loop retries it. A project already marked is refused
+    then, so that its owner is told once."""
     if not reason.strip():
         raise Refused("give the reason the project is ineligible")
     if not 0 < project_id <= MAX_ID:
         raise Refused(f"project {project_id} is not a submission of {process_id}")
     now = now or datetime.now(UTC)
     with Session(engine.execution_options(sqlite_immediate=True)) as session:
-        check_window(session, process_id, WindowKind.NOMINATION, now, "The nomination phase")
+        window = check_window(
+            session, process_id, WindowKind.NOMINATION, now, "The nomination phase"
+        )
         project = session.get(Project, project_id)
         if project is None or project.process_id != process_id:
             raise Refused(f"project {project_id} is not a submission of {process_id}")
+        if reason_code is not None and project.status == ProjectStatus.INELIGIBLE:
+            raise Refused(f"project {project_id} is already marked ineligible")
         project.status = ProjectStatus.INELIGIBLE
         project.reason = reason.strip()
         session.add(project)
+        request = None
+        if reason_code is not None:
+            request = queue_ack(
+                session, window, MessageKind.PRIZE_INELIGIBLE, f"ineligible:{project_id}",
+                project.owner_id, subject_id=project_id, reason_code=reason_code,
+            )  # fmt: skip
         session.commit()
+        return request
 
 
 __all__ = [

@@ -8,14 +8,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.settings import Settings
+from models.tables import Project
 from models.wire import CampaignRequest, MessageKind
 from reports.ocp import ocp_analysis
 from reports.prizes import PRIZE_KINDS, prize_context
 from reports.votes import receipt_context
 
+_project = Project.__table__  # type: ignore[attr-defined]
 REMINDER_KINDS = frozenset(
     {
         MessageKind.OCP_DEADLINE_REMINDER,
@@ -66,4 +69,17 @@ def campaign_context(
         return prize_context(request, engine)
     if request.kind is MessageKind.VOTE_RECEIPT:
         return receipt_context(request, engine)
+    if request.kind is MessageKind.PRIZE_INELIGIBLE:
+        return {"project_title": project_title(request, engine)}
     return {}
+
+
+def project_title(request: CampaignRequest, engine: Engine) -> str:
+    """The title of the project a message of one is about, as its owner typed it."""
+    with engine.connect() as conn:
+        title = conn.execute(
+            sa.select(_project.c.title).where(
+                _project.c.id == request.subject_id, _project.c.process_id == request.process_id
+            )
+        ).scalar()
+    return str(title or "")

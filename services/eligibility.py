@@ -1,19 +1,28 @@
 """Phase II: the queue of a contest's projects with the automatic rules' results, and the
 secretariat's ineligibility marks (a reason from a fixed, translated list; an internal note
-for the audit log only). Owners learn the outcome in their own language when the nominated
-list is frozen (the nomination outcome e-mail)."""
+for the audit log only). The console and ``starter.py nominate`` both call ``mark``.
+
+A project's owner is told at once, by e-mail in their own language, with the listed reason
+(never the internal note): the message is queued in the outbox in the mark's own transaction
+and sent at once; if the mail server cannot take it now, the deferred-mail loop
+(``mail.outbox.retry``) sends it later. They hear the outcome again with the nomination
+outcome e-mail when the nominated list is frozen."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core.settings import Settings
+from intake.acks import AckOutcome, send_ack
 from intake.prizes import mark_ineligible
 from models.tables import Project, Window, WindowKind
 from models.text import word_count
+from models.wire import CampaignRequest
 from services import audit
 from services.errors import INVALID, Refused
 
@@ -96,15 +105,32 @@ def queue(engine: Engine, process_id: str, *, limit: int = 500) -> list[Reviewed
     return reviewed
 
 
-def mark(
-    engine: Engine, process_id: str, project_id: int, code: str, note: str, *, actor: str
-) -> None:
+async def mark(
+    engine: Engine,
+    settings: Settings,
+    process_id: str,
+    project_id: int,
+    code: str,
+    note: str,
+    *,
+    actor: str,
+) -> AckOutcome:
     """Mark a project ineligible (during the nomination phase only, as intake checks), with
-    the listed reason its owner reads and an internal note for the audit log."""
+    the listed reason its owner reads and an internal note for the audit log; its owner is
+    e-mailed at once in their language. What became of that e-mail is returned (sent, or
+    queued for the deferred-mail loop, or refused by the mail server)."""
     if code not in REASONS:
         raise Refused(f"{code[:30]!r} is not a listed reason", INVALID)
-    mark_ineligible(process_id, project_id, REASONS[code], engine)
-    audit.record(
-        engine, actor=actor, action="eligibility.ineligible", target=f"project:{project_id}",
-        reason=note.strip()[:500], detail={"process": process_id, "reason": code},
-    )  # fmt: skip
+    note = note.strip()[:500]
+
+    def record() -> CampaignRequest | None:
+        request = mark_ineligible(process_id, project_id, REASONS[code], engine, reason_code=code)
+        audit.record(
+            engine, actor=actor, action="eligibility.ineligible", target=f"project:{project_id}",
+            reason=note, detail={"process": process_id, "reason": code},
+        )  # fmt: skip
+        return request
+
+    request = await asyncio.to_thread(record)
+    assert request is not None  # queued with a reason code
+    return await send_ack(request, engine, settings)

@@ -19,13 +19,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from core.log import get_logger
 from intake.tokens import stored
 from models.tables import Participant, StaffMember, StaffRole, StaffSession
 from models.text import normalize_address
 from models.vocab import Language, StakeholderType
-from services import audit
+from services import audit, sealed
 from services.errors import INVALID, Refused
 
+log = get_logger(__name__)
 IDLE = timedelta(minutes=30)
 LONGEST = timedelta(hours=8)
 ISSUER = "WSIS secretariat"
@@ -156,14 +158,29 @@ def remove(engine: Engine, address: str, *, actor: str) -> None:
 # -- The second factor ---------------------------------------------------------------------
 
 
-def enrolment_secret(engine: Engine, staff_id: int) -> str:
-    """The TOTP secret to enrol (made once; kept until a first code confirms it)."""
+def enrolment_secret(engine: Engine, staff_id: int, key: bytes) -> str:
+    """The TOTP secret to enrol (made once; kept until a first code confirms it), sealed in
+    the database under ``key`` (the portal's key: ``services.sealed``)."""
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        secret = conn.execute(sa.select(_m.c.totp_secret).where(_m.c.id == staff_id)).scalar()
+        kept = conn.execute(sa.select(_m.c.totp_sealed).where(_m.c.id == staff_id)).scalar()
+        secret = sealed.unseal(key, staff_id, kept) if kept is not None else None
+        if kept is not None and secret is None:
+            # Sealed under another key (the portal's secret changed): a new one to enrol,
+            # but only while nothing was ever confirmed with it (never a second factor reset
+            # for an enrolled member by whoever holds their e-mailed link).
+            enrolled = conn.execute(
+                sa.select(_m.c.totp_last_step.is_not(None)).where(_m.c.id == staff_id)
+            ).scalar()
+            if enrolled:
+                raise Refused("the second factor cannot be read (was the portal's secret changed?)")
         if secret is None:
             secret = pyotp.random_base32()
-            conn.execute(_m.update().where(_m.c.id == staff_id).values(totp_secret=secret))
-    return str(secret)
+            conn.execute(
+                _m.update()
+                .where(_m.c.id == staff_id)
+                .values(totp_sealed=sealed.seal(key, staff_id, secret))
+            )
+    return secret
 
 
 def enrolment_qr(secret: str, label: str) -> str:
@@ -172,19 +189,25 @@ def enrolment_qr(secret: str, label: str) -> str:
     return str(segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff"))
 
 
-def check_code(engine: Engine, staff_id: int, code: str, *, now: datetime | None = None) -> bool:
+def check_code(
+    engine: Engine, staff_id: int, code: str, key: bytes, *, now: datetime | None = None
+) -> bool:
     """Whether ``code`` is the authenticator's for now (or the step before or after: clocks
     drift); each step's code is accepted once (a conditional UPDATE), and the first one
-    accepted confirms the enrolment."""
+    accepted confirms the enrolment. The secret is unsealed with ``key`` for this check only."""
     now = now or datetime.now(UTC)
     digits = "".join(ch for ch in code if ch.isdigit())
     if len(digits) != 6:
         return False
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         row = conn.execute(sa.select(_m).where(_m.c.id == staff_id)).first()
-        if row is None or row.totp_secret is None or row.removed_at is not None:
+        if row is None or row.totp_sealed is None or row.removed_at is not None:
             return False
-        totp = pyotp.TOTP(row.totp_secret)
+        secret = sealed.unseal(key, staff_id, row.totp_sealed)
+        if secret is None:
+            log.warning("staff.totp_unreadable", staff_id=staff_id)
+            return False
+        totp = pyotp.TOTP(secret)
         step = int(now.timestamp()) // totp.interval
         for candidate in (step - 1, step, step + 1):
             if secrets.compare_digest(totp.at(candidate * totp.interval), digits):

@@ -1,5 +1,6 @@
 """How tests sign a staff member in to the console, as a person does: the staff sign-in page,
-the e-mailed link, its button, then the authenticator's code (enrolling at the first time)."""
+the e-mailed link, its button, then the authenticator's code (enrolling at the first time);
+over HTTP (``staff_sign_in``) or in Chromium (``console_page``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pyotp
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 
 from devstack.catcher import MailCatcher
@@ -31,9 +33,14 @@ async def staff_link(mail: MailCatcher, address: str, seen: int = 0) -> str:
     raise AssertionError(f"no staff sign-in message reached {address}")
 
 
-def code_for(engine: Engine, staff_id: int, step: int = 0) -> str:
+# The portal_secret of the test portals (tests/conftest.py's ``portal`` and the consoles'
+# fixtures): the staff TOTP secrets are sealed under a key derived from it.
+TEST_KEY = b"a test key, not a secret"
+
+
+def code_for(engine: Engine, staff_id: int, step: int = 0, key: bytes = TEST_KEY) -> str:
     """What the authenticator app shows now (``step`` periods later)."""
-    secret = staff.enrolment_secret(engine, staff_id)
+    secret = staff.enrolment_secret(engine, staff_id, key)
     return pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30 * step))
 
 
@@ -60,3 +67,23 @@ async def staff_sign_in(
     )
     assert done.status_code == 303 and done.headers["location"] == "/staff/", done.text
     return await client.get("/staff/")
+
+
+async def console_page(
+    browser: Browser, url: str, mail: MailCatcher, engine: Engine, address: str
+) -> Page:
+    """A fresh Chromium page signed in to the console at ``url`` as ``address`` (a staff
+    account): the address, the e-mailed link and its button, then the authenticator's code."""
+    page = await browser.new_page(locale="en-GB", viewport={"width": 1280, "height": 900})
+    await page.goto(f"{url}/staff/")
+    await page.get_by_label("E-mail address").fill(address)
+    await page.get_by_role("button", name="Send me a link").click()
+    await expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
+    await page.goto(await staff_link(mail, address))
+    await page.get_by_role("button", name="Continue").click()
+    member = staff.find(engine, address=address)
+    assert member is not None
+    await page.get_by_label("Code").fill(code_for(engine, member.id))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="At a glance")).to_be_visible()
+    return page

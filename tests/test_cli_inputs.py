@@ -18,14 +18,17 @@ import cli.intake
 from activities.windows import WindowActivities
 from cli.app import app
 from core.settings import Settings
+from devstack.catcher import MailCatcher
 from intake.participants import import_participants
 from models.tables import OcpSubmission, Project, Vote, WindowKind
+from models.tables.staff import AuditEntry
 from models.wire import WindowRequest
 from tests.conftest import write_people
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.now(UTC)
 _project = Project.__table__  # type: ignore[attr-defined]
+_audit = AuditEntry.__table__  # type: ignore[attr-defined]
 
 
 def starter(*args: str, db_url: str = "sqlite://", **env: str) -> subprocess.CompletedProcess[str]:
@@ -149,28 +152,46 @@ def test_vote_csv_keeps_good_rows_and_names_bad_lines(
     assert "no column voter; the columns are: voter, category, project (required)" in line
 
 
-def test_nominate_csv_names_each_bad_line(tmp_path: Path, db_url: str, engine: Engine) -> None:
-    write_people(tmp_path / "people.csv", 1)
+def test_nominate_csv_names_each_bad_line(
+    tmp_path: Path, db_url: str, engine: Engine, mail: MailCatcher
+) -> None:
+    write_people(tmp_path / "people.csv", 1)  # Amina Diallo, who reads French
     import_participants(tmp_path / "people.csv", engine, verified=True)
     open_window(engine, "wsis-2017-prizes", WindowKind.NOMINATION)
     pid = nominated_project(engine)
     marks = tmp_path / "marks.csv"
     marks.write_text(
-        f'project_id,reason\n{pid},"not an ICT\nproject"\nabc,x\n99999999999999999999,x\n'
-        f"{pid},\n{pid + 1},x\n",
+        f'project_id,reason,note\n{pid},out-of-scope,"not an ICT\nproject (internal)"\n'
+        f"abc,other,\n99999999999999999999,other,\n{pid},,\n{pid},not an ICT project,\n"
+        f"{pid + 1},other,\n{pid},duplicate,\n",
         encoding="utf-8",
     )
-    run = starter("nominate", "2017", "--csv", str(marks), db_url=db_url)
-    assert run.returncode == 2 and f"line 2 {pid}: marked ineligible" in run.stdout
+    smtp = {"WSIS_SMTP_HOST": mail.host, "WSIS_SMTP_PORT": str(mail.port)}
+    run = starter("nominate", "2017", "--csv", str(marks), db_url=db_url, **smtp)
+    assert run.returncode == 2
+    assert f"line 2 {pid}: marked ineligible; its owner was e-mailed" in run.stdout
+    listed = "incomplete, out-of-scope, wrong-category, not-implemented, duplicate, "
+    listed += "earlier-winner, other"
     assert run.stderr.splitlines() == [
         "line 4: refused: project_id: 'abc' is not a project id (a whole number)",
         f"line 5: refused: project_id: 99999999999999999999 is not a project id (1 to {2**63 - 1})",
-        "line 6: refused: reason: is required (say why)",
-        f"line 7: refused: project {pid + 1} is not a submission of wsis-2017-prizes",
+        f"line 6: refused: reason: is required: one of {listed}",
+        f"line 7: refused: reason: 'not an ICT project' is not one of {listed}",
+        f"line 8: refused: project {pid + 1} is not a submission of wsis-2017-prizes",
+        f"line 9: refused: project {pid} is already marked ineligible",
     ]
     with engine.connect() as conn:
         reason = conn.execute(sa.select(_project.c.reason).where(_project.c.id == pid)).scalar()
-    assert reason == "not an ICT\nproject"
+        note = conn.execute(sa.select(_audit.c.reason)).scalar()
+    assert reason == "The project is outside the contest's scope"
+    assert note == "not an ICT\nproject (internal)"
+    # Its owner was told once, in French, with the listed reason and never the internal note.
+    [told] = mail.received
+    assert told.recipients == ["participant0@example.org"]
+    assert told.message["Content-Language"] == "fr"
+    body = told.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Le projet ne relève pas du champ du concours." in body and "Smart Villages" in body
+    assert "ICT" not in str(told.message) and "internal" not in body
 
 
 def test_submit_ocp_batch_goes_on_after_a_failing_row(

@@ -68,6 +68,7 @@ EXTRA: dict[str, Any] = {
     "link": f"{PORTAL}/signin/abc123",
     "code": "K7PX-3MQA",
     "minutes": 20,
+    "project_title": "Smart Villages",
     "receipt": {
         "code": "R4TW-9KQZ",
         "cast_at": datetime(2030, 3, 2, 10, 5, tzinfo=UTC),
@@ -103,6 +104,7 @@ def request_for(
         "meeting": MEETING,
         "sequence": 1,
         "note": "Room L is closed for works.",
+        "reason_code": "out-of-scope",
         # English only: every other language renders the fallback line (translated too).
         "notices": {"en": "Room L is closed for works."},
     }

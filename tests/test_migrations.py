@@ -221,3 +221,47 @@ def test_0011_keeps_old_unsubscribe_links_working_without_storing_them(
     command.downgrade(config, "0009_revisions")
     engine.dispose()
     get_settings.cache_clear()
+
+
+def test_0012_seals_the_staff_totp_secrets_and_sign_in_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member enrolled before 0012 keeps their authenticator: the secret is sealed in place
+    (no longer in the database in clear), their next code still signs them in, and a
+    downgrade opens it again."""
+    import pyotp
+
+    from core.settings import get_settings
+    from services import staff
+
+    monkeypatch.setenv("WSIS_PORTAL_SECRET", "t" * 40)
+    get_settings.cache_clear()
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_db_engine(url)
+    config = alembic(url, engine)
+    command.upgrade(config, "0011_unsubscribe_tokens")
+    secret = pyotp.random_base32()
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO participant (id, email, name, organization, country, stakeholder_type,"
+            " language, unsubscribed, unsubscribe_legacy, pending, created_at, updated_at)"
+            " VALUES (1, 'jane@itu.int', 'Jane', '', '', 'Other', 'en', 1, 'x', 0,"
+            " '2026-01-01', '2026-01-01')"
+        ))  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO staff_member (id, participant_id, role, totp_secret, totp_last_step,"
+            " created_at) VALUES (1, 1, 'secretariat', :s, 100, '2026-01-01')"
+        ), {"s": secret})  # fmt: skip
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        cells = [str(v) for row in conn.execute(sa.text("SELECT * FROM staff_member")) for v in row]
+    assert not [c for c in cells if secret in c or secret.lower() in c]
+    key = get_settings().portal_key()
+    code = pyotp.TOTP(secret).now()
+    assert not staff.check_code(engine, 1, code, b"another key")
+    assert staff.check_code(engine, 1, code, key)
+    command.downgrade(config, "0011_unsubscribe_tokens")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT totp_secret FROM staff_member")).scalar() == secret
+    engine.dispose()
+    get_settings.cache_clear()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, async_playwright, expect
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
@@ -25,7 +25,7 @@ from portal.app import create_app
 from services import judging, staff
 from tests.conftest import CHROMIUM_ARGS, Portal, free_port
 from tests.phase_four_flow import PID, phase_four
-from tests.staff_flow import code_for, staff_link
+from tests.staff_flow import console_page
 from worker import build_worker
 
 pytestmark = [pytest.mark.browser]
@@ -63,24 +63,6 @@ def judged(
     thread.join(10)
 
 
-async def signed_in(browser: Browser, url: str, mail: MailCatcher, engine: Engine,
-                    address: str) -> Page:  # fmt: skip
-    """A fresh browser signed in to the console as ``address`` (link, then the code)."""
-    page = await browser.new_page(locale="en-GB", viewport={"width": 1280, "height": 900})
-    await page.goto(f"{url}/staff/")
-    await page.get_by_label("E-mail address").fill(address)
-    await page.get_by_role("button", name="Send me a link").click()
-    await expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
-    await page.goto(await staff_link(mail, address))
-    await page.get_by_role("button", name="Continue").click()
-    member = staff.find(engine, address=address)
-    assert member is not None
-    await page.get_by_label("Code").fill(code_for(engine, member.id))
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("heading", name="At a glance")).to_be_visible()
-    return page
-
-
 async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -105,7 +87,7 @@ async def test_an_expert_scores_and_recuses_and_the_lead_chooses(
         judging.save(engine, other, third, {"impact": "9", "reach": "4"}, "", submit=True)
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
 
-        page = await signed_in(browser, judged.url, mail, engine, "expert@itu.int")
+        page = await console_page(browser, judged.url, mail, engine, "expert@itu.int")
         await page.get_by_role("link", name="Judging").click()
         await expect(page.get_by_text("Progress: 0 of 3")).to_be_visible()
         await shot(page, "01-expert-list")
@@ -129,7 +111,7 @@ async def test_an_expert_scores_and_recuses_and_the_lead_chooses(
         await expect(page.get_by_text("Progress: 2 of 3")).to_be_visible()
         assert await page.get_by_role("link", name="Decision").count() == 0
 
-        lead = await signed_in(browser, judged.url, mail, engine, "lead@itu.int")
+        lead = await console_page(browser, judged.url, mail, engine, "lead@itu.int")
         await lead.get_by_role("link", name="Decision").click()
         await expect(lead.get_by_role("heading", name="C1")).to_be_visible()
         assert await lead.get_by_role("columnheader", name="Valid votes").count() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import subprocess
 import sys
@@ -14,12 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError
 
-from models.tables import Participant
-from services import audit, staff
+from models.tables import Participant, StaffMember
+from services import audit, sealed, staff
 from services.errors import Refused
 
 ROOT = Path(__file__).resolve().parent.parent
 _p = Participant.__table__  # type: ignore[attr-defined]
+_m = StaffMember.__table__  # type: ignore[attr-defined]
 
 
 def starter(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
@@ -76,17 +78,44 @@ def test_the_audit_log_is_append_only(engine: Engine) -> None:
 
 def test_the_second_factor_is_one_use_per_code(engine: Engine) -> None:
     member = staff.add(engine, "jane@itu.int", "expert", actor="cli:ops")
-    secret = staff.enrolment_secret(engine, member.id)
-    assert staff.enrolment_secret(engine, member.id) == secret  # the same until confirmed
+    secret = staff.enrolment_secret(engine, member.id, KEY)
+    assert staff.enrolment_secret(engine, member.id, KEY) == secret  # the same until confirmed
     assert "<svg" in staff.enrolment_qr(secret, "jane@itu.int")
     now = datetime.now(UTC)
     code = pyotp.TOTP(secret).at(now)
-    assert not staff.check_code(engine, member.id, "000000" if code != "000000" else "111111")
-    assert staff.check_code(engine, member.id, code, now=now)
-    assert not staff.check_code(engine, member.id, code, now=now)  # replayed
+    wrong = "000000" if code != "000000" else "111111"
+    assert not staff.check_code(engine, member.id, wrong, KEY)
+    assert staff.check_code(engine, member.id, code, KEY, now=now)
+    assert not staff.check_code(engine, member.id, code, KEY, now=now)  # replayed
     later = now + timedelta(seconds=60)
-    assert staff.check_code(engine, member.id, pyotp.TOTP(secret).at(later), now=later)
+    assert staff.check_code(engine, member.id, pyotp.TOTP(secret).at(later), KEY, now=later)
     assert staff.find(engine, staff_id=member.id).enrolled  # type: ignore[union-attr]
+
+
+def test_the_totp_secret_is_sealed_at_rest(engine: Engine) -> None:
+    """The database holds no TOTP secret in clear, in any encoding; a code checks with the
+    portal's key only; a sealed secret copied onto another staff row does not open there."""
+    jane = staff.add(engine, "jane@itu.int", "expert", actor="cli:ops")
+    omar = staff.add(engine, "omar@itu.int", "expert", actor="cli:ops")
+    secret = staff.enrolment_secret(engine, jane.id, KEY)
+    raw = base64.b32decode(secret)
+    forms = {secret, secret.lower(), raw.hex(), base64.b64encode(raw).decode()}
+    with engine.connect() as conn:
+        tables = ("staff_member", "participant", "audit_log")
+        rows = [row for t in tables for row in conn.exec_driver_sql(f"SELECT * FROM {t}")]
+        cells = [str(v) for row in rows for v in row]
+        kept = conn.execute(sa.select(_m.c.totp_sealed).where(_m.c.id == jane.id)).scalar_one()
+    assert not [c for c in cells if any(form in c for form in forms)]
+    assert kept.startswith("v1.") and sealed.unseal(KEY, jane.id, kept) == secret
+    now = datetime.now(UTC)
+    code = pyotp.TOTP(secret).at(now)
+    assert not staff.check_code(engine, jane.id, code, b"another key" * 3, now=now)
+    # Omar's row given Jane's sealed secret: it opens for no one there.
+    staff.enrolment_secret(engine, omar.id, KEY)
+    with engine.begin() as conn:
+        conn.execute(_m.update().where(_m.c.id == omar.id).values(totp_sealed=kept))
+    assert not staff.check_code(engine, omar.id, code, KEY, now=now)
+    assert staff.check_code(engine, jane.id, code, KEY, now=now)
 
 
 def test_staff_sessions_end_idle_after_30_minutes_and_after_8_hours(engine: Engine) -> None:

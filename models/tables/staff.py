@@ -37,9 +37,10 @@ class StaffMember(SQLModel, table=True):
         )
     )
     role: str = Field(sa_type=sa.String(20))
-    # The RFC 6238 secret (base32), set at enrolment; the last time step accepted, so that a
+    # The RFC 6238 secret, set at enrolment, sealed (AES-GCM under a key derived from the
+    # portal's key: services.sealed), never in clear; the last time step accepted, so that a
     # code is used once.
-    totp_secret: str | None = Field(default=None, sa_type=sa.String(64))
+    totp_sealed: str | None = Field(default=None, sa_type=sa.String(128))
     totp_last_step: int | None = None
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     removed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -28,6 +28,7 @@ class MessageKind(StrEnum):
     PRIZE_SUBMISSION_REMINDER = "prize_submission_reminder"
     PRIZE_SUBMISSION_ACK = "prize_submission_ack"
     PRIZE_NOMINATION_OUTCOME = "prize_nomination_outcome"
+    PRIZE_INELIGIBLE = "prize_ineligible"
     PRIZE_VOTING_OPEN = "prize_voting_open"
     PRIZE_CHAMPIONS = "prize_champions"
     PRIZE_WINNERS = "prize_winners"
@@ -74,6 +75,7 @@ _NEEDS: dict[MessageKind, tuple[str, ...]] = {
     MessageKind.SECRETARIAT_NOTICE: ("note",),
     MessageKind.EXPERT_REMINDER: ("when",),
     MessageKind.VOTE_RECEIPT: ("subject_id",),
+    MessageKind.PRIZE_INELIGIBLE: ("subject_id", "reason_code"),
 }
 
 
@@ -100,6 +102,9 @@ class CampaignRequest(BaseModel):
     note: str | None = Field(
         default=None, description="Free text from the secretariat (no personal data)"
     )
+    # The listed reason a project was found ineligible (services.eligibility.REASONS), which
+    # the template words in the owner's language; never the secretariat's internal note.
+    reason_code: str | None = None
     # A change's public notice per language (never its internal reason): the reader's
     # language, else English, said so (mail/templates/_layout.j2, ``notice``).
     notices: dict[str, str] = Field(default_factory=dict)

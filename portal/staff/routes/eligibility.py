@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from intake.acks import AckOutcome
 from intake.windows import Refused as IntakeRefused
 from portal.staff.auth import checked_form, secretariat
 from portal.staff.pages import render
@@ -16,6 +18,8 @@ from services.errors import Refused
 from services.staff import Staff
 
 router = APIRouter()
+# What became of the owner's e-mail (intake.acks.AckOutcome), said on the queue page.
+TOLD = {o.value for o in AckOutcome}
 Text = Annotated[str, Form()]
 
 
@@ -25,6 +29,7 @@ async def queue_page(
     member: Annotated[Staff, Depends(secretariat)],
     contest: str = "",
     problem: str = "",
+    told: str = "",
 ) -> Response:
     engine = request.app.state.engine
     contests = await asyncio.to_thread(eligibility.contests, engine)
@@ -33,6 +38,7 @@ async def queue_page(
     return render(
         request, "staff/eligibility.html", contests=contests, chosen=chosen, queue=queue,
         reasons=list(eligibility.REASONS), problem=problem[:300],
+        told=told if told in TOLD else "",
     )  # fmt: skip
 
 
@@ -49,10 +55,12 @@ async def mark_ineligible(
     await checked_form(request, csrf)
     engine = request.app.state.engine
     try:
-        await asyncio.to_thread(
-            eligibility.mark, engine, contest, project_id, reason, note, actor=member.actor
-        )
+        outcome = await eligibility.mark(
+            engine, request.app.state.settings, contest, project_id, reason, note,
+            actor=member.actor,
+        )  # fmt: skip
     except (Refused, IntakeRefused) as exc:
         why = getattr(exc, "message", None) or str(exc)
         return await queue_page(request, member, contest, why)
-    return RedirectResponse(f"/staff/eligibility?contest={contest}", status_code=303)
+    where = urlencode({"contest": contest, "told": outcome.value})
+    return RedirectResponse(f"/staff/eligibility?{where}", status_code=303)

@@ -118,7 +118,8 @@ async def _second_factor(request: Request, member: staff.Staff, status: int = 20
     qr = secret = None
     if not member.enrolled:
         engine = request.app.state.engine
-        secret = await asyncio.to_thread(staff.enrolment_secret, engine, member.id)
+        key = request.app.state.settings.portal_key()
+        secret = await asyncio.to_thread(staff.enrolment_secret, engine, member.id, key)
         qr = staff.enrolment_qr(secret, member.email)
     return render(
         request, "staff/second_factor.html", status=status, qr=qr, secret=secret,
@@ -132,13 +133,14 @@ async def give_second_factor(request: Request, code: Text = "", csrf: Text = "")
     signed = await _half_signed_in(request)
     engine = request.app.state.engine
     await throttled(request, f"staff-code:{signed.staff.id}")
-    if not await asyncio.to_thread(staff.check_code, engine, signed.staff.id, code):
+    key = request.app.state.settings.portal_key()
+    if not await asyncio.to_thread(staff.check_code, engine, signed.staff.id, code, key):
         return await _second_factor(request, signed.staff, status=400)
     await asyncio.to_thread(
         staff.second_factor_given,
         engine,
         request.cookies.get(STAFF_COOKIE, ""),
-        request.app.state.settings.portal_key(),
+        key,
     )
     await asyncio.to_thread(audit.record, engine, actor=signed.staff.actor, action="staff.sign-in")
     return RedirectResponse("/staff/", status_code=303)
