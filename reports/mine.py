@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from models.reasons import INELIGIBLE_REASONS
 from models.tables import BallotReceipt, OcpSubmission, Project, ProjectStatus, Window, WindowKind
 from models.window_rules import WindowRules
 from reports.calendar import state_now
@@ -22,16 +23,22 @@ _w = Window.__table__  # type: ignore[attr-defined]
 _r = BallotReceipt.__table__  # type: ignore[attr-defined]
 
 
-# The automatic eligibility checks write these reasons (activities/prizes.py); any other
-# reason is the Secretariat's own note (starter.py ineligible --reason).
+# The automatic eligibility checks write these reasons (activities/prizes.py); the
+# secretariat's marks write one of the listed reasons' English words (models.reasons).
 _EARLIER_WINNER = re.compile(r"^won in an earlier cycle\b")
 _DUPLICATE = re.compile(r"^duplicate of project\b")
 
 
+_LISTED = {words: code for code, words in INELIGIBLE_REASONS.items()}
+
+
 def reason_code(reason: str | None) -> str | None:
-    """Why a project was not nominated, as a code: earlier-winner, duplicate, secretariat."""
+    """Why a project was not nominated, as a code: earlier-winner, duplicate, a listed
+    reason's code (models.reasons), or secretariat (an older free-text reason)."""
     if not reason:
         return None
+    if reason in _LISTED:
+        return _LISTED[reason]
     if _EARLIER_WINNER.match(reason):
         return "earlier-winner"
     if _DUPLICATE.match(reason):

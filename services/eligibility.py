@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from core.settings import Settings
 from intake.acks import AckOutcome, send_ack
 from intake.prizes import mark_ineligible
+from models.reasons import INELIGIBLE_REASONS
 from models.tables import Project, Window, WindowKind
 from models.text import word_count
 from models.wire import CampaignRequest
@@ -31,15 +32,7 @@ _w = Window.__table__  # type: ignore[attr-defined]
 
 # The reasons a secretariat may give (code -> what the project's owner reads, in English in
 # the database; the console shows them in its reader's language).
-REASONS = {
-    "incomplete": "The entry is incomplete",
-    "out-of-scope": "The project is outside the contest's scope",
-    "wrong-category": "The project is in the wrong category",
-    "not-implemented": "The project is not yet implemented",
-    "duplicate": "A duplicate of another entry",
-    "earlier-winner": "The project won in an earlier year",
-    "other": "Another reason",
-}
+REASONS = INELIGIBLE_REASONS
 
 
 @dataclass(frozen=True)

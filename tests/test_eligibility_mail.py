@@ -20,7 +20,7 @@ from mail.outbox.retry import DeferredMail, Schedule
 from models.tables import OutboxMessage, Project
 from services import eligibility, staff
 from tests.conftest import CHROMIUM_ARGS, Portal
-from tests.portal_flow import add_window
+from tests.portal_flow import add_window, signed_in
 from tests.staff_flow import console_page
 
 CONTEST = "wsis-2030-prizes"
@@ -94,6 +94,12 @@ async def test_marked_ineligible_in_the_console_the_owner_reads_it_in_spanish_at
     with engine.connect() as conn:
         statuses = {t: s for t, s in conn.execute(sa.select(_j.c.title, _j.c.status))}
     assert statuses == {"Red Comunitaria": "ineligible", "Radio Aldea": "eligible"}
+    # The owner's own page says the same, in Spanish: the listed reason, not its English words.
+    async with signed_in(portal.url, mail, owner["email"], language=None) as browser_:
+        mine = (await browser_.get("/my")).text
+    assert "No nominado:" in mine
+    assert "El proyecto se presentó en una categoría que no le corresponde." in mine
+    assert "wrong category" not in mine and "facilitator" not in mine
 
 
 async def test_with_the_mail_server_down_the_owners_mail_is_queued_then_sent(
