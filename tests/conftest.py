@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -32,7 +33,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from core.db import create_db_engine, migrate
+from core.db import create_db_engine, get_engine, migrate
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from devstack.temporal import binary
@@ -102,10 +103,20 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'wsis.db'}"
+def db_url(tmp_path: Path, migrated_database: Path) -> str:
+    """A database of the test's own at the schema's head (a copy of one migrated file)."""
+    return f"sqlite:///{shutil.copy(migrated_database, tmp_path / 'wsis.db')}"
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database migrated to the head once per run: every test copies it
+    (running the migrations for each of some 400 tests took minutes)."""
+    path = tmp_path_factory.mktemp("migrated") / "wsis.db"
+    url = f"sqlite:///{path}"
     migrate(url)
-    return url
+    get_engine(url).dispose()  # the engine core.db.migrate used: its WAL checkpointed
+    return path
 
 
 @pytest.fixture

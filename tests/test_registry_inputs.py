@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from core.db import create_db_engine, get_engine, migrate
+from core.db import create_db_engine
 from core.files import FileRefused
 from intake.participants import import_participants
 from models.tables import Participant
@@ -33,17 +33,6 @@ def person(i: int) -> str:
 def registry(engine: Engine) -> dict[str, sa.Row[tuple[object, ...]]]:
     with engine.connect() as conn:
         return {r.email: r for r in conn.execute(sa.select(_p)).all()}
-
-
-@pytest.fixture(scope="session")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated, empty database file, migrated once: each example copies it (an example
-    that ran every migration took a second; the property is about the import)."""
-    path = tmp_path_factory.mktemp("template") / "wsis.db"
-    url = f"sqlite:///{path}"
-    migrate(url)
-    get_engine(url).dispose()  # the one core.db.migrate used
-    return path
 
 
 def starter(*args: str, db_url: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -214,9 +203,11 @@ def test_cli_import_refuses_in_one_line_with_status_2(tmp_path: Path, db_url: st
         max_size=20,
     )
 )
-def test_any_registry_lines_give_rows_or_refusals(migrated: Path, chunks: list[bytes]) -> None:
+def test_any_registry_lines_give_rows_or_refusals(
+    migrated_database: Path, chunks: list[bytes]
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{shutil.copy(migrated, Path(folder) / 'wsis.db')}"
+        url = f"sqlite:///{shutil.copy(migrated_database, Path(folder) / 'wsis.db')}"
         engine = create_db_engine(url)
         try:
             path = Path(folder) / "people.csv"
@@ -230,9 +221,9 @@ def test_any_registry_lines_give_rows_or_refusals(migrated: Path, chunks: list[b
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=200) | st.sampled_from([b"", b"email\n", b"naam,email\nA,a@b.org\n"]))
-def test_a_file_refused_whole_writes_nothing(migrated: Path, data: bytes) -> None:
+def test_a_file_refused_whole_writes_nothing(migrated_database: Path, data: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{shutil.copy(migrated, Path(folder) / 'wsis.db')}"
+        url = f"sqlite:///{shutil.copy(migrated_database, Path(folder) / 'wsis.db')}"
         engine = create_db_engine(url)
         try:
             path = Path(folder) / "people.csv"
