@@ -8,9 +8,6 @@ from typing import Annotated
 import typer
 
 from cli.common import INVALID, fail
-from core.db import get_engine, migrate
-from core.files import FileRefused
-from intake.participants import import_participants
 from models.text import printable
 
 participants = typer.Typer(no_args_is_help=True, help="The stakeholder registry.")
@@ -32,6 +29,10 @@ def participants_import(
     """Load the stakeholder registry from CSV (name, email, organization, country,
     stakeholder_type, language, verified). Every bad line is listed with its line number and
     reason; every good line is kept. Exit status 2 if any line was refused."""
+    from core.db import get_engine, migrate
+    from core.files import FileRefused
+    from intake.participants import import_participants
+
     migrate()
     try:
         report = import_participants(
@@ -55,5 +56,7 @@ def participants_import(
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations."""
+    from core.db import migrate
+
     migrate()
     typer.echo("database is up to date")

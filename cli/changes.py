@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
@@ -25,21 +25,10 @@ from cli.common import (
     no_address,
     validated,
 )
-from mail.compose import local_time
 from models import ids
-from models.cycle import Venue, WebLink
-from models.wire import (
-    Cancellation,
-    CeremonyChange,
-    DeadlineChange,
-    ForumMove,
-    MeetingChange,
-    SelectionChange,
-)
-from services import changes
-from workflows.ocp import OcpWorkflow
-from workflows.prizes import PrizeContestWorkflow
-from workflows.process import ProcessWorkflow
+
+if TYPE_CHECKING:
+    from services import changes
 
 commands = typer.Typer()
 
@@ -67,6 +56,8 @@ NoticeFile = Annotated[
 
 def _notice(pairs: list[str] | None, file: Path | None) -> dict[str, str]:
     """The public notice; prints which languages will read it in English."""
+    from services import changes
+
     found = changes.notices(pairs, file)
     if fallback := changes.fallback_languages(found):
         typer.echo(f"notice in {', '.join(found)}; in English for {', '.join(fallback)}")
@@ -87,6 +78,8 @@ def _checked(kind: Any, value: str | None, option: str) -> str | None:
 
 def _outcome_lines(outcome: changes.Outcome) -> list[str]:
     """What the secretariat reads of one process's answer."""
+    from mail.compose import local_time
+
     wid = outcome.workflow_id
     if outcome.refused is not None:
         return [f"{wid}: {outcome.refused}"]
@@ -114,6 +107,8 @@ def _outcome_lines(outcome: changes.Outcome) -> list[str]:
 def _send(targets: list[str] | None, update: Any, change: Any, *, cycle: str = "") -> None:
     """Send ``update`` to each process in ``targets`` (every process of ``cycle`` when None);
     print each refusal (exit 1), the new plan, or what the change waits for. One client."""
+    from services import changes
+
     outcomes = asyncio.run(changes.send(targets, update, change, cycle=cycle))
     for outcome in outcomes:
         for line in _outcome_lines(outcome):
@@ -138,6 +133,9 @@ def change_deadline(
     ] = "submissions",
 ) -> None:
     """Extend or bring forward a deadline; intake and reminders follow at once."""
+    from models.wire import DeadlineChange
+    from workflows.process import ProcessWorkflow
+
     change = validated(
         DeadlineChange,
         deadline=deadline,
@@ -165,6 +163,10 @@ def move_meeting(
     virtual_only: Annotated[bool | None, typer.Option("--virtual-only/--in-person")] = None,
 ) -> None:
     """Move an OCP meeting or change its venue, link or format; invitees get an updated .ics."""
+    from models.cycle import Venue, WebLink
+    from models.wire import MeetingChange
+    from workflows.ocp import OcpWorkflow
+
     change = validated(
         MeetingChange,
         meeting=meeting,
@@ -192,6 +194,9 @@ def move_ceremony(
     contest: Contest = ids.PRIZES_SLUG,
 ) -> None:
     """Move the WSIS Prize Ceremony of one contest (move-forum moves every one with it)."""
+    from models.wire import CeremonyChange
+    from workflows.prizes import PrizeContestWorkflow
+
     change = validated(
         CeremonyChange,
         at=instant(to, "--to"),
@@ -212,6 +217,9 @@ def move_selection(
 ) -> None:
     """Move the end of phase IV (the Expert Group's selection, the Champions' announcement);
     the experts' reminders are planned again from it. Nobody else is mailed."""
+    from models.wire import SelectionChange
+    from workflows.prizes import PrizeContestWorkflow
+
     change = validated(SelectionChange, ends=instant(to, "--to"), requested_by=by, reason=reason)
     _send([ids.contest_id(cycle, contest)], PrizeContestWorkflow.move_selection, change)
 
@@ -228,6 +236,9 @@ def move_forum(
 ) -> None:
     """Move the Forum: the OCP's final brief and every ceremony move with it, checked
     together first; each process tells its participants once."""
+    from models.wire import ForumMove
+    from services import changes
+
     move = validated(
         ForumMove,
         starts=instant(starts, "--starts"),
@@ -264,6 +275,9 @@ def cancel(
     This is the cancel to use: it says who and why. Temporal's own Cancel (the Web UI's
     button, ``temporal workflow cancel``) ends a process just as cleanly; Terminate does not
     (windows stay open until their deadlines and nobody is told)."""
+    from models.wire import Cancellation
+    from workflows.process import ProcessWorkflow
+
     change = validated(
         Cancellation,
         requested_by=by,

@@ -6,19 +6,22 @@ A refusal is one line on standard error; stored text is printed through ``printa
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client
 
-from core.settings import Settings, get_settings
-from intake.fields import reasons as form_reasons
 from models.text import looks_like_address, printable
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from core.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -70,6 +73,8 @@ def refusal(exc: Exception) -> str:
 
 def reasons(exc: ValidationError) -> str:
     """A pydantic error as one line: ``field: why; field: why``."""
+    from intake.fields import reasons as form_reasons
+
     return form_reasons(exc)
 
 
@@ -129,6 +134,19 @@ def report_outcomes(outcomes: Iterable[Outcome]) -> None:
 
 async def connect(settings: Settings | None = None) -> Client:
     """A Temporal client with the engine's data converter."""
+    from core.settings import get_settings
     from worker import connect as worker_connect
 
     return await worker_connect(settings or get_settings())
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """A stand-in for the function ``module.name`` that imports its module when first called
+    (see ``cli/app.py``): for the names a test or a caller reaches as ``cli.<module>.name``."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{module}.{name}``, imported when first called."
+    return call

@@ -8,21 +8,21 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
-from cli.common import Cycle, iso_utc
+from cli.common import Cycle, iso_utc, lazy
 from cli.staff import operator
-from core.log import configure_logging
-from mail.compose import local_time
-from models.cycle import CycleConfig
 from models.phases import OCP_PHASES, PRIZE_PHASES
-from models.wire import ProcessStatus
-from services import cycles
-from services.cycles import ProcessReport, start_cycle
-from services.next_cycle import write_next_cycle
+
+if TYPE_CHECKING:
+    from models.cycle import CycleConfig
+    from models.wire import ProcessStatus
+    from services.cycles import ProcessReport, start_cycle
+else:  # tests and the demo start a cycle through ``cli.cycle.start_cycle``
+    start_cycle = lazy("services.cycles", "start_cycle")
 
 __all__ = ["commands", "start_cycle"]
 
@@ -30,8 +30,16 @@ commands = typer.Typer()
 
 
 def load(path: Path) -> CycleConfig:
-    """The cycle file at ``path`` (``services.cycles.load``; the CLI prints its problems)."""
-    return cycles.load(path)
+    """The cycle file at ``path`` (as ``services.cycles.load``; the CLI prints its problems),
+    read without loading the engine unless the file is refused."""
+    from models.cycle_file import ConfigError, load_cycle
+
+    try:
+        return load_cycle(path)
+    except ConfigError as exc:
+        from services.cycles import CycleFileRefused
+
+        raise CycleFileRefused(exc.source, list(exc.problems)) from None
 
 
 def _line(label: str, when: datetime, zone: str) -> str:
@@ -87,6 +95,8 @@ def start(
 ) -> None:
     """Start the cycle described in FILE: the OCP and every contest (refused if it runs, or
     if any of its actions is already past, unless --skip-past)."""
+    from services import cycles
+
     cycle = load(file)
     if preview:
         for line in preview_lines(cycle):
@@ -101,6 +111,8 @@ def start(
 
 def preview_lines(cycle: CycleConfig) -> list[str]:
     """The calendar of ``cycle``: every action with its local and UTC time and its reach."""
+    from services import cycles
+
     seen = cycles.preview(cycle)
     lines = [f"{cycle.cycle_id}: {len(seen.actions)} actions; the community: {seen.community}"]
     for action, people in seen.actions:
@@ -140,6 +152,8 @@ def _report_lines(report: ProcessReport, cycle_id: str) -> list[str]:
 
 
 def _process_lines(status: ProcessStatus) -> list[str]:
+    from mail.compose import local_time
+
     lines = [f"  phase: {status.phase_name}"]
     if status.cancelled:
         lines.append(f"  cancelled: {status.cancelled}")
@@ -160,6 +174,9 @@ def _process_lines(status: ProcessStatus) -> list[str]:
 @commands.command()
 def status(cycle: Cycle) -> None:
     """Each process of a cycle (YEAR or id): phase, actions still to come, counts."""
+    from core.log import configure_logging
+    from services import cycles
+
     configure_logging()
     reports = asyncio.run(cycles.status(cycle))
     cycle_id = reports[0].workflow_id if reports else cycle
@@ -177,5 +194,7 @@ def next_cycle(
 ) -> None:
     """Write next year's cycle file from FILE: every instant 52 weeks later at the same local
     time and weekday in its own zone, the year and the titles carrying it moved; checked."""
+    from services.next_cycle import write_next_cycle
+
     cycle = write_next_cycle(file, year, out)
     typer.echo(f"{out}: {cycle.cycle_id}: {cycle.display_title} (valid); review it, then start")

@@ -6,12 +6,9 @@ import asyncio
 from typing import Annotated
 
 import typer
-from temporalio.client import WorkflowUpdateFailedError
 
 from cli.common import Contest, Cycle, connect, fail, no_address, refusal, validated
 from models import ids
-from models.wire import WinnerSelection
-from workflows.prizes import PrizeContestWorkflow
 
 commands = typer.Typer()
 
@@ -30,6 +27,10 @@ def select_winner(
     ] = "expert-group",
 ) -> None:
     """Phase IV: record the Expert Group's winner of a category, from its shortlist."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from models.wire import WinnerSelection
+    from workflows.prizes import PrizeContestWorkflow
 
     selection = validated(WinnerSelection, category=category, project_ids=project, requested_by=by)
 

@@ -9,9 +9,6 @@ from typing import Annotated
 import typer
 
 from cli.common import INVALID, fail
-from services.database import ready_engine
-from services.exports import FORMATS, export
-from services.lists import KINDS, Query
 
 commands = typer.Typer()
 
@@ -29,6 +26,10 @@ def export_list(
     status: str = "",
 ) -> None:
     """Export a list (what the console's list shows) as CSV or XLSX, formulas neutralised."""
+    from services.database import ready_engine
+    from services.exports import FORMATS, export
+    from services.lists import KINDS, Query
+
     if kind not in KINDS:
         raise fail(f"{kind[:30]!r}: give participants, submissions or projects", INVALID)
     if fmt not in FORMATS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -22,26 +22,37 @@ from cli.common import (
     Cycle,
     Outcome,
     fail,
+    lazy,
     reasons,
     report_outcomes,
 )
 from cli.staff import operator
-from core.db import get_engine, migrate
 from core.files import FileRefused
-from core.settings import get_settings
-from intake.acks import AckOutcome
 from intake.csvfile import Columns, CsvProblem, read_csv
-from intake.fields import REASON_LIMIT
-from intake.ocp import OcpForm, submit_ocp
-from intake.prizes import ProjectForm, submit_project
-from intake.votes import MAX_ID, Ballot, cast_votes
-from intake.windows import Refused
 from models import ids
 from models.text import clean_line, clean_text
-from services import eligibility
 from services.errors import Refused as ServiceRefused
 
+if TYPE_CHECKING:
+    from core.db import get_engine, migrate
+    from core.settings import get_settings
+    from intake.acks import AckOutcome
+    from intake.ocp import submit_ocp
+    from intake.votes import Ballot
+else:  # reached (and replaced in tests) as ``cli.intake.<name>``
+    get_engine, migrate = lazy("core.db", "get_engine"), lazy("core.db", "migrate")
+    get_settings = lazy("core.settings", "get_settings")
+    submit_ocp = lazy("intake.ocp", "submit_ocp")
+
 commands = typer.Typer()
+
+# ``intake.votes.MAX_ID`` and the codes of ``services.eligibility.REASONS``, which the options
+# need when the command line is built, without importing those modules (see cli/app.py).
+MAX_ID = 2**63 - 1
+REASON_CODES = (
+    "incomplete", "out-of-scope", "wrong-category", "not-implemented", "duplicate",
+    "earlier-winner", "other",
+)  # fmt: skip
 
 CsvFile = Annotated[Path | None, typer.Option("--csv", help="A batch: one row each")]
 ProjectId = Annotated[int | None, typer.Option(min=1, max=MAX_ID)]
@@ -116,6 +127,9 @@ def submit_ocp_command(
     csv_file: CsvFile = None,
 ) -> None:
     """Record an official OCP submission (or a CSV batch) and acknowledge it by email."""
+    from intake.ocp import OcpForm
+    from intake.windows import Refused
+
     migrate()
     process_id = ids.ocp_id(cycle)
     single = {
@@ -167,6 +181,9 @@ def submit_project_command(
     csv_file: CsvFile = None,
 ) -> None:
     """Submit a project to a contest (phase I) and acknowledge it by email."""
+    from intake.prizes import ProjectForm, submit_project
+    from intake.windows import Refused
+
     migrate()
     process_id = ids.contest_id(cycle, contest)
     single = {
@@ -211,7 +228,7 @@ def nominate(
     ] = None,
     reason: Annotated[
         str,
-        typer.Option(help=f"The listed reason its owner reads: {', '.join(eligibility.REASONS)}"),
+        typer.Option(help=f"The listed reason its owner reads: {', '.join(REASON_CODES)}"),
     ] = "",
     note: Annotated[str, typer.Option(help="Internal note (audit log only; never mailed)")] = "",
     csv_file: Annotated[
@@ -220,6 +237,10 @@ def nominate(
 ) -> None:
     """Phase II: mark a submission ineligible (or a CSV of them); its owner is e-mailed the
     listed reason at once, in their language. The same service as the console's."""
+    from intake.fields import REASON_LIMIT
+    from intake.windows import Refused
+    from services import eligibility
+
     process_id = ids.contest_id(cycle, contest)
     single = {"project_id": str(ineligible or ""), "reason": reason, "note": note}
     outcomes: list[Outcome] = []
@@ -254,20 +275,25 @@ def nominate(
         except Exception as exc:
             outcomes.append(_failed(where, exc))
             continue
-        outcomes.append(Outcome(f"{where} {pid}", done=f"marked ineligible; {TOLD[told]}"))
+        outcomes.append(Outcome(f"{where} {pid}", done=f"marked ineligible; {told_line(told)}"))
     report_outcomes(outcomes)
 
 
-# What became of the owner's e-mail, as the command line reports it.
-TOLD = {
-    AckOutcome.SENT: "its owner was e-mailed",
-    AckOutcome.QUEUED: "its owner's e-mail is queued (mail server unavailable; retried)",
-    AckOutcome.REFUSED: "its owner's e-mail was refused by the mail server (see the outbox)",
-}
+def told_line(outcome: AckOutcome) -> str:
+    """What became of the owner's e-mail, as the command line reports it."""
+    from intake.acks import AckOutcome
+
+    return {
+        AckOutcome.SENT: "its owner was e-mailed",
+        AckOutcome.QUEUED: "its owner's e-mail is queued (mail server unavailable; retried)",
+        AckOutcome.REFUSED: "its owner's e-mail was refused by the mail server (see the outbox)",
+    }[outcome]
 
 
 def ballot_of(data: dict[str, Any]) -> Ballot:
     """A ballot from a form or a CSV line; ``ValueError`` naming the field otherwise."""
+    from intake.votes import Ballot
+
     voter = clean_line(str(data.get("voter") or ""))
     category = clean_line(str(data.get("category") or ""))
     if not voter:
@@ -292,6 +318,9 @@ def vote(
     ] = None,
 ) -> None:
     """Phase III: cast a vote (or a CSV batch); one vote per voter per category."""
+    from intake.votes import cast_votes
+    from intake.windows import Refused
+
     process_id = ids.contest_id(cycle, contest)
     single = {"voter": voter or "", "category": category or "", "project": project or ""}
     outcomes: dict[int, Outcome] = {}

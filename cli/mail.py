@@ -7,9 +7,6 @@ from typing import Annotated
 import typer
 
 from cli.common import INVALID, fail
-from core.db import get_engine, migrate
-from mail.inbound.report import bounce_report
-from mail.inbound.standing import re_enable
 from models.text import printable
 
 commands = typer.Typer(no_args_is_help=True, help="Mail that came back: bounces, complaints.")
@@ -28,6 +25,9 @@ def bounces(
     """Bounces per campaign (by kind, against the messages sent), the participants whose
     bulk mail is suspended (count and ids; addresses only with --addresses), complaints, and
     what the inbound service received."""
+    from core.db import get_engine, migrate
+    from mail.inbound.report import bounce_report
+
     migrate()
     report = bounce_report(get_engine(), campaign=campaign, addresses=addresses)
     typer.echo("bounces per campaign:" if report.per_campaign else "no bounces")
@@ -51,6 +51,9 @@ def bounces(
 @commands.command("reenable")
 def reenable(participant_id: int) -> None:
     """Lift the suspension of a participant's bulk mail (their mailbox works again)."""
+    from core.db import get_engine, migrate
+    from mail.inbound.standing import re_enable
+
     migrate()
     if not re_enable(get_engine(), participant_id):
         raise fail(f"participant {participant_id} is not suspended", INVALID)

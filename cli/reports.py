@@ -7,10 +7,8 @@ from typing import Annotated
 import typer
 
 from cli.common import Contest, Cycle, fail
-from core.db import get_engine
 from models import ids
 from models.text import printable
-from reports.prizes import nominations, results, results_are_public
 
 commands = typer.Typer(no_args_is_help=True, help="Reports from the database.")
 
@@ -22,6 +20,9 @@ def report_nominations(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on standard output")] = False,
 ) -> None:
     """Nominated projects by stakeholder type, with counts and percentages (one decimal)."""
+    from core.db import get_engine
+    from reports.prizes import nominations
+
     process_id = ids.contest_id(cycle, contest)
     found = nominations(process_id, get_engine())
     if as_csv:
@@ -47,6 +48,9 @@ def report_results(
     ] = False,
 ) -> None:
     """Votes per project, shortlist, winners and Champions per category."""
+    from core.db import get_engine
+    from reports.prizes import results, results_are_public
+
     process_id = ids.contest_id(cycle, contest)
     if not before_ceremony and not results_are_public(process_id, get_engine()):
         raise fail(

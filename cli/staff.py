@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from models.text import printable
-from services import staff
-from services.database import ready_engine
 
 commands = typer.Typer(no_args_is_help=True, help="Staff accounts and their roles.")
 
@@ -29,6 +27,9 @@ def add(
 ) -> None:
     """Grant ROLE to ADDRESS (or change their role); they sign in at /staff/ with the
     e-mailed link and an authenticator app, enrolled at their first sign-in."""
+    from services import staff
+    from services.database import ready_engine
+
     member = staff.add(ready_engine(), address, role, actor=operator(), name=name)
     typer.echo(printable(f"staff:{member.id} is {member.role}; sign in at /staff/"))
 
@@ -36,6 +37,9 @@ def add(
 @commands.command("remove")
 def remove(address: str) -> None:
     """Revoke ADDRESS's staff account; its sessions end at once."""
+    from services import staff
+    from services.database import ready_engine
+
     staff.remove(ready_engine(), address, actor=operator())
     typer.echo("removed; their sessions have ended")
 
@@ -43,6 +47,9 @@ def remove(address: str) -> None:
 @commands.command("list")
 def list_staff() -> None:
     """Every staff account: id, role, whether the second factor is enrolled."""
+    from services import staff
+    from services.database import ready_engine
+
     for member in staff.members(ready_engine()):
         enrolled = "enrolled" if member.enrolled else "second factor not yet enrolled"
         typer.echo(printable(f"staff:{member.id}  {member.role:<12} {member.email}  {enrolled}"))

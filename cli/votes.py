@@ -14,11 +14,8 @@ import typer
 
 from cli.common import INVALID, Contest, Cycle, fail, instant
 from cli.staff import operator
-from core.db import get_engine
 from models import ids
-from models.cycle import Duration
 from models.text import printable
-from services import votes
 from services.errors import Refused
 
 commands = typer.Typer(no_args_is_help=True, help="Review the votes of a contest before its tally.")
@@ -26,6 +23,8 @@ commands = typer.Typer(no_args_is_help=True, help="Review the votes of a contest
 
 def _span(text: str, option: str) -> timedelta:
     from pydantic import TypeAdapter, ValidationError
+
+    from models.cycle import Duration
 
     try:
         span: timedelta = TypeAdapter(Duration).validate_python(text)
@@ -36,6 +35,9 @@ def _span(text: str, option: str) -> timedelta:
 
 def count_lines(process_id: str) -> list[str]:
     """Votes per day (UTC) and per category, and how many were voided: counts only."""
+    from core.db import get_engine
+    from services import votes
+
     found = votes.counts(get_engine(), process_id)
     lines = [f"  votes: {found.total} ({found.voided} voided)"]
     if found.by_day:
@@ -64,6 +66,9 @@ def clusters(
 ) -> None:
     """Many new accounts voting alike from one network within minutes (evidence for the
     review, not a verdict); void them with `votes void --network N --from T --to T`."""
+    from core.db import get_engine
+    from services import votes
+
     process_id = ids.contest_id(cycle, contest)
     found = votes.clusters(
         get_engine(), process_id, within=_span(within, "--within"), min_voters=min_voters,
@@ -95,6 +100,9 @@ def void(
     ] = None,
 ) -> None:
     """Void the votes from a network (in a time span, for a project) before the tally."""
+    from core.db import get_engine
+    from services import votes
+
     process_id = ids.contest_id(cycle, contest)
     try:
         done = votes.void(
