@@ -6,12 +6,10 @@ an accepted one is in the workflow history with who asked and why.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
 
 from cli.common import (
     INVALID,
@@ -68,6 +66,8 @@ def _checked(kind: Any, value: str | None, option: str) -> str | None:
     """``value`` by the cycle file's rules for the field (a venue, a link), or exit 2."""
     if value is None:
         return None
+    from pydantic import TypeAdapter, ValidationError
+
     try:
         checked: str = TypeAdapter(kind).validate_python(value)
     except ValidationError as exc:
@@ -107,6 +107,8 @@ def _outcome_lines(outcome: changes.Outcome) -> list[str]:
 def _send(targets: list[str] | None, update: Any, change: Any, *, cycle: str = "") -> None:
     """Send ``update`` to each process in ``targets`` (every process of ``cycle`` when None);
     print each refusal (exit 1), the new plan, or what the change waits for. One client."""
+    import asyncio
+
     from services import changes
 
     outcomes = asyncio.run(changes.send(targets, update, change, cycle=cycle))
@@ -236,6 +238,8 @@ def move_forum(
 ) -> None:
     """Move the Forum: the OCP's final brief and every ceremony move with it, checked
     together first; each process tells its participants once."""
+    import asyncio
+
     from models.wire import ForumMove
     from services import changes
 

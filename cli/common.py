@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
 
 from models.text import looks_like_address, printable
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
     from temporalio.client import Client
 
     from core.settings import Settings
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 REFUSED = 1
 INVALID = 2
@@ -81,6 +81,8 @@ def reasons(exc: ValidationError) -> str:
 def validated(model: type[M], **fields: Any) -> M:
     """``model(**fields)`` that passes its own ``problems()`` check, if it has one (the wire
     models do: they validate at the edges), or exit 2 with the reasons on one line."""
+    from pydantic import ValidationError
+
     try:
         value = model(**fields)
     except ValidationError as exc:

@@ -5,7 +5,6 @@ A thin front over ``services.cycles``: the console calls the same operations.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -95,6 +94,8 @@ def start(
 ) -> None:
     """Start the cycle described in FILE: the OCP and every contest (refused if it runs, or
     if any of its actions is already past, unless --skip-past)."""
+    import asyncio
+
     from services import cycles
 
     cycle = load(file)
@@ -174,6 +175,8 @@ def _process_lines(status: ProcessStatus) -> list[str]:
 @commands.command()
 def status(cycle: Cycle) -> None:
     """Each process of a cycle (YEAR or id): phase, actions still to come, counts."""
+    import asyncio
+
     from core.log import configure_logging
     from services import cycles
 

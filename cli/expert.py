@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
@@ -27,6 +26,8 @@ def select_winner(
     ] = "expert-group",
 ) -> None:
     """Phase IV: record the Expert Group's winner of a category, from its shortlist."""
+    import asyncio
+
     from temporalio.client import WorkflowUpdateFailedError
 
     from models.wire import WinnerSelection

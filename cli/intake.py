@@ -8,12 +8,10 @@ refused on its own with its line number; one bad line never stops the others.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from cli.common import (
     INVALID,
@@ -127,6 +125,10 @@ def submit_ocp_command(
     csv_file: CsvFile = None,
 ) -> None:
     """Record an official OCP submission (or a CSV batch) and acknowledge it by email."""
+    import asyncio
+
+    from pydantic import ValidationError
+
     from intake.ocp import OcpForm
     from intake.windows import Refused
 
@@ -181,6 +183,10 @@ def submit_project_command(
     csv_file: CsvFile = None,
 ) -> None:
     """Submit a project to a contest (phase I) and acknowledge it by email."""
+    import asyncio
+
+    from pydantic import ValidationError
+
     from intake.prizes import ProjectForm, submit_project
     from intake.windows import Refused
 
@@ -237,6 +243,8 @@ def nominate(
 ) -> None:
     """Phase II: mark a submission ineligible (or a CSV of them); its owner is e-mailed the
     listed reason at once, in their language. The same service as the console's."""
+    import asyncio
+
     from intake.fields import REASON_LIMIT
     from intake.windows import Refused
     from services import eligibility
