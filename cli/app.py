@@ -1,7 +1,6 @@
 """The ``starter.py`` command line, assembled from one module per audience."""
 
-# Each command imports the engine it needs (Temporal, workflows, database) inside its body: a
-# command starts without loading every other command's modules (``--help`` in ~0.3 s, not ~2.5).
+# Commands import the engine in their bodies: one starts (or --help) in ~0.4 s, not ~2.5 s.
 
 from __future__ import annotations
 
