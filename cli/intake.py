@@ -28,6 +28,7 @@ from cli.staff import operator
 from core.files import FileRefused
 from intake.csvfile import Columns, CsvProblem, read_csv
 from models import ids
+from models.reasons import INELIGIBLE_REASONS
 from models.text import clean_line, clean_text
 from services.errors import Refused as ServiceRefused
 
@@ -44,13 +45,9 @@ else:  # reached (and replaced in tests) as ``cli.intake.<name>``
 
 commands = typer.Typer()
 
-# ``intake.votes.MAX_ID`` and the codes of ``services.eligibility.REASONS``, which the options
-# need when the command line is built, without importing those modules (see cli/app.py).
+# ``intake.votes.MAX_ID``, which the options need when the command line is built, without
+# importing that module (see cli/app.py).
 MAX_ID = 2**63 - 1
-REASON_CODES = (
-    "incomplete", "out-of-scope", "wrong-category", "not-implemented", "duplicate",
-    "earlier-winner", "other",
-)  # fmt: skip
 
 CsvFile = Annotated[Path | None, typer.Option("--csv", help="A batch: one row each")]
 ProjectId = Annotated[int | None, typer.Option(min=1, max=MAX_ID)]
@@ -234,7 +231,7 @@ def nominate(
     ] = None,
     reason: Annotated[
         str,
-        typer.Option(help=f"The listed reason its owner reads: {', '.join(REASON_CODES)}"),
+        typer.Option(help=f"The listed reason its owner reads: {', '.join(INELIGIBLE_REASONS)}"),
     ] = "",
     note: Annotated[str, typer.Option(help="Internal note (audit log only; never mailed)")] = "",
     csv_file: Annotated[
