@@ -45,12 +45,9 @@ else:  # reached (and replaced in tests) as ``cli.intake.<name>``
 
 commands = typer.Typer()
 
-# ``intake.votes.MAX_ID``, which the options need when the command line is built, without
-# importing that module (see cli/app.py).
-MAX_ID = 2**63 - 1
 
 CsvFile = Annotated[Path | None, typer.Option("--csv", help="A batch: one row each")]
-ProjectId = Annotated[int | None, typer.Option(min=1, max=MAX_ID)]
+ProjectId = Annotated[int | None, typer.Option(min=1, max=ids.MAX_ID)]
 
 OCP_COLUMNS = Columns(
     required=("name", "email", "organization", "country", "proposal"),
@@ -98,8 +95,8 @@ def project_id(text: object) -> int:
     if not word.isdecimal() or not word.isascii():
         raise ValueError(f"{word[:40]!r} is not a project id (a whole number)")
     value = int(word)
-    if not 0 < value <= MAX_ID:
-        raise ValueError(f"{word[:40]} is not a project id (1 to {MAX_ID})")
+    if not 0 < value <= ids.MAX_ID:
+        raise ValueError(f"{word[:40]} is not a project id (1 to {ids.MAX_ID})")
     return value
 
 
@@ -227,7 +224,7 @@ def nominate(
     cycle: Cycle,
     contest: Contest = ids.PRIZES_SLUG,
     ineligible: Annotated[
-        int | None, typer.Option(min=1, max=MAX_ID, help="Project id to mark ineligible")
+        int | None, typer.Option(min=1, max=ids.MAX_ID, help="Project id to mark ineligible")
     ] = None,
     reason: Annotated[
         str,

@@ -24,8 +24,9 @@ from sqlmodel import Session
 
 from intake.acks import queue_acks
 from intake.ballots import ballot_rule
-from intake.votes import MAX_ID, UNVERIFIED, VOTABLE
+from intake.votes import UNVERIFIED, VOTABLE
 from intake.windows import Refused, check_window
+from models.ids import MAX_ID
 from models.plan import BallotRule
 from models.tables import BallotReceipt, Participant, Project, Vote, Window, WindowKind
 from models.wire import CampaignRequest, MessageKind

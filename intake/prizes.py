@@ -21,8 +21,8 @@ from intake.fields import (
     Organization,
     Title,
 )
-from intake.votes import MAX_ID
 from intake.windows import Refused, check_window
+from models.ids import MAX_ID
 from models.tables import Participant, Project, ProjectStatus, Window, WindowKind
 from models.text import title_key, word_count
 from models.vocab import Language, StakeholderType

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from intake.fields import normalize_email
 from intake.windows import Refused, check_window
+from models.ids import MAX_ID
 from models.tables import (
     BallotReceipt,
     Participant,
@@ -29,9 +30,6 @@ from models.tables import (
     WindowKind,
 )
 
-# The largest id a database column holds (BIGINT): a larger "project id" names no project
-# and must not reach the driver, which cannot even bind it.
-MAX_ID = 2**63 - 1
 # Ballots per transaction: short enough that other submissions never wait long for the
 # write lock, long enough that a 100,000-ballot batch is not slowed by commits.
 VOTE_CHUNK = 500

@@ -8,6 +8,9 @@ kept for years: they carry no personal data.
 from __future__ import annotations
 
 PRIZES_SLUG = "prizes"
+# The largest id a database column holds (BIGINT): a larger "project id" names no project
+# and must not reach the driver, which cannot even bind it.
+MAX_ID = 2**63 - 1
 
 
 def cycle_id(cycle: str | int) -> str:
