@@ -18,8 +18,12 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/python -m devstack.demo
 
+# Two test processes share the files (each with its own servers, ports and databases):
+# most tests wait on a server, a browser or a clock. TEST_WORKERS=0 runs them in one.
+TEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The inner loop: everything but the real dev server, Chromium and PostgreSQL (a few minutes
 # less); `make test` still runs them all.
