@@ -33,7 +33,7 @@ from models.moves import rebased
 from models.tables import OcpSubmission, Project, Window
 from portal.app import create_app
 from services import cycle_files, staff
-from tests.conftest import CHROMIUM_ARGS, Portal, free_port
+from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal, free_port
 from tests.helpers import assert_eventually
 from tests.portal_flow import add_window, signed_in, token_of
 from tests.staff_flow import staff_link
@@ -41,7 +41,7 @@ from worker import build_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.devserver]
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = Path("/tmp/shots-16")
+SHOTS = SCREENSHOTS / "console"
 XSS = "<img src=x onerror=alert(1)>"
 SECRETARIAT = "officer@itu.int"
 CYCLE = "wsis-2024-console"

@@ -8,7 +8,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -23,13 +22,13 @@ from devstack.catcher import MailCatcher
 from models.tables import Project
 from portal.app import create_app
 from services import judging, staff
-from tests.conftest import CHROMIUM_ARGS, Portal, free_port
+from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal, free_port
 from tests.phase_four_flow import PID, phase_four
 from tests.staff_flow import console_page
 from worker import build_worker
 
 pytestmark = [pytest.mark.browser]
-SHOTS = Path("/tmp/shots-17")
+SHOTS = SCREENSHOTS / "judging"
 _j = Project.__table__  # type: ignore[attr-defined]
 
 
