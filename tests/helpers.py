@@ -25,9 +25,9 @@ from workflows.process import ProcessWorkflow
 
 T = TypeVar("T")
 
-# Time skips a test left running in the background (``skip_in_background``): the session's
-# cleanup cancels them after each test, pass or fail. A sleep left pending on the shared
-# time-skipping server wedges it, and every later test then times out.
+# Time skips a test left running in the background (``skip_in_background``): the
+# ``skipping_env`` fixture cancels them after each test, pass or fail, before it stops the
+# test's own time-skipping server.
 PENDING_SKIPS: set[asyncio.Task[None]] = set()
 
 

@@ -33,6 +33,7 @@ from models.moves import rebased
 from models.tables import OcpSubmission, Project, Window
 from portal.app import create_app
 from services import cycle_files, staff
+from tests.accessibility import serious_violations
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal, free_port
 from tests.helpers import assert_eventually
 from tests.portal_flow import add_window, signed_in, token_of
@@ -82,9 +83,12 @@ def console(
 
 
 async def shot(page: Page, name: str) -> None:
-    """A screenshot of the page at 1280 px, and no hostile markup came alive on it."""
+    """A screenshot of the page at 1280 px, no hostile markup came alive on it, and axe-core
+    finds no serious or critical WCAG 2.1 A/AA violation."""
     assert await page.locator("img[src='x']").count() == 0, name
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    bad = await serious_violations(page)
+    assert not bad, f"{name}: {bad}"
 
 
 def draft_cycle(folder: Path) -> None:

@@ -22,6 +22,7 @@ from devstack.catcher import MailCatcher
 from models.tables import Project
 from portal.app import create_app
 from services import judging, staff
+from tests.accessibility import serious_violations
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal, free_port
 from tests.phase_four_flow import PID, phase_four
 from tests.staff_flow import console_page
@@ -63,7 +64,10 @@ def judged(
 
 
 async def shot(page: Page, name: str) -> None:
+    """A screenshot of the page, and axe-core finds no serious or critical violation on it."""
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    bad = await serious_violations(page)
+    assert not bad, f"{name}: {bad}"
 
 
 async def test_an_expert_scores_and_recuses_and_the_lead_chooses(

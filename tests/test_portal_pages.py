@@ -16,20 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from sqlalchemy.engine import Engine
 
 from devstack.catcher import MailCatcher
 from models.tables import Vote
 from portal.pages import LANGUAGE_COOKIE
+from tests.accessibility import serious_violations
 from tests.conftest import CHROMIUM_ARGS, Portal
 from tests.portal_flow import Contest, add_window, signed_in
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ["WSIS_SHOTS"]) / "pages" if os.environ.get("WSIS_SHOTS") else None
 WIDTHS = (390, 1280)
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 OCP = "wsis-2030-ocp"
 SUBMISSIONS = "wsis-2031-prizes"
 VOTER = "participant20@example.org"  # owns no project in the contest fixture
@@ -76,20 +75,11 @@ async def open_context(
     return context
 
 
-async def look(page: Page, name: str, lang: str, width: int, axe: Axe) -> list[str]:
+async def look(page: Page, name: str, lang: str, width: int) -> list[str]:
     """Return the page's serious or critical axe violations (and screenshot it if asked)."""
     if SHOTS:
         await page.screenshot(path=str(SHOTS / f"{name}-{lang}-{width}.png"), full_page=True)
-    # Only the violations are collected: the passes' node lists made each run several times
-    # slower and are never read.
-    options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
-    found = await axe.run(page, options=options)
-    bad = []
-    for violation in found.response["violations"]:
-        if violation["impact"] in ("serious", "critical"):
-            targets = [str(n["target"]) for n in violation["nodes"]][:3]
-            bad.append(f"{name} {lang} {width}: {violation['id']} {targets}")
-    return bad
+    return [f"{name} {lang} {width}: {problem}" for problem in await serious_violations(page)]
 
 
 def shot_name(path: str, signed: bool) -> str:
@@ -108,7 +98,6 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 async def test_every_page_reads_well_and_passes_axe_in_english_and_arabic(
     browser: Browser, portal: Portal, mail: MailCatcher, stage: Contest
 ) -> None:
-    axe = Axe()
     cookies = await session_cookies(portal, mail)
     problems: list[str] = []
     for lang in ("en", "ar"):
@@ -121,12 +110,12 @@ async def test_every_page_reads_well_and_passes_axe_in_english_and_arabic(
                 for path in paths:
                     await page.goto(portal.url + path)
                     assert await page.get_attribute("html", "lang") == lang, path
-                    problems += await look(page, shot_name(path, signed), lang, width, axe)
+                    problems += await look(page, shot_name(path, signed), lang, width)
                 if signed:  # the ballot's review and a form with its error summary
                     await page.goto(f"{portal.url}/ballot/{stage.process_id}")
                     await page.locator("fieldset.category input[type=radio]").first.check()
                     await page.locator("form[action$='/review'] button[type=submit]").click()
-                    problems += await look(page, "in-ballot_review", lang, width, axe)
+                    problems += await look(page, "in-ballot_review", lang, width)
                 else:
                     await page.goto(f"{portal.url}/signup")
                     await page.locator("#email").fill("not an address")
@@ -136,7 +125,7 @@ async def test_every_page_reads_well_and_passes_axe_in_english_and_arabic(
                     )
                     await page.locator("form[action='/signup'] button[type=submit]").click()
                     await expect(page.locator(".error-summary a[href='#email']")).to_be_visible()
-                    problems += await look(page, "out-signup_problem", lang, width, axe)
+                    problems += await look(page, "out-signup_problem", lang, width)
                 await context.close()
     assert not problems, "\n".join(problems)
 
