@@ -191,34 +191,55 @@ class Portal:
     settings: Settings
 
 
-@pytest.fixture
-def portal(settings: Settings, engine: Engine) -> Iterator[Portal]:
-    """The real portal (FastAPI under uvicorn) on a free port, over ``engine``."""
+@contextlib.contextmanager
+def serve_portal(
+    settings: Settings,
+    engine: Engine,
+    *,
+    temporal: Client | None = None,
+    temporal_address: str | None = None,
+) -> Iterator[Portal]:
+    """The real portal (FastAPI under uvicorn) on a free port, over ``engine``. With
+    ``temporal`` it reads the processes' phases through that client and never reuses an answer
+    (a time-skipping server's clock jumps); ``temporal_address`` is the cluster its console's
+    changes go to."""
     from portal.app import create_app
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    served = settings.model_copy(
-        update={
-            "portal_url": url,
-            "unsubscribe_url": f"{url}/unsubscribe/{{token}}",
-            "portal_secret": SecretStr("a test key, not a secret"),
-        }
-    )
+    update: dict[str, object] = {
+        "portal_url": url,
+        "unsubscribe_url": f"{url}/unsubscribe/{{token}}",
+        "portal_secret": SecretStr("a test key, not a secret"),
+    }
+    if temporal_address:
+        update["temporal_address"] = temporal_address
+    served = settings.model_copy(update=update)
+    app = create_app(served, engine, temporal=temporal)
+    if temporal is not None:
+        app.state.states.fresh = 0.0
     config = uvicorn.Config(
-        create_app(served, engine), host="127.0.0.1", port=port, log_config=None,
-        access_log=False, lifespan="off",
-    )  # fmt: skip
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the portal did not start"
-        time.sleep(0.02)
-    yield Portal(url, served)
-    server.should_exit = True
-    thread.join(10)
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the portal did not start"
+            time.sleep(0.02)
+        yield Portal(url, served)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def portal(settings: Settings, engine: Engine) -> Iterator[Portal]:
+    """The real portal (FastAPI under uvicorn) on a free port, over ``engine``."""
+    with serve_portal(settings, engine) as served:
+        yield served
 
 
 PEOPLE = [

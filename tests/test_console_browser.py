@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +18,7 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 import tomli_w
-import uvicorn
 from playwright.async_api import Page, async_playwright, expect
-from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -31,10 +27,9 @@ from devstack.catcher import MailCatcher
 from models.cycle_file import load_cycle
 from models.moves import rebased
 from models.tables import OcpSubmission, Project, Window
-from portal.app import create_app
 from services import cycle_files, staff
 from tests.accessibility import serious_violations
-from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal, free_port
+from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal, serve_portal
 from tests.helpers import assert_eventually
 from tests.portal_flow import add_window, signed_in, token_of
 from tests.staff_flow import staff_link
@@ -57,29 +52,9 @@ def console(
 ) -> Iterator[Portal]:  # fmt: skip
     """The portal (and its console) on the dev server, with drafts kept in ``tmp_path``."""
     monkeypatch.setattr(cycle_files, "DRAFTS", tmp_path / "drafts")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    served = settings.model_copy(
-        update={
-            "portal_url": url,
-            "unsubscribe_url": f"{url}/unsubscribe/{{token}}",
-            "portal_secret": SecretStr("a test key, not a secret"),
-            "temporal_address": dev_env.client.service_client.config.target_host,
-        }
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(served, engine), host="127.0.0.1", port=port, log_config=None,
-                       access_log=False, lifespan="off")
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    yield Portal(url, served)
-    server.should_exit = True
-    thread.join(10)
+    address = dev_env.client.service_client.config.target_host
+    with serve_portal(settings, engine, temporal_address=address) as served:
+        yield served
 
 
 async def shot(page: Page, name: str) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import threading
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -18,8 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -33,7 +29,7 @@ from portal.pages import LANGUAGE_COOKIE
 from services.errors import Refused
 from services.next_cycle import next_cycle_text
 from services.prepared import prepare
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, serve_portal
 from tests.portal_flow import signed_in
 from tests.test_prizes import project_form
 from worker import build_worker
@@ -101,28 +97,9 @@ async def visitor(
     skipping_env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The portal reading plans through the test server's client, and a visitor."""
-    from portal.app import create_app
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    served = settings.model_copy(
-        update={"portal_url": url, "portal_secret": SecretStr("a test key, not a secret")}
-    )
-    app = create_app(served, engine, temporal=skipping_env.client)
-    app.state.states.fresh = 0.0
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the portal did not start"
-        await asyncio.sleep(0.02)
-    async with httpx.AsyncClient(base_url=url) as client:
-        yield client
-    server.should_exit = True
-    thread.join(10)
+    with serve_portal(settings, engine, temporal=skipping_env.client) as served:
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            yield client
 
 
 def _subject(mail: MailCatcher, campaign: str, address: str) -> str:

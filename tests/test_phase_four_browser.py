@@ -5,25 +5,20 @@ workflow records. Screenshots in /tmp/shots-17."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from playwright.async_api import Page, async_playwright, expect
-from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from models.tables import Project
-from portal.app import create_app
 from services import judging, staff
 from tests.accessibility import serious_violations
-from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal, free_port
+from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, Portal, serve_portal
 from tests.phase_four_flow import PID, phase_four
 from tests.staff_flow import console_page
 from worker import build_worker
@@ -38,29 +33,9 @@ def judged(
     settings: Settings, engine: Engine, skipping_env: WorkflowEnvironment
 ) -> Iterator[Portal]:
     """The portal and its console, on the time-skipping server."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    served = settings.model_copy(
-        update={
-            "portal_url": url,
-            "unsubscribe_url": f"{url}/unsubscribe/{{token}}",
-            "portal_secret": SecretStr("a test key, not a secret"),
-            "temporal_address": skipping_env.client.service_client.config.target_host,
-        }
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(served, engine), host="127.0.0.1", port=port, log_config=None,
-                       access_log=False, lifespan="off")
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    yield Portal(url, served)
-    server.should_exit = True
-    thread.join(10)
+    address = skipping_env.client.service_client.config.target_host
+    with serve_portal(settings, engine, temporal_address=address) as served:
+        yield served
 
 
 async def shot(page: Page, name: str) -> None:

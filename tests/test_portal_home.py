@@ -8,14 +8,11 @@ real worker, the real portal under uvicorn.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
-from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,8 +23,7 @@ from models.cycle_file import load_cycle
 from models.moves import rebased
 from models.wire import ContestInput, WinnerSelection
 from portal.pages import LANGUAGE_COOKIE
-from tests.conftest import ROOT, free_port
-from tests.helpers import assert_eventually
+from tests.conftest import ROOT, free_port, serve_portal
 from tests.test_prizes import project_form
 from worker import build_worker
 from workflows.prizes import PrizeContestWorkflow
@@ -40,29 +36,11 @@ async def home(
     skipping_env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The portal reading the phases through the test server's client, and a visitor."""
-    from portal.app import create_app
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    served = settings.model_copy(
-        update={"portal_url": url, "portal_secret": SecretStr("a test key, not a secret")}
-    )
-    app = create_app(served, engine, temporal=skipping_env.client)
-    app.state.states.fresh = 0.0  # the server's clock jumps: never reuse an answer
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-
-    async def started() -> None:
-        assert server.started, "the portal did not start"
-
-    await assert_eventually(started, within=10, every=0.02)
-    async with httpx.AsyncClient(base_url=url, cookies={LANGUAGE_COOKIE: "en"}) as visitor:
-        yield visitor
-    server.should_exit = True
-    thread.join(10)
+    with serve_portal(settings, engine, temporal=skipping_env.client) as served:
+        async with httpx.AsyncClient(
+            base_url=served.url, cookies={LANGUAGE_COOKIE: "en"}
+        ) as visitor:
+            yield visitor
 
 
 async def test_the_home_page_follows_the_contests_workflow_to_its_winners(
