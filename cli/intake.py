@@ -256,8 +256,8 @@ def nominate(
             outcomes.append(Outcome(where, f"project_id: {exc}", INVALID))
             continue
         code = clean_line(str(data.get("reason") or ""))
-        if code not in eligibility.REASONS:
-            listed = ", ".join(eligibility.REASONS)
+        if code not in INELIGIBLE_REASONS:
+            listed = ", ".join(INELIGIBLE_REASONS)
             said = f"{code[:30]!r} is not" if code else "is required:"
             outcomes.append(Outcome(where, f"reason: {said} one of {listed}", INVALID))
             continue

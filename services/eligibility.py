@@ -30,10 +30,6 @@ from services.errors import INVALID, Refused
 _j = Project.__table__  # type: ignore[attr-defined]
 _w = Window.__table__  # type: ignore[attr-defined]
 
-# The reasons a secretariat may give (code -> what the project's owner reads, in English in
-# the database; the console shows them in its reader's language).
-REASONS = INELIGIBLE_REASONS
-
 
 @dataclass(frozen=True)
 class Reviewed:
@@ -112,12 +108,14 @@ async def mark(
     the listed reason its owner reads and an internal note for the audit log; its owner is
     e-mailed at once in their language. What became of that e-mail is returned (sent, or
     queued for the deferred-mail loop, or refused by the mail server)."""
-    if code not in REASONS:
+    if code not in INELIGIBLE_REASONS:
         raise Refused(f"{code[:30]!r} is not a listed reason", INVALID)
     note = note.strip()[:500]
 
     def record() -> CampaignRequest | None:
-        request = mark_ineligible(process_id, project_id, REASONS[code], engine, reason_code=code)
+        request = mark_ineligible(
+            process_id, project_id, INELIGIBLE_REASONS[code], engine, reason_code=code
+        )
         audit.record(
             engine, actor=actor, action="eligibility.ineligible", target=f"project:{project_id}",
             reason=note, detail={"process": process_id, "reason": code},

@@ -11,11 +11,12 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # Only the violations are collected: the passes' node lists made each run several times
 # slower and are never read.
 _OPTIONS = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+_AXE = Axe()  # reads axe.min.js once, not for each page
 
 
 async def serious_violations(page: Page) -> list[str]:
     """The page's serious or critical violations, each as its rule and first targets."""
-    found = await Axe().run(page, options=_OPTIONS)
+    found = await _AXE.run(page, options=_OPTIONS)
     return [
         f"{v['id']} {[str(n['target']) for n in v['nodes']][:3]}"
         for v in found.response["violations"]

@@ -102,7 +102,7 @@ class CampaignRequest(BaseModel):
     note: str | None = Field(
         default=None, description="Free text from the secretariat (no personal data)"
     )
-    # The listed reason a project was found ineligible (services.eligibility.REASONS), which
+    # The listed reason a project was found ineligible (models.reasons.INELIGIBLE_REASONS), which
     # the template words in the owner's language; never the secretariat's internal note.
     reason_code: str | None = None
     # A change's public notice per language (never its internal reason): the reader's

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from intake.acks import AckOutcome
 from intake.windows import Refused as IntakeRefused
+from models.reasons import INELIGIBLE_REASONS
 from portal.staff.auth import checked_form, secretariat
 from portal.staff.pages import render
 from services import eligibility
@@ -37,7 +38,7 @@ async def queue_page(
     queue = await asyncio.to_thread(eligibility.queue, engine, chosen) if chosen else []
     return render(
         request, "staff/eligibility.html", contests=contests, chosen=chosen, queue=queue,
-        reasons=list(eligibility.REASONS), problem=problem[:300],
+        reasons=list(INELIGIBLE_REASONS), problem=problem[:300],
         told=told if told in TOLD else "",
     )  # fmt: skip
 
