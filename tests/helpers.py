@@ -32,7 +32,11 @@ PENDING_SKIPS: set[asyncio.Task[None]] = set()
 
 
 def skip_in_background(env: WorkflowEnvironment, when: datetime) -> asyncio.Task[None]:
-    """Move the time-skipping server's clock to ``when`` while the test goes on."""
+    """Move the time-skipping server's clock to ``when`` while the test goes on.
+
+    Await the task before ``handle.result()``: that call unlocks time skipping as well, and
+    two unlocks at once can leave the test server's lock count unbalanced (sdk-java#2246:
+    "Unbalanced lock and unlock calls")."""
 
     async def skip() -> None:
         current = await env.get_current_time()
