@@ -18,7 +18,6 @@ from cli.common import (
     Cycle,
     fail,
     identifier,
-    instant,
     iso_utc,
     no_address,
     validated,
@@ -140,8 +139,9 @@ def change_deadline(
 
     change = validated(
         DeadlineChange,
+        {"new": "--to"},
         deadline=deadline,
-        new=instant(to, "--to"),
+        new=to,
         requested_by=by,
         reason=reason,
         notice=_notice(notice, notice_file),
@@ -171,12 +171,13 @@ def move_meeting(
 
     change = validated(
         MeetingChange,
+        {"starts": "--starts", "ends": "--ends"},
         meeting=meeting,
         requested_by=by,
         reason=reason,
         notice=_notice(notice, notice_file),
-        starts=instant(starts, "--starts") if starts else None,
-        ends=instant(ends, "--ends") if ends else None,
+        starts=starts,
+        ends=ends,
         timezone=timezone,
         venue=_checked(Venue, venue, "--venue"),
         remote_url=_checked(WebLink, remote_url, "--remote-url"),
@@ -201,7 +202,8 @@ def move_ceremony(
 
     change = validated(
         CeremonyChange,
-        at=instant(to, "--to"),
+        {"at": "--to"},
+        at=to,
         requested_by=by,
         reason=reason,
         notice=_notice(notice, notice_file),
@@ -222,7 +224,7 @@ def move_selection(
     from models.wire import SelectionChange
     from workflows.prizes import PrizeContestWorkflow
 
-    change = validated(SelectionChange, ends=instant(to, "--to"), requested_by=by, reason=reason)
+    change = validated(SelectionChange, {"ends": "--to"}, ends=to, requested_by=by, reason=reason)
     _send([ids.contest_id(cycle, contest)], PrizeContestWorkflow.move_selection, change)
 
 
@@ -245,8 +247,9 @@ def move_forum(
 
     move = validated(
         ForumMove,
-        starts=instant(starts, "--starts"),
-        ends=instant(ends, "--ends"),
+        {"starts": "--starts", "ends": "--ends"},
+        starts=starts,
+        ends=ends,
         requested_by=by,
         reason=reason,
         notice=_notice(notice, notice_file),

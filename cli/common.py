@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -71,22 +71,24 @@ def refusal(exc: Exception) -> str:
     return str(getattr(cause, "message", None) or cause or exc)
 
 
-def reasons(exc: ValidationError) -> str:
-    """A pydantic error as one line: ``field: why; field: why``."""
+def reasons(exc: ValidationError, labels: Mapping[str, str] | None = None) -> str:
+    """A pydantic error as one line: ``field: why; field: why`` (``labels``: a field by the
+    option it came from)."""
     from intake.fields import reasons as form_reasons
 
-    return form_reasons(exc)
+    return form_reasons(exc, labels)
 
 
-def validated(model: type[M], **fields: Any) -> M:
+def validated(model: type[M], labels: Mapping[str, str] | None = None, **fields: Any) -> M:
     """``model(**fields)`` that passes its own ``problems()`` check, if it has one (the wire
-    models do: they validate at the edges), or exit 2 with the reasons on one line."""
+    models do: they validate at the edges), or exit 2 with the reasons on one line, each
+    field named by its option in ``labels`` (``{"new": "--to"}``)."""
     from pydantic import ValidationError
 
     try:
         value = model(**fields)
     except ValidationError as exc:
-        raise fail(reasons(exc), INVALID) from None
+        raise fail(reasons(exc, labels), INVALID) from None
     problems: list[str] = value.problems() if hasattr(value, "problems") else []
     if problems:
         raise fail("; ".join(problems), INVALID)
@@ -99,13 +101,16 @@ def iso_utc(when: datetime) -> str:
 
 
 def instant(text: str, option: str) -> datetime:
-    """An ISO 8601 instant with its UTC offset (``2017-03-01T23:59:59+01:00``), or exit 2."""
+    """An ISO 8601 instant with its UTC offset (``2017-03-01T23:59:59+01:00``; the changes'
+    own ``models.wire.Instant``), or exit 2."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from models.wire import Instant
+
     try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise fail(f"{option}: {text!r} is not an ISO 8601 date and time", INVALID) from None
-    if when.tzinfo is None:
-        raise fail(f"{option}: {text!r} has no UTC offset; add one, e.g. +01:00 or Z", INVALID)
+        when: datetime = TypeAdapter(Instant).validate_python(text)
+    except ValidationError as exc:
+        raise fail(reasons(exc, {"": option}), INVALID) from None
     return when
 
 

@@ -8,7 +8,7 @@ limit, and a refusal says what the limit is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -148,11 +148,13 @@ def _email(value: str, info: ValidationInfo) -> str:
 EmailAddress = Annotated[str, AfterValidator(_email)]
 
 
-def reasons(exc: ValidationError) -> str:
-    """A form's refusal on one line: ``field: why; field: why``, in the validators' words."""
+def reasons(exc: ValidationError, labels: Mapping[str, str] | None = None) -> str:
+    """A form's refusal on one line: ``field: why; field: why``, in the validators' words;
+    ``labels`` names a field as its reader knows it (the CLI's ``--to`` for ``new``)."""
     parts = []
     for e in exc.errors():
         where = ".".join(str(x) for x in e["loc"])
+        where = (labels or {}).get(where, where)
         why = str(e["ctx"]["error"]) if "error" in e.get("ctx", {}) else e["msg"]
         parts.append(f"{where}: {why}" if where else why)
     return "; ".join(parts)

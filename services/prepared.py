@@ -4,7 +4,6 @@ step shows it, then sends exactly it (``services.changes.send``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -33,21 +32,19 @@ class Prepared:
     change: BaseModel
 
 
-def _instant(text: str, label: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise Refused(f"{label}: {text[:40]!r} is not an ISO 8601 date and time", INVALID) from None
-    if when.tzinfo is None:
-        raise Refused(f"{label}: add the UTC offset, e.g. +01:00", INVALID)
-    return when
+# What the form calls the dates a change sets (the models' ``Instant`` reads them).
+_LABELS = {
+    "new": "new deadline",
+    "starts": "new start",
+    "at": "new date",
+}
 
 
-def _model(model: type[BaseModel], **fields: Any) -> BaseModel:
+def _model(model: type[BaseModel], labels: dict[str, str] = _LABELS, **fields: Any) -> BaseModel:
     try:
         value = model(**fields)
     except ValidationError as exc:
-        raise Refused(field_reasons(exc), INVALID) from None
+        raise Refused(field_reasons(exc, labels), INVALID) from None
     if problems := value.problems():  # type: ignore[attr-defined]
         raise Refused("; ".join(problems), INVALID)
     return value
@@ -72,12 +69,12 @@ def prepare(
         raise Refused(f"{kind[:20]!r} is not a change", INVALID)
     if not cycle:
         raise Refused("choose the cycle", INVALID)
-    who = {"requested_by": actor, "reason": reason, "notice": notice}
+    who: dict[str, Any] = {"requested_by": actor, "reason": reason, "notice": notice}
     process = form.get("process", "") or "ocp"
     if kind == "deadline":
         change = _model(
             DeadlineChange, deadline=form.get("deadline") or "submissions",
-            new=_instant(form.get("to", ""), "new deadline"), **who,
+            new=form.get("to", ""), **who,
         )  # fmt: skip
         return Prepared(
             kind, cycle, ProcessWorkflow.change_deadline, [ids.process_id(cycle, process)], change
@@ -95,18 +92,18 @@ def prepare(
         change = _model(
             MeetingChange, meeting=form.get("meeting", ""), venue=venue,
             venues=venues if venue is not None else None,
-            starts=_instant(starts, "new start") if starts else None, **who,
+            starts=starts or None, **who,
         )  # fmt: skip
         return Prepared(kind, cycle, OcpWorkflow.move_meeting, [ids.ocp_id(cycle)], change)
     if kind == "ceremony":
         contest = form.get("process") or ids.PRIZES_SLUG
-        change = _model(CeremonyChange, at=_instant(form.get("to", ""), "new date"), **who)
+        change = _model(CeremonyChange, at=form.get("to", ""), **who)
         target = [ids.contest_id(cycle, contest)]
         return Prepared(kind, cycle, PrizeContestWorkflow.move_ceremony, target, change)
     if kind == "forum":
         change = _model(
-            ForumMove, starts=_instant(form.get("starts", ""), "Forum start"),
-            ends=_instant(form.get("ends", ""), "Forum end"), **who,
+            ForumMove, {"starts": "Forum start", "ends": "Forum end"},
+            starts=form.get("starts", ""), ends=form.get("ends", ""), **who,
         )  # fmt: skip
         return Prepared(kind, cycle, None, None, change)
     change = _model(Cancellation, notify=form.get("notify", "") == "yes", **who)

@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.reports import CycleReports
     from workflows.search_attributes import WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
     from workflows.turns import RECHECK_PATCH
-    from workflows.validators import checked, refuse, refuse_past
+    from workflows.validators import refuse, refuse_past, refuse_plan
 
 
 def _attributes(year: int, process: str) -> TypedSearchAttributes:
@@ -223,7 +223,7 @@ class AnnualCycleWorkflow(CycleReports):
                 "run starter.py move-forum again"
             )
         refuse(_moved_into_the_past(self.config, expected, workflow.now()))
-        checked(CycleConfig, expected)
+        refuse_plan(CycleConfig, expected)
 
 
 def _moved_into_the_past(before: CyclePlan, after: CyclePlan, now: datetime) -> list[str]:

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.database import window
     from workflows.machine import Step, duration_label
     from workflows.process import ProcessWorkflow
-    from workflows.validators import checked, refuse, refuse_past
+    from workflows.validators import refuse_plan
 
 
 @workflow.defn
@@ -100,17 +100,14 @@ class OcpWorkflow(ProcessWorkflow):
 
     @move_meeting.validator
     def _check_meeting(self, change: MeetingChange) -> None:
-        refuse(change.problems())
-        self.refuse_if_ended()
+        self.refuse_unless_open(change)
         meeting = self.snapshot.meetings.get(change.meeting)
         if meeting is None:
             known = ", ".join(self.snapshot.meetings)
             raise ValueError(f"unknown meeting {change.meeting!r} (meetings: {known})")
         if workflow.now() >= meeting.starts:
             raise ValueError(f"the meeting {change.meeting!r} has already begun")
-        if change.starts is not None:
-            refuse_past(change.starts, "the new start")
-        checked(self.RULES, self._moved(change))
+        refuse_plan(self.RULES, self._moved(change), new=change.starts, label="the new start")
 
     def _moved(self, change: MeetingChange) -> OcpPlan:
         meeting = self.snapshot.meetings[change.meeting]

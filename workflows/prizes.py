@@ -30,8 +30,9 @@ with workflow.unsafe.imports_passed_through():
         WindowRequest,
     )
     from workflows.machine import Step, duration_label
-    from workflows.process import checked, db_step, refuse, refuse_past, window
+    from workflows.process import db_step, window
     from workflows.selection import ExpertGroupSelection
+    from workflows.validators import refuse_plan
 
 
 @workflow.defn
@@ -126,12 +127,11 @@ class PrizeContestWorkflow(ExpertGroupSelection):
 
     @move_ceremony.validator
     def _check_ceremony(self, change: CeremonyChange) -> None:
-        refuse(change.problems())
-        self.refuse_if_ended()
+        self.refuse_unless_open(change)
         if workflow.now() >= self.snapshot.ceremony:
             raise ValueError("the ceremony has taken place")
-        refuse_past(change.at, "the new ceremony date")
-        checked(self.RULES, self.snapshot.model_copy(update={"ceremony": change.at}))
+        moved = self.snapshot.model_copy(update={"ceremony": change.at})
+        refuse_plan(self.RULES, moved, new=change.at, label="the new ceremony date")
 
     # -- The plan ------------------------------------------------------------------------------
 

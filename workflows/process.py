@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from models.wire import (
         Audience,
         Cancellation,
+        Checkable,
         DeadlineChange,
         ForumShift,
         MessageKind,
@@ -38,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ProcessCore,
     )
     from workflows.turns import RECHECK_PATCH
-    from workflows.validators import checked, refuse, refuse_past
+    from workflows.validators import refuse_plan
 
 __all__ = [
     "CANCELLED_IN_TEMPORAL",
@@ -46,10 +47,7 @@ __all__ = [
     "RECHECK_PATCH",
     "REPORT_CHANGES_PATCH",
     "ProcessWorkflow",
-    "checked",
     "db_step",
-    "refuse",
-    "refuse_past",
     "revision",
     "window",
 ]
@@ -58,8 +56,11 @@ __all__ = [
 class ProcessWorkflow(ProcessCore):
     """The shape of a process; see the module docstring. Not a workflow on its own."""
 
-    def refuse_if_ended(self) -> None:
-        """Validators: a cancelled, cancelling or completed process takes no more changes."""
+    def refuse_unless_open(self, change: Checkable) -> None:
+        """Validators, first: the change's own problems (its texts, who asks), and a process
+        that still takes changes (not cancelled, being cancelled or complete)."""
+        if problems := change.problems():
+            raise ValueError("; ".join(problems))
         if self.machine.cancelled:
             raise ValueError(f"{self.process_id} was cancelled: {self.machine.cancelled}")
         if self.machine.phase == COMPLETED:
@@ -89,8 +90,7 @@ class ProcessWorkflow(ProcessCore):
 
     @cancel.validator
     def _check_cancel(self, cancellation: Cancellation) -> None:
-        refuse(cancellation.problems())
-        self.refuse_if_ended()
+        self.refuse_unless_open(cancellation)
 
     @workflow.update
     async def change_deadline(self, change: DeadlineChange) -> ProcessStatus:
@@ -121,16 +121,15 @@ class ProcessWorkflow(ProcessCore):
 
     @change_deadline.validator
     def _check_deadline(self, change: DeadlineChange) -> None:
-        refuse(change.problems())
-        self.refuse_if_ended()
+        self.refuse_unless_open(change)
         field = self.DEADLINES.get(change.deadline)
         if field is None:
             known = " or ".join(repr(name) for name in self.DEADLINES)
             raise ValueError(f"unknown deadline {change.deadline!r}: {known}")
         if workflow.now() >= getattr(self.snapshot, field):
             raise ValueError(f"the {change.deadline} deadline has passed: that phase is over")
-        refuse_past(change.new, "the new deadline")
-        checked(self.RULES, self.snapshot.model_copy(update={field: change.new}))
+        moved = self.snapshot.model_copy(update={field: change.new})
+        refuse_plan(self.RULES, moved, new=change.new, label="the new deadline")
 
     @workflow.signal
     async def forum_moved(self, move: ForumShift) -> None:

@@ -43,14 +43,8 @@ with workflow.unsafe.imports_passed_through():
         WinnerSelection,
     )
     from workflows.machine import Step, duration_label, utc_text
-    from workflows.process import (
-        ProcessWorkflow,
-        checked,
-        db_step,
-        refuse,
-        refuse_past,
-        revision,
-    )
+    from workflows.process import ProcessWorkflow, db_step, revision
+    from workflows.validators import refuse_plan
 
 PHASE_FOUR_PATCH = "phase-four-duties"
 ALERT_EVERY = timedelta(days=1)
@@ -125,12 +119,11 @@ class ExpertGroupSelection(ProcessWorkflow):
 
     @move_selection.validator
     def _check_move(self, change: SelectionChange) -> None:
-        refuse(change.problems())
-        self.refuse_if_ended()
+        self.refuse_unless_open(change)
         if workflow.now() >= self.snapshot.champions_announced:
             raise ValueError("phase IV has ended: move the ceremony instead")
-        refuse_past(change.ends, "the new end of phase IV")
-        checked(self.RULES, self.snapshot.model_copy(update={"champions_announced": change.ends}))
+        moved = self.snapshot.model_copy(update={"champions_announced": change.ends})
+        refuse_plan(self.RULES, moved, new=change.ends, label="the new end of phase IV")
 
     # -- The Expert Group's choice ---------------------------------------------------------------
 
@@ -155,8 +148,7 @@ class ExpertGroupSelection(ProcessWorkflow):
 
     @select_winner.validator
     def _check_selection(self, selection: WinnerSelection) -> None:
-        refuse(selection.problems())
-        self.refuse_if_ended()
+        self.refuse_unless_open(selection)
         if self.machine.phase != PhaseCode.IV:
             raise ValueError(
                 f"winners are selected in phase IV (Selection by the Expert Group); "

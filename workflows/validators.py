@@ -20,18 +20,30 @@ def refuse(problems: list[str]) -> None:
 
 def refuse_past(when: datetime, label: str) -> None:
     """Validators: a change may not put a date in the past."""
-    now = workflow.now()
-    if when <= now:
-        raise ValueError(
-            f"{label} {when.isoformat()} is in the past (it is now "
-            f"{now.isoformat(timespec='seconds')})"
-        )
+    if when <= workflow.now():
+        raise ValueError(_in_the_past(when, label))
 
 
-def checked(rules: type[BaseModel], plan: BaseModel) -> None:
-    """Validators: ``plan`` must pass the cycle file's ``rules`` (in validators only: they
-    are not run again on replay, so a rule tightened later cannot break a running cycle)."""
+def refuse_plan(
+    rules: type[BaseModel],
+    plan: BaseModel,
+    *,
+    new: datetime | None = None,
+    label: str = "the new date",
+) -> None:
+    """Validators, last: the date the change sets (``new``, if any) is not in the past, and
+    ``plan``, the process as the change would make it, passes the cycle file's ``rules``.
+
+    The rules run in validators only: they are not run again on replay, so a rule tightened
+    later cannot break a running cycle."""
+    if new is not None and new <= workflow.now():
+        raise ValueError(_in_the_past(new, label))
     try:
         rules.model_validate(plan.model_dump())
     except ValidationError as exc:
         raise ValueError("; ".join(problem_lines(exc))) from None
+
+
+def _in_the_past(when: datetime, label: str) -> str:
+    now = workflow.now().isoformat(timespec="seconds")
+    return f"{label} {when.isoformat()} is in the past (it is now {now})"

@@ -4,7 +4,8 @@ Nothing here may carry a participant's name or e-mail address: workflow history 
 operators in the Web UI and kept for years. Nothing here validates either, beyond types: a
 workflow decodes these again at every replay, so a rule tightened by a later release must not
 be able to refuse what an earlier one accepted. The checks run at the edges (``problems()``
-methods, called by the CLI and by the workflows' update validators).
+methods, called by the CLI and by the workflows' update validators). A date a change sets is
+an ``Instant``: its UTC offset is part of its type (no change was ever accepted without one).
 """
 
 from models.wire.campaigns import (
@@ -18,9 +19,11 @@ from models.wire.changes import (
     Cancellation,
     CeremonyChange,
     Change,
+    Checkable,
     DeadlineChange,
     ForumMove,
     ForumShift,
+    Instant,
     MeetingChange,
     SelectionChange,
     WinnerSelection,
@@ -52,12 +55,14 @@ __all__ = [
     "Cancellation",
     "CeremonyChange",
     "Change",
+    "Checkable",
     "ContestInput",
     "CycleInput",
     "DeadlineChange",
     "EligibilityResult",
     "ForumMove",
     "ForumShift",
+    "Instant",
     "MeetingChange",
     "MessageKind",
     "NominationResult",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Annotated, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from models.plan import CyclePlan, MeetingPlan
 from models.text import clean_line, line_problem, looks_like_address
@@ -36,10 +37,25 @@ def _text_problems(label: str, text: str, limit: int) -> list[str]:
     return problems
 
 
-def _aware(label: str, when: datetime | None) -> list[str]:
-    if when is not None and when.utcoffset() is None:
-        return [f"{label} has no UTC offset; add one, e.g. +01:00 or Z"]
-    return []
+def _instant(value: object) -> datetime:
+    """An ISO 8601 date and time with its UTC offset, read strictly: a text in ISO 8601 (not
+    a count of seconds, as pydantic would also take), or a datetime."""
+    shown = repr(value[:40]) if isinstance(value, str) else str(value)[:40]
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{shown} is not an ISO 8601 date and time") from None
+    if not isinstance(value, datetime):
+        raise ValueError(f"{shown} is not a date and time")
+    if value.utcoffset() is None:
+        raise ValueError(f"{shown} has no UTC offset; add one, e.g. +01:00 or Z")
+    return value
+
+
+# The one reading of a date a change sets, for the CLI's options, the console's form and the
+# update's payload alike (a payload from history is an ISO text with its offset).
+Instant = Annotated[datetime, BeforeValidator(_instant)]
 
 
 def notice_problems(notice: dict[str, str]) -> list[str]:
@@ -62,6 +78,12 @@ def notice_problems(notice: dict[str, str]) -> list[str]:
     if notice and "en" not in notice:
         problems.append("notice: give it in English too (languages without their own read it)")
     return problems
+
+
+class Checkable(Protocol):
+    """An update argument that says why it cannot be sent (``problems()``, empty: it can)."""
+
+    def problems(self) -> list[str]: ...
 
 
 class Change(BaseModel):
@@ -90,18 +112,15 @@ class DeadlineChange(Change):
     """Extend (or bring forward) a deadline: ``submissions`` or ``voting`` (its close)."""
 
     deadline: str = "submissions"
-    new: datetime
-
-    def problems(self) -> list[str]:
-        return [*super().problems(), *_aware("the new deadline", self.new)]
+    new: Instant
 
 
 class MeetingChange(Change):
     """Move a meeting or change how it is held; unset fields stay as they are."""
 
     meeting: str
-    starts: datetime | None = None
-    ends: datetime | None = None
+    starts: Instant | None = None
+    ends: Instant | None = None
     timezone: str | None = None
     venue: str | None = None
     remote_url: str | None = None
@@ -109,31 +128,18 @@ class MeetingChange(Change):
     # The new venue in other languages (release 18): a new venue replaces them all.
     venues: dict[str, str] | None = None
 
-    def problems(self) -> list[str]:
-        return [
-            *super().problems(),
-            *_aware("the new start", self.starts),
-            *_aware("the new end", self.ends),
-        ]
-
 
 class CeremonyChange(Change):
     """Move the WSIS Prize Ceremony of one contest."""
 
-    at: datetime
-
-    def problems(self) -> list[str]:
-        return [*super().problems(), *_aware("the new ceremony date", self.at)]
+    at: Instant
 
 
 class SelectionChange(Change):
     """Move the end of a contest's phase IV (the Expert Group's selection): the Champions'
     announcement, and the experts' reminders counted back from it."""
 
-    ends: datetime
-
-    def problems(self) -> list[str]:
-        return [*super().problems(), *_aware("the new end of the selection", self.ends)]
+    ends: Instant
 
 
 class ForumMove(Change):
@@ -145,16 +151,12 @@ class ForumMove(Change):
     computes it again from what each process plans now and refuses a stale one.
     """
 
-    starts: datetime
-    ends: datetime
+    starts: Instant
+    ends: Instant
     moved: CyclePlan | None = None
 
     def problems(self) -> list[str]:
-        problems = [
-            *super().problems(),
-            *_aware("the Forum's new start", self.starts),
-            *_aware("the Forum's new end", self.ends),
-        ]
+        problems = super().problems()
         if not problems and self.ends <= self.starts:
             problems.append("the Forum must end after it starts")
         return problems
