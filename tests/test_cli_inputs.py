@@ -105,12 +105,44 @@ def nominated_project(engine: Engine, title: str = "Smart Villages", **values: A
           "--remote-url", "javascript:alert(1)"], "--remote-url: must be an https:// link"),
         (["move-meeting", "2017", "--meeting", "first", "--by", "s", "--reason", "r",
           "--venue", "Room A\r\nBCC: x"], "--venue: must be a single line"),
+        # One reading of a date, for every option that sets one (models.wire.Instant).
+        (["change-deadline", "2017", "--to", "2030-01-01T00:00", "--by", "s", "--reason", "r"],
+         "--to: '2030-01-01T00:00' has no UTC offset; add one, e.g. +01:00 or Z"),
+        (["move-forum", "2017", "--starts", "1893456000", "--ends", "2030-01-02T00:00Z",
+          "--by", "s", "--reason", "r"], "--starts: '1893456000' is not an ISO 8601 date"),
+        (["move-selection", "2017", "--to", "", "--by", "s", "--reason", "r"],
+         "--to: '' is not an ISO 8601 date and time"),
+        (["votes", "void", "2017", "--reason", "r", "--network", "203.0.113.0/24", "--from",
+          "yesterday"], "--from: 'yesterday' is not an ISO 8601"),
     ],
 )  # fmt: skip
 def test_invalid_options_are_one_line_and_status_2(
     args: list[str], expected: str, db_url: str
 ) -> None:
     assert expected in refusal(starter(*args, db_url=db_url))
+
+
+@pytest.mark.parametrize(
+    ("kind", "form", "expected"),
+    [
+        ("deadline", {"to": "2030-01-01T00:00"},
+         "new deadline: '2030-01-01T00:00' has no UTC offset; add one, e.g. +01:00 or Z"),
+        ("ceremony", {"to": "soon"}, "new date: 'soon' is not an ISO 8601 date and time"),
+        ("forum", {"starts": "2030-01-01T00:00Z", "ends": ""},
+         "Forum end: '' is not an ISO 8601 date and time"),
+    ],
+)  # fmt: skip
+def test_the_console_reads_a_date_as_the_cli_does(
+    kind: str, form: dict[str, str], expected: str
+) -> None:
+    """The console's change form and the CLI's options share one reading of a date
+    (models.wire.Instant): the same refusal, named by the form's own label."""
+    from services.errors import INVALID, Refused
+    from services.prepared import prepare
+
+    with pytest.raises(Refused) as refused:
+        prepare(kind, "wsis-2017", form, actor="secretariat", reason="r", notice={})
+    assert (refused.value.message, refused.value.status) == (expected, INVALID)
 
 
 def test_an_unexpected_failure_is_one_line_and_status_1() -> None:
