@@ -6,16 +6,16 @@ Computed once per campaign inside the activity (never in the workflow), from the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.settings import Settings
 from models.tables import Project
 from models.wire import CampaignRequest, MessageKind
 from reports.ocp import ocp_analysis
-from reports.prizes import PRIZE_KINDS, prize_context
+from reports.prizes import prize_context
 from reports.votes import receipt_context
 
 _project = Project.__table__  # type: ignore[attr-defined]
@@ -52,26 +52,33 @@ def time_left(request: CampaignRequest) -> dict[str, int | None]:
     return {"days": None, "hours": None}
 
 
-def campaign_context(
-    request: CampaignRequest, engine: Engine, settings: Settings
-) -> dict[str, Any]:
-    """Extra template variables for ``request``'s kind."""
-    if request.kind is MessageKind.OCP_ANALYSIS:
-        analysis = ocp_analysis(request.process_id, engine)
-        return {
-            "analysis": {
-                "total": analysis.total,
-                "by_stakeholder_type": analysis.by_stakeholder_type.rows,
-                "by_country": analysis.by_country.rows,
-            }
+def _analysis(request: CampaignRequest, engine: Engine) -> dict[str, Any]:
+    analysis = ocp_analysis(request.process_id, engine)
+    return {
+        "analysis": {
+            "total": analysis.total,
+            "by_stakeholder_type": analysis.by_stakeholder_type.rows,
+            "by_country": analysis.by_country.rows,
         }
-    if request.kind in PRIZE_KINDS:
-        return prize_context(request, engine)
-    if request.kind is MessageKind.VOTE_RECEIPT:
-        return receipt_context(request, engine)
-    if request.kind is MessageKind.PRIZE_INELIGIBLE:
-        return {"project_title": project_title(request, engine)}
-    return {}
+    }
+
+
+def _ineligible(request: CampaignRequest, engine: Engine) -> dict[str, Any]:
+    return {"project_title": project_title(request, engine)}
+
+
+ContextReader = Callable[[CampaignRequest, Engine], dict[str, Any]]
+
+# The kinds whose templates need more than their request, and what each reads; every other
+# kind is written from its request alone (no database read, no thread: most campaigns).
+CONTEXT_READERS: dict[MessageKind, ContextReader] = {
+    MessageKind.OCP_ANALYSIS: _analysis,
+    MessageKind.PRIZE_NOMINATION_OUTCOME: prize_context,
+    MessageKind.PRIZE_CHAMPIONS: prize_context,
+    MessageKind.PRIZE_WINNERS: prize_context,
+    MessageKind.VOTE_RECEIPT: receipt_context,
+    MessageKind.PRIZE_INELIGIBLE: _ineligible,
+}
 
 
 def project_title(request: CampaignRequest, engine: Engine) -> str:

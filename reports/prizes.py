@@ -24,13 +24,6 @@ _w = Window.__table__  # type: ignore[attr-defined]
 _t = PrizeTally.__table__  # type: ignore[attr-defined]
 _c = Campaign.__table__  # type: ignore[attr-defined]
 
-PRIZE_KINDS = {
-    MessageKind.PRIZE_CHAMPIONS,
-    MessageKind.PRIZE_WINNERS,
-    MessageKind.PRIZE_NOMINATION_OUTCOME,
-    MessageKind.SECRETARIAT_NOTICE,
-}
-
 
 def results_are_public(process_id: str, engine: Engine) -> bool:
     """Whether the winners have been announced (the ceremony campaign has gone out): until
@@ -167,8 +160,6 @@ def _groups(categories: list[CategoryResult], pick: str) -> list[dict[str, Any]]
 def prize_context(request: CampaignRequest, engine: Engine) -> dict[str, Any]:
     """Template context of prize emails: shortlists without vote counts (embargo), by
     category (code, default name, and each project's title, organization and country)."""
-    if request.kind is MessageKind.SECRETARIAT_NOTICE:
-        return {}
     found = results(request.process_id, engine, only_shortlisted=True)
     # Before the ceremony, nobody learns which Champion won.
     show_winners = request.kind is MessageKind.PRIZE_WINNERS

@@ -33,7 +33,7 @@ from core.log import get_logger
 from core.redact import redact_addresses
 from core.settings import Settings
 from mail.compose import Composer
-from mail.context import campaign_context
+from mail.context import CONTEXT_READERS
 from mail.outbox.connect import Unusable, open_connection, tls_context
 from mail.outbox.errors import CampaignStopped, DeliveryDeferred, DeliveryInterrupted
 from mail.outbox.exchange import Exchange, Progress
@@ -89,8 +89,8 @@ async def deliver(
         if progress.ambiguous:
             log.warning("campaign.recovered_in_flight", campaign=key, ambiguous=progress.ambiguous)
         token = await asyncio.to_thread(campaign_token, key, engine)
-        if extra is None:  # the kind's context (analysis figures, champions, winners)
-            extra = await asyncio.to_thread(campaign_context, request, engine, settings)
+        if extra is None and (read := CONTEXT_READERS.get(request.kind)) is not None:
+            extra = await asyncio.to_thread(read, request, engine)  # figures, shortlists…
         composer = Composer.for_settings(request, settings, extra)
         delivery = _Pass(request, settings, engine, composer, token, progress)
         delivery.shared = connection
