@@ -17,7 +17,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-import services.temporal
 from activities.campaign import CampaignActivities
 from activities.prizes import PrizeActivities
 from activities.windows import WindowActivities
@@ -26,6 +25,7 @@ from core.log import configure_logging, get_logger
 from core.settings import Settings, get_settings
 from intake.participants import ensure_secretariat
 from mail.outbox.retry import retry_deferred_mail
+from services.temporal import connect
 from workflows.announcement import AnnouncementWorkflow
 from workflows.cycle import AnnualCycleWorkflow
 from workflows.ocp import OcpWorkflow
@@ -56,11 +56,6 @@ SANDBOX = SandboxedWorkflowRunner(
         "email_validator",
     )
 )
-
-
-async def connect(settings: Settings | None = None) -> Client:
-    """A client with the pydantic data converter (made in ``services.temporal``)."""
-    return await services.temporal.connect(settings)
 
 
 def activities_for(settings: Settings, engine: Engine) -> list[Any]:

@@ -19,9 +19,7 @@ from models.text import looks_like_address, printable
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
-    from temporalio.client import Client
 
-    from core.settings import Settings
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -63,12 +61,6 @@ def fail(message: str, code: int = REFUSED) -> typer.Exit:
     returned ``Exit``."""
     typer.echo(printable(message), err=True)
     return typer.Exit(code)
-
-
-def refusal(exc: Exception) -> str:
-    """A validator's own words, without the exception types wrapped around them."""
-    cause = getattr(exc, "cause", None)
-    return str(getattr(cause, "message", None) or cause or exc)
 
 
 def reasons(exc: ValidationError, labels: Mapping[str, str] | None = None) -> str:
@@ -137,14 +129,6 @@ def report_outcomes(outcomes: Iterable[Outcome]) -> None:
             worst = max(worst, o.status)
     if worst:
         raise typer.Exit(worst)
-
-
-async def connect(settings: Settings | None = None) -> Client:
-    """A Temporal client with the engine's data converter."""
-    from core.settings import get_settings
-    from worker import connect as worker_connect
-
-    return await worker_connect(settings or get_settings())
 
 
 def lazy(module: str, name: str) -> Callable[..., Any]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Contest, Cycle, connect, fail, no_address, refusal, validated
+from cli.common import Contest, Cycle, no_address, validated
 from models import ids
 
 commands = typer.Typer()
@@ -28,19 +28,11 @@ def select_winner(
     """Phase IV: record the Expert Group's winner of a category, from its shortlist."""
     import asyncio
 
-    from temporalio.client import WorkflowUpdateFailedError
-
     from models.wire import WinnerSelection
-    from workflows.prizes import PrizeContestWorkflow
+    from services.database import ready_engine
+    from services.decision import record_winner
 
     selection = validated(WinnerSelection, category=category, project_ids=project, requested_by=by)
-
-    async def go() -> list[int]:
-        handle = (await connect()).get_workflow_handle(ids.contest_id(cycle, contest))
-        return await handle.execute_update(PrizeContestWorkflow.select_winner, selection)
-
-    try:
-        chosen = asyncio.run(go())
-    except WorkflowUpdateFailedError as exc:
-        raise fail(f"refused: {refusal(exc)}") from None
+    process_id = ids.contest_id(cycle, contest)
+    chosen = asyncio.run(record_winner(ready_engine(), process_id, selection))
     typer.echo(f"{category}: winner {', '.join(map(str, chosen))} recorded")

@@ -149,12 +149,25 @@ async def choose(
     settings: Settings | None = None,
     client: Client | None = None,
 ) -> list[int]:
-    """Record the winner(s) of a category: the workflow's ``select_winner`` update, whose
-    validator refuses a project off the shortlist or a contest not in phase IV."""
+    """A secretariat member's or the Expert Group lead's choice: ``record_winner``."""
     _decider(staff)
     selection = WinnerSelection(
         category=category, project_ids=project_ids, requested_by=staff.actor
     )
+    return await record_winner(engine, process_id, selection, settings, client)
+
+
+async def record_winner(
+    engine: Engine,
+    process_id: str,
+    selection: WinnerSelection,
+    settings: Settings | None = None,
+    client: Client | None = None,
+) -> list[int]:
+    """Record the winner(s) of a category (the console's choice, ``starter.py
+    select-winner``): the workflow's ``select_winner`` update, whose validator refuses a
+    project off the shortlist or a contest not in phase IV; in the audit log as who it
+    names. ``Refused`` with the validator's words."""
     if problems := selection.problems():
         raise Refused("; ".join(problems), INVALID)
     from workflows.prizes import PrizeContestWorkflow
@@ -167,7 +180,7 @@ async def choose(
     except RPCError as exc:
         raise Refused(f"{process_id}: {exc.message}") from None
     audit.record(
-        engine, actor=staff.actor, action="judging.winner", target=process_id,
-        detail={"category": category, "projects": chosen},
+        engine, actor=selection.requested_by, action="judging.winner", target=process_id,
+        detail={"category": selection.category, "projects": chosen},
     )  # fmt: skip
     return list(chosen)

@@ -146,6 +146,13 @@ async def test_secretariat_cli_on_a_running_cycle(
         assert "Phase I: Opening of the open consultations" in status.stdout
         assert "Close the submission form at the deadline" in status.stdout
 
+        # The Expert Group's choice goes through the console's service: refused before phase IV.
+        early = await asyncio.to_thread(
+            _cli, "select-winner", "wsis-2017-cli", "--category", "C1", "--project", "1", env=env
+        )
+        assert early.returncode == 1, early.stderr
+        assert early.stderr.startswith("refused: winners are selected in phase IV"), early.stderr
+
         submit = await asyncio.to_thread(
             _cli,
             "submit-ocp",
