@@ -94,13 +94,13 @@ def iso_utc(when: datetime) -> str:
 
 def instant(text: str, option: str) -> datetime:
     """An ISO 8601 instant with its UTC offset (``2017-03-01T23:59:59+01:00``; the changes'
-    own ``models.wire.Instant``), or exit 2."""
+    own ``models.wire.AwareInstant``), or exit 2."""
     from pydantic import TypeAdapter, ValidationError
 
-    from models.wire import Instant
+    from models.wire import AwareInstant
 
     try:
-        when: datetime = TypeAdapter(Instant).validate_python(text)
+        when: datetime = TypeAdapter(AwareInstant).validate_python(text)
     except ValidationError as exc:
         raise fail(reasons(exc, {"": option}), INVALID) from None
     return when

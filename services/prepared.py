@@ -32,7 +32,7 @@ class Prepared:
     change: BaseModel
 
 
-# What the form calls the dates a change sets (the models' ``Instant`` reads them).
+# What the form calls the dates a change sets (the models' ``AwareInstant`` reads them).
 _LABELS = {
     "new": "new deadline",
     "starts": "new start",

@@ -105,7 +105,7 @@ def nominated_project(engine: Engine, title: str = "Smart Villages", **values: A
           "--remote-url", "javascript:alert(1)"], "--remote-url: must be an https:// link"),
         (["move-meeting", "2017", "--meeting", "first", "--by", "s", "--reason", "r",
           "--venue", "Room A\r\nBCC: x"], "--venue: must be a single line"),
-        # One reading of a date, for every option that sets one (models.wire.Instant).
+        # One reading of a date, for every option that sets one (models.wire.AwareInstant).
         (["change-deadline", "2017", "--to", "2030-01-01T00:00", "--by", "s", "--reason", "r"],
          "--to: '2030-01-01T00:00' has no UTC offset; add one, e.g. +01:00 or Z"),
         (["move-forum", "2017", "--starts", "1893456000", "--ends", "2030-01-02T00:00Z",
@@ -136,7 +136,7 @@ def test_the_console_reads_a_date_as_the_cli_does(
     kind: str, form: dict[str, str], expected: str
 ) -> None:
     """The console's change form and the CLI's options share one reading of a date
-    (models.wire.Instant): the same refusal, named by the form's own label."""
+    (models.wire.AwareInstant): the same refusal, named by the form's own label."""
     from services.errors import INVALID, Refused
     from services.prepared import prepare
 

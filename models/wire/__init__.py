@@ -5,7 +5,7 @@ operators in the Web UI and kept for years. Nothing here validates either, beyon
 workflow decodes these again at every replay, so a rule tightened by a later release must not
 be able to refuse what an earlier one accepted. The checks run at the edges (``problems()``
 methods, called by the CLI and by the workflows' update validators). A date a change sets is
-an ``Instant``: its UTC offset is part of its type (no change was ever accepted without one).
+an ``AwareInstant``: its UTC offset is part of its type (no change was ever accepted without one).
 """
 
 from models.wire.campaigns import (
@@ -16,6 +16,7 @@ from models.wire.campaigns import (
     MessageKind,
 )
 from models.wire.changes import (
+    AwareInstant,
     Cancellation,
     CeremonyChange,
     Change,
@@ -23,7 +24,6 @@ from models.wire.changes import (
     DeadlineChange,
     ForumMove,
     ForumShift,
-    Instant,
     MeetingChange,
     SelectionChange,
     WinnerSelection,
@@ -50,6 +50,7 @@ from models.wire.processes import (
 __all__ = [
     "BULK_AUDIENCES",
     "Audience",
+    "AwareInstant",
     "CampaignRequest",
     "CampaignResult",
     "Cancellation",
@@ -62,7 +63,6 @@ __all__ = [
     "EligibilityResult",
     "ForumMove",
     "ForumShift",
-    "Instant",
     "MeetingChange",
     "MessageKind",
     "NominationResult",

@@ -54,8 +54,9 @@ def _instant(value: object) -> datetime:
 
 
 # The one reading of a date a change sets, for the CLI's options, the console's form and the
-# update's payload alike (a payload from history is an ISO text with its offset).
-Instant = Annotated[datetime, BeforeValidator(_instant)]
+# update's payload alike (a payload from history is an ISO text with its offset). The cycle
+# file's ``models.cycle.Instant`` also holds a rule (a plausible year), which no wire model may.
+AwareInstant = Annotated[datetime, BeforeValidator(_instant)]
 
 
 def notice_problems(notice: dict[str, str]) -> list[str]:
@@ -112,15 +113,15 @@ class DeadlineChange(Change):
     """Extend (or bring forward) a deadline: ``submissions`` or ``voting`` (its close)."""
 
     deadline: str = "submissions"
-    new: Instant
+    new: AwareInstant
 
 
 class MeetingChange(Change):
     """Move a meeting or change how it is held; unset fields stay as they are."""
 
     meeting: str
-    starts: Instant | None = None
-    ends: Instant | None = None
+    starts: AwareInstant | None = None
+    ends: AwareInstant | None = None
     timezone: str | None = None
     venue: str | None = None
     remote_url: str | None = None
@@ -132,14 +133,14 @@ class MeetingChange(Change):
 class CeremonyChange(Change):
     """Move the WSIS Prize Ceremony of one contest."""
 
-    at: Instant
+    at: AwareInstant
 
 
 class SelectionChange(Change):
     """Move the end of a contest's phase IV (the Expert Group's selection): the Champions'
     announcement, and the experts' reminders counted back from it."""
 
-    ends: Instant
+    ends: AwareInstant
 
 
 class ForumMove(Change):
@@ -151,8 +152,8 @@ class ForumMove(Change):
     computes it again from what each process plans now and refuses a stale one.
     """
 
-    starts: Instant
-    ends: Instant
+    starts: AwareInstant
+    ends: AwareInstant
     moved: CyclePlan | None = None
 
     def problems(self) -> list[str]:
