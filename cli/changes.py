@@ -165,7 +165,7 @@ def move_meeting(
     virtual_only: Annotated[bool | None, typer.Option("--virtual-only/--in-person")] = None,
 ) -> None:
     """Move an OCP meeting or change its venue, link or format; invitees get an updated .ics."""
-    from models.cycle import Venue, WebLink
+    from models.cycle_fields import Venue, WebLink
     from models.wire import MeetingChange
     from workflows.ocp import OcpWorkflow
 

@@ -24,7 +24,7 @@ commands = typer.Typer(no_args_is_help=True, help="Review the votes of a contest
 def _span(text: str, option: str) -> timedelta:
     from pydantic import TypeAdapter, ValidationError
 
-    from models.cycle import Duration
+    from models.cycle_fields import Duration
 
     try:
         span: timedelta = TypeAdapter(Duration).validate_python(text)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from core.i18n import LANGUAGES, SOURCE
 from intake.fields import reasons as field_reasons
 from models import ids
-from models.cycle import Venue
+from models.cycle_fields import Venue
 from models.wire import Cancellation, CeremonyChange, DeadlineChange, ForumMove, MeetingChange
 from services.errors import INVALID, Refused
 from workflows.ocp import OcpWorkflow

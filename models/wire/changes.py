@@ -55,7 +55,7 @@ def _instant(value: object) -> datetime:
 
 # The one reading of a date a change sets, for the CLI's options, the console's form and the
 # update's payload alike (a payload from history is an ISO text with its offset). The cycle
-# file's ``models.cycle.Instant`` also holds a rule (a plausible year), which no wire model may.
+# file's ``models.cycle_fields.Instant`` also holds a rule (a plausible year): no wire model may.
 AwareInstant = Annotated[datetime, BeforeValidator(_instant)]
 
 
