@@ -44,7 +44,8 @@ from models.wire import ProcessStatus, WinnerSelection
 from portal.app import create_app
 from reports.status import registry_size
 from services import staff
-from worker import build_worker, connect
+from services.temporal import connect
+from worker import build_worker
 from workflows.prizes import PrizeContestWorkflow
 from workflows.process import ProcessWorkflow
 
