@@ -41,7 +41,7 @@ from babel.support import Translations
 from jinja2 import Environment
 
 from core.settings import PROJECT_ROOT
-from models.vocab import Language
+from models.vocab import Language, Localized
 
 LOCALES = PROJECT_ROOT / "locales"
 DOMAINS = ("mail", "portal", "vocab")
@@ -181,7 +181,10 @@ def pgettext(context: str, message: str, domain: str = "vocab") -> str:
 
 
 def vocab(term: str) -> str:
-    """A term of the domain's vocabulary (a phase, a stakeholder type, a category name)."""
+    """A term of the domain's vocabulary (a phase, a stakeholder type, a category name) in
+    the current language: a ``Localized`` term's own version, else the catalog's."""
+    if isinstance(term, Localized) and (own := term.versions.get(_current.get())):
+        return own
     return gettext(term, "vocab")
 
 

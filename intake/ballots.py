@@ -135,7 +135,7 @@ def ballot_for(
         listed = tuple(c for c in listed if c.project_id in wanted)
     rules = _rules(window)
     order = list(rules.categories)
-    names = dict(rules.category_names)
+    names = rules.names()
     view = BallotView(process_id, window.title, ballot_rule(window, rules), names=names)
     view.titles = dict(rules.titles)
     view.voted = voted

@@ -178,10 +178,18 @@ class OcpConfig(OcpPlan, _Checked):
 
 
 class Category(CategoryPlan, _Checked):
-    """A prize category: one per WSIS Action Line (C7 split into its e-applications)."""
+    """A prize category: one per WSIS Action Line (C7 split into its e-applications). A
+    contest's own category may give its name per language: ``name = { en = "…", fr = "…" }``
+    (the default categories' names are translated by the catalogs)."""
 
     code: Title
     name: Title
+    names: Titles = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _languages(cls, data: Any) -> Any:
+        return split_languages(data, {"name": "names"})
 
 
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(

@@ -139,6 +139,9 @@ class CategoryPlan(Snapshot):
 
     code: str
     name: str
+    # Added in release 19: the name in other languages (a contest's own category; the
+    # default ones are translated by the catalogs). A default, so old histories decode.
+    names: Mapping[str, str] = Field(default_factory=dict)
 
 
 class CriterionPlan(Snapshot):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -9,6 +10,24 @@ def N_(term: str) -> str:
     """Marks a term for the ``vocab`` catalog (``devstack/catalogs.py``) without translating
     it here: it is translated where it is shown, in the reader's language."""
     return term
+
+
+class Localized(str):
+    """A term the cycle file names in other languages too (a contest's own category): its
+    English text wherever it is used as text (lists, exports, the console), and the reader's
+    version where a page or a message shows it through the ``vocab`` filter, which gives the
+    catalog's translation to every term that has no version of its own."""
+
+    versions: Mapping[str, str]
+
+    def __new__(cls, text: str, versions: Mapping[str, str]) -> Localized:
+        term = super().__new__(cls, text)
+        term.versions = dict(versions)
+        return term
+
+    def __reduce__(self) -> tuple[type[Localized], tuple[str, dict[str, str]]]:
+        # Copied and pickled with its versions (str's own reduction would drop them).
+        return (Localized, (str(self), dict(self.versions)))
 
 
 class StakeholderType(StrEnum):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.plan import DEFAULT_RUBRIC, BallotRule, CriterionPlan
 from models.tables.windows import WindowState
+from models.vocab import Localized
 
 # Word limits of a project's description when a contest names none.
 DEFAULT_DESCRIPTION_WORDS = (1, 10_000)
@@ -26,6 +27,8 @@ class WindowRules(BaseModel):
 
     categories: list[str] = Field(default_factory=list, description="category codes, in order")
     category_names: dict[str, str] = Field(default_factory=dict, description="code -> name")
+    # A contest's own category names in other languages (code -> language -> name).
+    category_versions: dict[str, dict[str, str]] = Field(default_factory=dict)
     description_words: tuple[int, int] = DEFAULT_DESCRIPTION_WORDS
     ballot_rule: BallotRule = BallotRule.ANY
     # The Expert Group's score sheet in phase IV (voting windows; services/judging.py).
@@ -47,7 +50,17 @@ class WindowRules(BaseModel):
         return self.model_dump_json()
 
     def name_of(self, code: str) -> str:
-        return self.category_names.get(code, code)
+        """The category's name (its code if it has none), as ``names()`` gives it."""
+        return self.names().get(code, code)
+
+    def names(self) -> dict[str, str]:
+        """Code -> name: the English text, ``Localized`` where the cycle file gave other
+        languages (the ``vocab`` filter shows each reader theirs)."""
+        versions = self.category_versions
+        return {
+            code: Localized(name, versions[code]) if versions.get(code) else name
+            for code, name in self.category_names.items()
+        }
 
 
 def window_status(

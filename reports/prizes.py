@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from models.cycle import DEFAULT_CATEGORIES
 from models.tables import Campaign, PrizeTally, Project, ProjectStatus, Window
 from models.window_rules import WindowRules
 from models.wire import CampaignRequest, MessageKind
 from reports.tables import Breakdown, breakdown
+from reports.votes import category_names
 
 _p = Project.__table__  # type: ignore[attr-defined]
 _w = Window.__table__  # type: ignore[attr-defined]
@@ -137,17 +137,13 @@ def results(process_id: str, engine: Engine, *, only_shortlisted: bool = False) 
     )
 
 
-# The database keeps a contest's category codes only (in its windows' rules): the e-mails
-# name the default categories (one per WSIS Action Line), whose names are vocabulary.
-_CATEGORY_NAMES = {c.code: c.name for c in DEFAULT_CATEGORIES}
-
-
-def _groups(categories: list[CategoryResult], pick: str) -> list[dict[str, Any]]:
-    names = _CATEGORY_NAMES
+def _groups(
+    categories: list[CategoryResult], names: dict[str, str], pick: str
+) -> list[dict[str, Any]]:
     return [
         {
             "code": c.code,
-            "name": names.get(c.code),  # translated in the e-mail through the vocab catalog
+            "name": names.get(c.code),  # in the reader's language through the vocab filter
             "projects": [
                 {"title": p.title, "organization": p.organization, "country": p.country}
                 for p in (c.projects if pick == "shortlist" else c.winners)
@@ -159,11 +155,14 @@ def _groups(categories: list[CategoryResult], pick: str) -> list[dict[str, Any]]
 
 def prize_context(request: CampaignRequest, engine: Engine) -> dict[str, Any]:
     """Template context of prize emails: shortlists without vote counts (embargo), by
-    category (code, default name, and each project's title, organization and country)."""
+    category (code, name, and each project's title, organization and country)."""
     found = results(request.process_id, engine, only_shortlisted=True)
+    # The contest's own names, as its voting window carries them (a contest of its own
+    # categories names them; the default ones are translated by the catalogs).
+    names = category_names(request.process_id, engine)
     # Before the ceremony, nobody learns which Champion won.
     show_winners = request.kind is MessageKind.PRIZE_WINNERS
     return {
-        "champions": _groups(found.categories, "shortlist"),
-        "winners": _groups(found.categories, "winners") if show_winners else [],
+        "champions": _groups(found.categories, names, "shortlist"),
+        "winners": _groups(found.categories, names, "winners") if show_winners else [],
     }

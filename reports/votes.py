@@ -27,14 +27,15 @@ _who = Participant.__table__  # type: ignore[attr-defined]
 
 
 def category_names(process_id: str, engine: Engine) -> dict[str, str]:
-    """Category code -> its name, as the contest's voting window carries them."""
+    """Category code -> its name, as the contest's voting window carries them
+    (``WindowRules.names``: in every language the cycle file gave)."""
     with engine.connect() as conn:
         rules = conn.execute(
             sa.select(_w.c.rules_json).where(
                 _w.c.process_id == process_id, _w.c.kind == WindowKind.VOTING.value
             )
         ).scalar()
-    return dict(WindowRules.parse(rules).category_names)
+    return WindowRules.parse(rules).names()
 
 
 def receipt_context(request: CampaignRequest, engine: Engine) -> dict[str, Any]:

@@ -10,21 +10,26 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from devstack.catcher import MailCatcher
 from intake.prizes import submit_project
+from mail.compose import Composer, Recipient
+from mail.context import CONTEXT_READERS
+from models.cycle import ContestConfig
 from models.cycle_file import ConfigError, load_cycle
 from models.moves import rebased
-from models.wire import MeetingChange
+from models.tables import Project, Window, WindowKind
+from models.wire import Audience, CampaignRequest, MeetingChange, MessageKind
 from portal.pages import LANGUAGE_COOKIE
 from services.errors import Refused
 from services.next_cycle import next_cycle_text
@@ -40,15 +45,22 @@ PRIZES_FR = "Prix du SMSI 2017"
 MEETING = "First physical meeting of the WSIS Forum 2017 Open Consultation Process"
 MEETING_FR = "Première réunion physique du Processus de consultation ouverte 2017"
 VENUE_FR = "Siège de l'UIT, Genève"
+OPEN_DATA, OPEN_DATA_FR = "Open data for development", "Données ouvertes pour le développement"
+C1 = "The role of public governance authorities and all stakeholders"
+_window = Window.__table__  # type: ignore[attr-defined]
 
 
 def cycle_file(tmp_path: Path) -> Path:
-    """The 2017 cycle file with its title, the Prizes' name and the first meeting given in
-    French (and the title in Arabic); Spanish is given nowhere."""
+    """The 2017 cycle file with its title, the Prizes' name, a category of the contest's own
+    and the first meeting given in French (and the title in Arabic); Spanish is given
+    nowhere."""
     text = (ROOT / "cycles" / "2017.toml").read_text(encoding="utf-8")
     text = text.replace(f'title = "{EN}"', f'title = {{ en = "{EN}", fr = "{FR}", ar = "{AR}" }}')
     text = text.replace(
-        'name = "WSIS Prizes 2017"', f'name = {{ en = "WSIS Prizes 2017", fr = "{PRIZES_FR}" }}'
+        'name = "WSIS Prizes 2017"',
+        f'name = {{ en = "WSIS Prizes 2017", fr = "{PRIZES_FR}" }}\n'
+        f'categories = [{{ code = "C1", name = "{C1}" }},\n'
+        f'  {{ code = "X-data", name = {{ en = "{OPEN_DATA}", fr = "{OPEN_DATA_FR}" }} }}]',
     )
     first = f'title = "{MEETING}"\nstarts = 2016-10-12T10:00:00+02:00'
     assert first in text
@@ -67,6 +79,8 @@ def test_the_cycle_file_gives_text_per_language(tmp_path: Path) -> None:
     assert (cycle.title, cycle.title_in("fr"), cycle.title_in("ar")) == (EN, FR, AR)
     assert cycle.title_in("es") == EN  # not given: English
     assert cycle.contests[0].name_in("fr") == PRIZES_FR
+    own = cycle.contests[0].categories[1]
+    assert (own.code, own.name, dict(own.names)) == ("X-data", OPEN_DATA, {"fr": OPEN_DATA_FR})
     first = cycle.ocp.meetings["first"]
     assert (first.title_in("fr"), first.venue_in("fr")) == (MEETING_FR, VENUE_FR)
     assert first.venue_in("es") == first.venue
@@ -168,6 +182,22 @@ async def test_each_reader_reads_the_cycle_in_their_language(
         async with signed_in(str(visitor.base_url), mail, french, language=None) as browser:
             mine = html.unescape((await browser.get("/my")).text)
             assert PRIZES_FR in mine and "Mesh for Villages" in mine
+            # The contest's own category in French on the project form; C1 in the catalog's.
+            # (The form's window, as the workflow wrote it, opened by the portal's clock.)
+            wall = datetime.now(UTC)
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.update(_window)
+                    .where(_window.c.process_id == prizes)
+                    .where(_window.c.kind == WindowKind.PROJECT_SUBMISSIONS.value)
+                    .values(opens_at=wall - timedelta(hours=1), closes_at=wall + timedelta(days=1))
+                )
+            new = html.unescape((await browser.get(f"/projects/{prizes}/new")).text)
+            assert f"X-data\u00a0: {OPEN_DATA_FR}" in new and OPEN_DATA not in new
+            assert "C1\u00a0: " in new and C1 not in new
+        await _champions_name_their_categories(
+            prizes, cycle.contests[0], participants[1], engine, settings, wall
+        )
 
         visitor.cookies.set(LANGUAGE_COOKIE, "es")
         page = html.unescape((await visitor.get("/")).text)
@@ -187,6 +217,41 @@ async def test_each_reader_reads_the_cycle_in_their_language(
         assert "CICG, Genève" in page and VENUE_FR not in page
         visitor.cookies.set(LANGUAGE_COOKIE, "es")
         assert "CICG, Geneva" in (await visitor.get("/")).text
+
+
+async def _champions_name_their_categories(
+    prizes: str,
+    contest: ContestConfig,
+    owner: dict[str, str],
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """The Champions' e-mail names each category as its window carries it (the workflow wrote
+    the cycle file's names there), in the reader's language: the contest's own category in
+    French for a French reader and in English for a Spanish one."""
+    receipt = await submit_project(
+        prizes, project_form(owner, "X-data", "Open Budget"), engine, settings, now=now
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(Project.__table__)  # type: ignore[attr-defined]
+            .where(Project.__table__.c.id == receipt.project_id)  # type: ignore[attr-defined]
+            .values(status="nominated", shortlisted=True)
+        )
+    request = CampaignRequest(
+        key=f"{prizes}:champions", process_id=prizes, kind=MessageKind.PRIZE_CHAMPIONS,
+        audience=Audience.EVERYONE, title=contest.name, titles=dict(contest.names),
+        timezone="Europe/Zurich",
+    )  # fmt: skip
+    assert [c.code for c in contest.categories] == ["C1", "X-data"]
+    extra = CONTEXT_READERS[MessageKind.PRIZE_CHAMPIONS](request, engine)
+    composer = Composer.for_settings(request, settings, extra)
+    for lang, name in (("fr", f"X-data\u00a0: {OPEN_DATA_FR}"), ("es", f"X-data: {OPEN_DATA}")):
+        reader = Recipient(1, "reader@example.org", "Reader", lang, 0)
+        body = composer.message(reader).get_body(("plain",))
+        assert body is not None
+        assert name in body.get_content(), (lang, body.get_content())
 
 
 def test_the_console_refuses_a_venue_without_its_english() -> None:

@@ -83,6 +83,7 @@ class PrizeContestWorkflow(ExpertGroupSelection):
         rules = WindowRules(
             categories=[cat.code for cat in c.categories],
             category_names={cat.code: cat.name for cat in c.categories},
+            category_versions={cat.code: dict(cat.names) for cat in c.categories if cat.names},
             titles=dict(c.names),
         )
         if kind is WindowKind.PROJECT_SUBMISSIONS:
