@@ -1,4 +1,5 @@
-"""iCalendar (.ics) attachments for meeting invitations and their updates.
+"""iCalendar (.ics) attachments for meeting invitations and their updates, and the sender's
+name in the reader's language (the ``.ics`` organizer's and every message's ``From``).
 
 The meeting's own title and venue are data from the cycle file and stay as they are; the
 fixed words around them (remote participation, online only) are in the recipient's language,
@@ -21,6 +22,19 @@ def _(message: str) -> str:
     return i18n.gettext(message, "mail")
 
 
+# The sender's name in the default settings (``Settings.mail_from``).
+SECRETARIAT = "WSIS Secretariat"
+
+
+def sender_name(name: str, language: str) -> str:
+    """The sender's display name as the reader of ``language`` reads it: the default one
+    from the mail catalog; a name the settings give otherwise, as given."""
+    if name != SECRETARIAT:
+        return name
+    with i18n.speaking(language):
+        return _("WSIS Secretariat")
+
+
 def meeting_uid(process_id: str, meeting_key: str) -> str:
     """Stable per meeting: an update replaces the event in calendars instead of adding one."""
     return f"{process_id}.{meeting_key}@wsis.itu.int"
@@ -41,7 +55,6 @@ def meeting_ics(request: CampaignRequest, *, organizer: str, language: str = i18
             if meeting.remote_url
             else None
         )
-        secretariat = _("WSIS Secretariat")
     text = {"LANGUAGE": language}
     cal = Calendar()
     cal.add("prodid", "-//ITU//WSIS engine//EN")
@@ -64,7 +77,7 @@ def meeting_ics(request: CampaignRequest, *, organizer: str, language: str = i18
         event.add("url", meeting.remote_url)
     event.add("description", "\n".join(description), parameters=text)
     addr = vCalAddress(f"mailto:{parseaddr(organizer)[1]}")
-    addr.params["cn"] = parseaddr(organizer)[0] or secretariat
+    addr.params["cn"] = sender_name(parseaddr(organizer)[0] or SECRETARIAT, language)
     event.add("organizer", addr)
     event.add("status", "CONFIRMED")
     cal.add_component(event)

@@ -40,7 +40,7 @@ from markupsafe import escape
 from core import i18n
 from core.settings import Settings
 from intake.tokens import unsubscribe_token as keyed_unsubscribe_token
-from mail.calendar import meeting_ics
+from mail.calendar import meeting_ics, sender_name
 from mail.context import time_left
 from mail.headers import (
     address_header,
@@ -198,12 +198,13 @@ class Composer:
 
     def __post_init__(self) -> None:
         request = self.request
-        sender_name, sender_addr = parseaddr(header_value(self.sender))
+        display_name, sender_addr = parseaddr(header_value(self.sender))
         self.sender_address = sender_addr or header_value(self.sender)
         self.domain = self.sender_address.rsplit("@", 1)[-1] or "wsis.local"
         self.bulk = request.kind in BULK_KINDS
         self.portal_url = self.portal_url.rstrip("/")
-        self._from_line = address_header("From", sender_name, self.sender_address)
+        self._sender_name = display_name
+        self._from_lines: dict[str, str] = {}  # the From header per language
         self._campaign_line = unstructured_header("X-WSIS-Campaign", request.key)
         self._mailto = header_value(self.unsubscribe_mailto)
         # "=_" never occurs in quoted-printable or base64 text: the boundary cannot collide.
@@ -315,6 +316,14 @@ class Composer:
             *render(self.request.kind, language, self.context(language, name, unsubscribe)),
         )
 
+    def _from_line(self, language: str) -> str:
+        """The From header for a message in ``language`` (``render.sender_name``)."""
+        line = self._from_lines.get(language)
+        if line is None:
+            name = sender_name(self._sender_name, language)
+            line = self._from_lines[language] = address_header("From", name, self.sender_address)
+        return line
+
     def unsubscribe_token(self, recipient: Recipient) -> str:
         """``recipient``'s unsubscribe token, computed under the portal's key; a composer
         without the key has none to give (only transactional mail, which carries no link)."""
@@ -356,7 +365,7 @@ class Composer:
         )
         lines = [
             subject_line,
-            self._from_line,
+            self._from_line(language),
             address_header("To", recipient.name, recipient.email),
             date_header(),  # aiosmtplib adds neither Date nor Message-ID
             f"Message-ID: {header_value(message_id)}",

@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
+from email.utils import parseaddr
 from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
@@ -416,6 +418,32 @@ def test_the_calendar_entry_speaks_the_recipients_language() -> None:
     english = _ics(compose.message(recipient("en")))
     assert "Remote participation: https://itu.example.org/join/1" in str(english["DESCRIPTION"])
     assert str(english["UID"]) == str(french["UID"])  # one event, whatever the language
+    assert french["ORGANIZER"].params["CN"] == "Le Secrétariat du SMSI"
+    assert english["ORGANIZER"].params["CN"] == "WSIS Secretariat"
+
+
+@pytest.mark.parametrize(
+    ("lang", "sender"),
+    [("en", "WSIS Secretariat"), ("fr", "Le Secrétariat du SMSI"), ("zh", None), ("ar", None)],
+)
+def test_the_default_sender_is_named_in_the_readers_language(lang: str, sender: str | None) -> None:
+    """Every message's From names the Secretariat as the mail catalog does in the reader's
+    language; a sender name the settings give otherwise is kept as given."""
+    data = composer(MessageKind.OCP_OPENING).message_bytes(recipient(lang))
+    # Decoded by RFC 2047's rule (no space between adjacent encoded-words); the email
+    # package's default policy puts one in a long name, even in its own encoding's.
+    raw = email.message_from_bytes(data, policy=policy.compat32)["From"]
+    name, address = parseaddr(str(make_header(decode_header(raw))))
+    with i18n.speaking(lang):
+        expected = sender or i18n.gettext("WSIS Secretariat", "mail")
+    assert (name, address) == (expected, "wsis-info@itu.int")
+    assert lang == "en" or name != "WSIS Secretariat"
+    settings = Settings(
+        portal_url=PORTAL, mail_from="ITU Events <events@itu.int>",
+        portal_secret=SecretStr(KEY.decode()),
+    )  # fmt: skip
+    own = Composer.for_settings(request_for(MessageKind.OCP_OPENING), settings, EXTRA)
+    assert parseaddr(str(own.message(recipient(lang))["From"]))[0] == "ITU Events"
 
 
 @pytest.mark.parametrize(
