@@ -18,7 +18,7 @@ catalogs complete (``tests/test_i18n_mail.py`` for the mail and vocab domains).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, get_datetime_format, get_timezone_name
+from babel.lists import format_list
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract
 from babel.messages.mofile import write_mo
@@ -219,6 +220,13 @@ def number(value: float | str, lang: str | None = None, decimals: int | None = N
     return format_decimal(Decimal(str(value)), format=pattern, locale=form)
 
 
+def listed(items: Iterable[str], lang: str | None = None) -> str:
+    """``items`` as the language lists them (CLDR): ``C1, C4 and C9``, ``C1, C4 et C9``,
+    ``C1、C4和C9``."""
+    lang = lang or _current.get()
+    return format_list([str(item) for item in items], locale=_FORMATS.get(lang, lang))
+
+
 def local(text: str, versions: Mapping[str, str] | None, lang: str | None = None) -> str:
     """Data that people read, given per language in the cycle file (a cycle's title, a
     contest's name): the version in ``lang`` (the current language), else ``text``, English."""
@@ -255,9 +263,9 @@ def negotiate(accept_language: str | None) -> str | None:
 
 def install(env: Environment, domain: str) -> Environment:
     """Give a Jinja2 environment the ``domain`` catalog (``{% trans %}``, ``_()``) and what
-    every template uses: the filters ``when``, ``number``, ``vocab`` and ``local`` (a title
-    given per language: ``{{ window.title|local(window.titles) }}``), and ``direction()``
-    for ``dir``."""
+    every template uses: the filters ``when``, ``number``, ``vocab``, ``listed`` (a list,
+    ``C1, C4 and C9``) and ``local`` (a title given per language:
+    ``{{ window.title|local(window.titles) }}``), and ``direction()`` for ``dir``."""
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True  # translators see each sentence on one line
     env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -269,6 +277,7 @@ def install(env: Environment, domain: str) -> Environment:
     env.filters["when"] = lambda moment, zone: when(moment, zone)
     env.filters["number"] = lambda value, decimals=None: number(value, decimals=decimals)
     env.filters["vocab"] = vocab
+    env.filters["listed"] = lambda items: listed(items)
     env.filters["local"] = lambda text, versions: local(text, versions)
     env.globals["direction"] = direction
     env.globals["current_language"] = current

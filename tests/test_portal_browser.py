@@ -196,7 +196,9 @@ async def test_a_voter_votes_in_every_category_in_chromium(
         await page.screenshot(path=str(SCREENSHOTS / "portal-receipt.png"), full_page=True)
 
         await other_tab.get_by_role("button", name="Confirm my vote").click()
-        await expect(other_tab.get_by_text("You have already voted in: C1, C4, C9")).to_be_visible()
+        await expect(
+            other_tab.get_by_text("You have already voted in: C1, C4 and C9")
+        ).to_be_visible()
 
         # Another voter reviews a ballot, then voting closes; one second later they confirm.
         late = await (await browser.new_context(locale="en-GB")).new_page()
