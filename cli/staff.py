@@ -44,6 +44,17 @@ def remove(address: str) -> None:
     typer.echo("removed; their sessions have ended")
 
 
+@commands.command("reset-second-factor")
+def reset_second_factor(address: str) -> None:
+    """Forget ADDRESS's authenticator (lost, or unreadable after the portal's secret changed):
+    their sessions end, and they enrol a new one at their next sign-in at /staff/."""
+    from services import staff
+    from services.database import ready_engine
+
+    member = staff.reset_second_factor(ready_engine(), address, actor=operator())
+    typer.echo(f"{member.actor}: second factor forgotten; they enrol a new one at /staff/")
+
+
 @commands.command("list")
 def list_staff() -> None:
     """Every staff account: id, role, whether the second factor is enrolled."""

@@ -183,6 +183,24 @@ def enrolment_secret(engine: Engine, staff_id: int, key: bytes) -> str:
     return secret
 
 
+def reset_second_factor(engine: Engine, address: str, *, actor: str) -> Staff:
+    """Forget ``address``'s authenticator (lost, or sealed under a portal secret since
+    changed): their sessions end, and their next sign-in by the e-mailed link enrols a new
+    one. An operator's act, audit-logged; never offered to whoever holds the link."""
+    member = find(engine, address=address)
+    if member is None:
+        raise Refused("no staff account for that address")
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        conn.execute(
+            _m.update().where(_m.c.id == member.id).values(totp_sealed=None, totp_last_step=None)
+        )
+        conn.execute(_s.delete().where(_s.c.staff_id == member.id))
+        audit.record(conn, actor=actor, action="staff.reset_second_factor", target=member.actor)
+    found = find(engine, staff_id=member.id)
+    assert found is not None
+    return found
+
+
 def enrolment_qr(secret: str, label: str) -> str:
     """The enrolment QR code as inline SVG (an ``otpauth://`` URI an authenticator reads)."""
     uri = pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name=ISSUER)

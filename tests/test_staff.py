@@ -118,6 +118,43 @@ def test_the_totp_secret_is_sealed_at_rest(engine: Engine) -> None:
     assert staff.check_code(engine, jane.id, code, KEY, now=now)
 
 
+def test_a_second_factor_unreadable_after_a_key_change_is_reset_by_the_operator(
+    db_url: str, engine: Engine
+) -> None:
+    """The portal's secret changed: an enrolled member's authenticator can be read no more,
+    and no one holding their e-mailed link may enrol another. ``staff reset-second-factor``
+    (the operator's) ends their sessions and lets them enrol anew under the new key."""
+    jane = staff.add(engine, "jane@itu.int", "secretariat", actor="cli:ops")
+    old = staff.enrolment_secret(engine, jane.id, KEY)
+    now = datetime.now(UTC)
+    assert staff.check_code(engine, jane.id, pyotp.TOTP(old).at(now), KEY, now=now)
+    session = staff.open_session(engine, jane.id, KEY)
+    new_key = b"n" * 32
+    with pytest.raises(Refused, match="cannot be read"):
+        staff.enrolment_secret(engine, jane.id, new_key)
+
+    run = starter("staff", "reset-second-factor", "Jane@ITU.int", db_url=db_url)
+    assert run.returncode == 0, run.stderr
+    assert (
+        run.stdout.strip()
+        == f"staff:{jane.id}: second factor forgotten; they enrol a new one at /staff/"
+    )
+    assert staff.session_staff(engine, session, KEY) is None  # signed out everywhere
+    assert not staff.find(engine, staff_id=jane.id).enrolled  # type: ignore[union-attr]
+    fresh = staff.enrolment_secret(engine, jane.id, new_key)
+    assert fresh != old
+    later = now + timedelta(seconds=90)
+    assert staff.check_code(engine, jane.id, pyotp.TOTP(fresh).at(later), new_key, now=later)
+    newest = audit.entries(engine)[0]
+    assert (newest.action, newest.actor, newest.target) == (
+        "staff.reset_second_factor",
+        "cli:ops",
+        f"staff:{jane.id}",
+    )
+    missing = starter("staff", "reset-second-factor", "nobody@itu.int", db_url=db_url)
+    assert missing.returncode == 1 and missing.stderr == "no staff account for that address\n"
+
+
 def test_staff_sessions_end_idle_after_30_minutes_and_after_8_hours(engine: Engine) -> None:
     member = staff.add(engine, "jane@itu.int", "secretariat", actor="cli:ops")
     start = datetime.now(UTC)
