@@ -317,7 +317,7 @@ class Composer:
         )
 
     def _from_line(self, language: str) -> str:
-        """The From header for a message in ``language`` (``render.sender_name``)."""
+        """The From header for a message in ``language`` (``mail.calendar.sender_name``)."""
         line = self._from_lines.get(language)
         if line is None:
             name = sender_name(self._sender_name, language)

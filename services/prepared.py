@@ -3,6 +3,7 @@ step shows it, then sends exactly it (``services.changes.send``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,7 @@ _LABELS = {
 }
 
 
-def _model(model: type[BaseModel], labels: dict[str, str] = _LABELS, **fields: Any) -> BaseModel:
+def _model(model: type[BaseModel], labels: Mapping[str, str] = _LABELS, **fields: Any) -> BaseModel:
     try:
         value = model(**fields)
     except ValidationError as exc:
