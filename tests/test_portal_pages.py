@@ -32,6 +32,7 @@ WIDTHS = (390, 1280)
 OCP = "wsis-2030-ocp"
 SUBMISSIONS = "wsis-2031-prizes"
 VOTER = "participant20@example.org"  # owns no project in the contest fixture
+OPEN_DATA_AR = "البيانات المفتوحة"
 
 PUBLIC = ["/", "/past", "/signin", "/signup", "/privacy", "/accessibility", "/receipt",
           "/results/wsis-2030-prizes", "/signin/link/not-a-token", "/no-such-page",
@@ -46,7 +47,12 @@ def stage(engine: Engine, contest: Contest) -> Contest:
     if SHOTS:
         SHOTS.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
-    rules = {"categories": ["C1", "C4"], "description_words": [5, 500]}
+    # C4 is a default category (its name in the catalogs), X-data the contest's own.
+    rules = {
+        "categories": ["C4", "X-data"], "description_words": [5, 500],
+        "category_names": {"C4": "Capacity building", "X-data": "Open data"},
+        "category_versions": {"X-data": {"ar": OPEN_DATA_AR}},
+    }  # fmt: skip
     add_window(engine, OCP, "ocp-submissions", {}, now - timedelta(days=1), now + timedelta(days=9))
     add_window(
         engine, SUBMISSIONS, "project-submissions", rules, now - timedelta(days=1),
@@ -111,6 +117,12 @@ async def test_every_page_reads_well_and_passes_axe_in_english_and_arabic(
                     await page.goto(portal.url + path)
                     assert await page.get_attribute("html", "lang") == lang, path
                     problems += await look(page, shot_name(path, signed), lang, width)
+                    if path.startswith("/projects/"):  # each category in the reader's words
+                        own = OPEN_DATA_AR if lang == "ar" else "Open data"
+                        await expect(page.locator("#category")).to_contain_text(own)
+                        await expect(page.locator("#category")).to_contain_text(
+                            "بناء القدرات" if lang == "ar" else "Capacity building"
+                        )
                 if signed:  # the ballot's review and a form with its error summary
                     await page.goto(f"{portal.url}/ballot/{stage.process_id}")
                     await page.locator("fieldset.category input[type=radio]").first.check()
