@@ -16,12 +16,8 @@ and writes the MIME structure directly: RFC 2047 encoded-words for non-ASCII hea
 ends, a boundary that cannot occur in either encoding. Each message costs tens of
 microseconds.
 
-Two mail classes (design: the participants' portal). Bulk kinds go to a community list: they
-come from ``mail_from`` and carry ``List-Unsubscribe`` (the portal's one-click link and a
-``mailto:`` whose subject names the participant's token), ``List-Unsubscribe-Post`` and
-``Precedence: bulk``, and a participant who unsubscribed is skipped. Transactional kinds
-(acknowledgements, sign-in links) come from ``mail_from_transactional`` when it is set, carry
-none of these, and reach unsubscribed participants too.
+Which kinds are bulk and which transactional (their headers, their sender, who gets them) is
+``mail/classes.py``.
 """
 
 from __future__ import annotations
@@ -41,6 +37,7 @@ from core import i18n
 from core.settings import Settings
 from intake.tokens import unsubscribe_token as keyed_unsubscribe_token
 from mail.calendar import meeting_ics, sender_name
+from mail.classes import BULK_KINDS, TRANSACTIONAL_KINDS
 from mail.context import time_left
 from mail.headers import (
     address_header,
@@ -65,8 +62,6 @@ from mail.tokens import ReturnAddresses
 from models.wire import Audience, CampaignRequest, MessageKind
 
 __all__ = [
-    "BULK_KINDS",
-    "TRANSACTIONAL_KINDS",
     "Composer",
     "Recipient",
     "address_header",
@@ -79,32 +74,6 @@ __all__ = [
     "unstructured_header",
 ]
 
-# Kinds that go to a whole community list: they carry List-Unsubscribe (RFC 2369/8058).
-BULK_KINDS = frozenset(
-    {
-        MessageKind.OCP_OPENING,
-        MessageKind.MEETING_INVITATION,
-        MessageKind.MEETING_REMINDER,
-        MessageKind.MEETING_UPDATE,
-        MessageKind.OCP_DEADLINE_REMINDER,
-        MessageKind.OCP_ANALYSIS,
-        MessageKind.OCP_FINAL_BRIEF,
-        MessageKind.DEADLINE_CHANGED,
-        MessageKind.FORUM_MOVED,
-        MessageKind.PROCESS_CANCELLED,
-        MessageKind.PRIZE_OPENING,
-        MessageKind.PRIZE_SUBMISSION_REMINDER,
-        MessageKind.PRIZE_VOTING_OPEN,
-        MessageKind.PRIZE_CHAMPIONS,
-        MessageKind.PRIZE_WINNERS,
-    }
-)
-# What one person asked for or did (receipts among them): never blocked by unsubscription.
-TRANSACTIONAL_KINDS = frozenset(
-    {MessageKind.OCP_SUBMISSION_ACK, MessageKind.PRIZE_SUBMISSION_ACK, MessageKind.SIGN_IN_LINK}
-)
-# The rest (a nomination outcome to a project's owner, a notice to the secretariat) are
-# personal notices: from mail_from, without List-Unsubscribe.
 _MEETING_FILES = frozenset({MessageKind.MEETING_INVITATION, MessageKind.MEETING_UPDATE})
 _DEFAULT_PORTAL = str(Settings.model_fields["portal_url"].default)
 

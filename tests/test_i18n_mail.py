@@ -33,7 +33,8 @@ from devstack import catalogs
 from devstack.catcher import MailCatcher
 from intake.tokens import unsubscribe_token
 from mail.audience import audience_select
-from mail.compose import BULK_KINDS, TRANSACTIONAL_KINDS, Composer, Recipient, local_time
+from mail.classes import BULK_KINDS, TRANSACTIONAL_KINDS
+from mail.compose import Composer, Recipient, local_time
 from mail.outbox import deliver, enqueue
 from mail.render import render
 from models.plan import MeetingPlan
