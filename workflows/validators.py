@@ -20,8 +20,12 @@ def refuse(problems: list[str]) -> None:
 
 def refuse_past(when: datetime, label: str) -> None:
     """Validators: a change may not put a date in the past."""
-    if when <= workflow.now():
-        raise ValueError(_in_the_past(when, label))
+    now = workflow.now()
+    if when <= now:
+        raise ValueError(
+            f"{label} {when.isoformat()} is in the past (it is now "
+            f"{now.isoformat(timespec='seconds')})"
+        )
 
 
 def refuse_plan(
@@ -36,14 +40,9 @@ def refuse_plan(
 
     The rules run in validators only: they are not run again on replay, so a rule tightened
     later cannot break a running cycle."""
-    if new is not None and new <= workflow.now():
-        raise ValueError(_in_the_past(new, label))
+    if new is not None:
+        refuse_past(new, label)
     try:
         rules.model_validate(plan.model_dump())
     except ValidationError as exc:
         raise ValueError("; ".join(problem_lines(exc))) from None
-
-
-def _in_the_past(when: datetime, label: str) -> str:
-    now = workflow.now().isoformat(timespec="seconds")
-    return f"{label} {when.isoformat()} is in the past (it is now {now})"
