@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
+from temporalio.exceptions import CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from models.cycle import CycleConfig
@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import ProcessWorkflow
     from workflows.reports import CycleReports
     from workflows.search_attributes import WSIS_PHASE, WSIS_PROCESS, WSIS_YEAR
-    from workflows.turns import RECHECK_PATCH
+    from workflows.turns import refuse_in_turn
     from workflows.validators import refuse, refuse_past, refuse_plan
 
 
@@ -166,12 +166,7 @@ class AnnualCycleWorkflow(CycleReports):
                     raise ValueError("the Forum has begun: it can no longer move")
                 refuse_past(move.starts, "the Forum's new start")
             except ValueError as exc:
-                if workflow.patched(RECHECK_PATCH):
-                    raise ApplicationError(
-                        f"the Forum's move refused once its turn came: {exc}",
-                        type="ChangeRefused",
-                        non_retryable=True,
-                    ) from None
+                refuse_in_turn("the Forum's move", exc)
             assert move.moved is not None  # the validator refused it otherwise
             previous = self.config.forum.starts
             self.config = move.moved

@@ -26,6 +26,15 @@ with workflow.unsafe.imports_passed_through():
 RECHECK_PATCH = "recheck-under-lock"
 
 
+def refuse_in_turn(what: str, exc: ValueError) -> None:
+    """A change found no longer valid once it holds the lock (``exc`` says why): refused with
+    an ``ApplicationError``, since the ``recheck-under-lock`` patch; applied before it."""
+    if workflow.patched(RECHECK_PATCH):
+        raise ApplicationError(
+            f"{what} refused once its turn came: {exc}", type="ChangeRefused", non_retryable=True
+        ) from None
+
+
 class TakingTurns:
     """The lock's protocol for a process; see the module docstring."""
 
@@ -52,12 +61,7 @@ class TakingTurns:
             try:
                 recheck()
             except ValueError as exc:
-                if workflow.patched(RECHECK_PATCH):
-                    raise ApplicationError(
-                        f"{what} refused once its turn came: {exc}",
-                        type="ChangeRefused",
-                        non_retryable=True,
-                    ) from None
+                refuse_in_turn(what, exc)
             yield
 
     @contextlib.asynccontextmanager
