@@ -49,10 +49,6 @@ class WindowRules(BaseModel):
         """The stored form."""
         return self.model_dump_json()
 
-    def name_of(self, code: str) -> str:
-        """The category's name (its code if it has none), as ``names()`` gives it."""
-        return self.names().get(code, code)
-
     def names(self) -> dict[str, str]:
         """Code -> name: the English text, ``Localized`` where the cycle file gave other
         languages (the ``vocab`` filter shows each reader theirs)."""

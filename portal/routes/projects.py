@@ -36,7 +36,8 @@ async def project_page(
     if window is None:
         return render(request, "error.html", status=404, problem="not-found")
     rules = await read(rules_of, process_id, WindowKind.PROJECT_SUBMISSIONS, engine)
-    categories = [(code, rules.name_of(code)) for code in rules.categories]
+    names = rules.names()
+    categories = [(code, names.get(code, code)) for code in rules.categories]
     low, high = rules.description_words
     return render(
         request, "project_form.html", status=status, window=window, process_id=process_id,
